@@ -1,0 +1,247 @@
+package azattest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+)
+
+// DefaultScope is the token scope requested from credentials by default.
+const DefaultScope = "https://attest.azure.net/.default"
+
+// DefaultSignerRefreshInterval is the default minimum time between /certs
+// refreshes triggered by a token whose kid is unknown.
+const DefaultSignerRefreshInterval = time.Minute
+
+// ClientOptions configure [Client] and [AdministrationClient]. The zero
+// value is valid.
+type ClientOptions struct {
+	azcore.ClientOptions
+
+	// ServiceVersion is the api-version to request; empty means
+	// [DefaultServiceVersion] (2022-08-01).
+	ServiceVersion ServiceVersion
+
+	// Scopes requested from the credential; nil means [DefaultScope]. Set it
+	// when the service trusts another issuer (e.g. a Maat server).
+	Scopes []string
+
+	// TokenValidation controls validation of every token a method returns;
+	// the zero value validates everything (see [TokenValidationOptions]).
+	// ExpectedIssuer defaults to the endpoint.
+	TokenValidation TokenValidationOptions
+
+	// SignerRefreshInterval is the minimum time between /certs refreshes
+	// triggered by an unknown kid; zero means [DefaultSignerRefreshInterval].
+	SignerRefreshInterval time.Duration
+
+	// InsecureAllowCredentialWithHTTP sends the credential's bearer token
+	// over plain http. For tests against a local server only.
+	InsecureAllowCredentialWithHTTP bool
+}
+
+type base struct {
+	endpoint string
+	pl       runtime.Pipeline
+	version  ServiceVersion
+	validate TokenValidationOptions
+	signers  *signerCache
+}
+
+func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOptions) (*base, error) {
+	var o ClientOptions
+	if options != nil {
+		o = *options
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("azattest: endpoint %q is not an http(s) URL", endpoint)
+	}
+	if cred != nil && u.Scheme == "http" && !o.InsecureAllowCredentialWithHTTP {
+		return nil, fmt.Errorf("azattest: refusing to send credentials to %s over http; set ClientOptions.InsecureAllowCredentialWithHTTP (tests only) or pass a nil credential", endpoint)
+	}
+	if o.ServiceVersion == "" {
+		o.ServiceVersion = DefaultServiceVersion
+	}
+	scopes := o.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{DefaultScope}
+	}
+	var plOpts runtime.PipelineOptions
+	plOpts.AllowedHeaders = []string{"x-ms-maa-service-version", "x-ms-request-id", "x-ms-error-code"}
+	plOpts.AllowedQueryParameters = []string{"api-version"}
+	if cred != nil {
+		plOpts.PerRetry = []policy.Policy{runtime.NewBearerTokenPolicy(cred, scopes, &policy.BearerTokenOptions{
+			InsecureAllowCredentialWithHTTP: o.InsecureAllowCredentialWithHTTP,
+		})}
+	}
+	b := &base{
+		endpoint: strings.TrimSuffix(endpoint, "/"),
+		pl:       runtime.NewPipeline(moduleName, moduleVersion, plOpts, &o.ClientOptions),
+		version:  o.ServiceVersion,
+		validate: o.TokenValidation,
+	}
+	interval := o.SignerRefreshInterval
+	if interval <= 0 {
+		interval = DefaultSignerRefreshInterval
+	}
+	b.signers = &signerCache{interval: interval, fetch: b.fetchSigners}
+	return b, nil
+}
+
+func (b *base) url(path string, withVersion bool) string {
+	u := b.endpoint + path
+	if withVersion {
+		u += "?api-version=" + url.QueryEscape(string(b.version))
+	}
+	return u
+}
+
+func (b *base) requireVersion(op string, min ServiceVersion) error {
+	if b.version < min {
+		return fmt.Errorf("azattest: %s needs ServiceVersion %s or later (client uses %s)", op, min, b.version)
+	}
+	return nil
+}
+
+// do sends a request and returns the body of a 200 response, or a
+// *azcore.ResponseError.
+func (b *base) do(ctx context.Context, method, path string, withVersion bool, body any, contentType string) ([]byte, *http.Response, error) {
+	req, err := runtime.NewRequest(ctx, method, b.url(path, withVersion))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Raw().Header.Set("Accept", "application/json")
+	switch v := body.(type) {
+	case nil:
+	case string: // text/plain JWS
+		if err := req.SetBody(streaming.NopCloser(strings.NewReader(v)), contentType); err != nil {
+			return nil, nil, err
+		}
+	default:
+		if err := runtime.MarshalAsJSON(req, v); err != nil {
+			return nil, nil, err
+		}
+	}
+	resp, err := b.pl.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !runtime.HasStatusCode(resp, http.StatusOK) {
+		return nil, resp, runtime.NewResponseError(resp)
+	}
+	data, err := runtime.Payload(resp)
+	if err != nil {
+		return nil, resp, err
+	}
+	return data, resp, nil
+}
+
+// doToken sends a request whose 200 response is {"token": JWS}, parses the
+// token and validates it.
+func (b *base) doToken(ctx context.Context, method, path string, body any, contentType string, allowUnsecured bool, override *TokenValidationOptions) (*Token, *Signer, error) {
+	data, _, err := b.do(ctx, method, path, true, body, contentType)
+	if err != nil {
+		return nil, nil, err
+	}
+	var env struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, nil, fmt.Errorf("azattest: response is not {\"token\": …}: %w", err)
+	}
+	tok, err := ParseToken(env.Token)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := b.validateToken(ctx, tok, allowUnsecured, override)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tok, signer, nil
+}
+
+// validateToken validates a token issued by this endpoint, with signers from
+// its /certs.
+func (b *base) validateToken(ctx context.Context, tok *Token, allowUnsecured bool, override *TokenValidationOptions) (*Signer, error) {
+	o := b.validate
+	if override != nil {
+		o = *override
+	}
+	if o.ExpectedIssuer == "" {
+		o.ExpectedIssuer = b.endpoint
+	}
+	if allowUnsecured {
+		o.AllowUnsecured = true
+	}
+	if o.DisableValidation || o.DisableSignatureValidation || tok.Unsecured() {
+		// An unsecured token needs no keys: it is rejected unless allowed.
+		return tok.Validate(nil, &o)
+	}
+	signers, err := b.signers.get(ctx, tok.header.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("azattest: fetching signing keys from %s/certs: %w", b.endpoint, err)
+	}
+	return tok.Validate(signers, &o)
+}
+
+func (b *base) fetchSigners(ctx context.Context) ([]Signer, error) {
+	data, _, err := b.do(ctx, http.MethodGet, "/certs", b.version >= ServiceVersion2025_06_01, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return ParseSigners(data)
+}
+
+// signerCache holds the endpoint's /certs keys. It fetches them on first use
+// and again, at most once per interval, when a token names an unknown kid.
+type signerCache struct {
+	interval time.Duration
+	fetch    func(context.Context) ([]Signer, error)
+
+	mu      sync.Mutex
+	signers []Signer
+	fetched time.Time
+}
+
+func (c *signerCache) get(ctx context.Context, kid string) ([]Signer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.signers == nil {
+		s, err := c.fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.signers, c.fetched = s, time.Now()
+		return c.signers, nil
+	}
+	if kid != "" && !hasKid(c.signers, kid) && time.Since(c.fetched) >= c.interval {
+		c.fetched = time.Now() // rate-limit even if the fetch fails
+		if s, err := c.fetch(ctx); err == nil {
+			c.signers = s
+		} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+	}
+	return c.signers, nil
+}
+
+func hasKid(signers []Signer, kid string) bool {
+	for i := range signers {
+		if signers[i].KeyID == kid {
+			return true
+		}
+	}
+	return false
+}
