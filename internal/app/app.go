@@ -1,0 +1,378 @@
+// Package app is the composition root of `maat serve`: from a validated
+// config.Config it takes the data-directory lock, opens the store, ensures
+// the instance and its signing key, binds the listeners, derives the issuer,
+// builds the HTTP surface, and runs until its context ends, then shuts down
+// gracefully within the configured bound.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/httpapi"
+	"github.com/maat-attest/maat/internal/keys"
+	"github.com/maat-attest/maat/internal/store"
+	"github.com/maat-attest/maat/internal/store/sqlite"
+	"github.com/maat-attest/maat/internal/token"
+)
+
+// InstanceID is the id of the one instance a server serves for now.
+const InstanceID = "default"
+
+// ErrDataDirLocked is returned when another maat process holds the data
+// directory.
+var ErrDataDirLocked = errors.New("data directory is in use by another maat process")
+
+// App is a running (or ready to run) server.
+type App struct {
+	cfg    config.Config
+	log    *slog.Logger
+	out    io.Writer
+	lock   *flock.Flock
+	store  store.Store
+	keys   *keys.Manager
+	issuer string
+	tokens *token.Issuer
+
+	httpLn, httpsLn net.Listener
+	servers         []*http.Server
+
+	closeOnce sync.Once
+}
+
+// New prepares a server from cfg (which must be valid): it returns an error
+// wrapping ErrDataDirLocked when another process holds the data directory,
+// and other errors when the store, keys or listeners cannot be set up. Start-
+// up information (addresses, dev certificate fingerprint, banner) goes to out.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, out: out}
+	if err := a.init(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) init(ctx context.Context) (err error) {
+	cfg, log, out := a.cfg, a.log, a.out
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	lockPath := filepath.Join(cfg.DataDir, "maat.lock")
+	a.lock = flock.New(lockPath)
+	locked, err := a.lock.TryLock()
+	if err != nil {
+		return fmt.Errorf("data directory %s: lock %s: %w", cfg.DataDir, lockPath, err)
+	}
+	if !locked {
+		a.lock = nil
+		return fmt.Errorf("%w: %s (lock file %s); stop the other server or use another --data directory", ErrDataDirLocked, cfg.DataDir, lockPath)
+	}
+	if cfg.Dev {
+		fmt.Fprint(out, devBanner)
+		log.Warn("DEVELOPMENT MODE: generated TLS certificate and development conveniences are enabled; do not use in production")
+	}
+
+	a.store, err = OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.listen(); err != nil {
+		return err
+	}
+	a.issuer = cfg.Issuer
+	if a.issuer == "" {
+		a.issuer = a.derivedIssuer()
+	}
+	if err := a.ensureInstance(ctx); err != nil {
+		return err
+	}
+	sealer, err := Sealer(cfg)
+	if err != nil {
+		return err
+	}
+	a.keys = keys.NewManager(a.store, InstanceID, sealer, nil, log)
+	created, err := a.keys.EnsureActive(ctx, a.issuer)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	active, _ := a.keys.Active()
+	if created {
+		log.Info("generated signing key", "kid", active.KID, "subject", active.Cert.Subject.CommonName)
+	}
+	a.tokens = &token.Issuer{IssuerURI: a.Issuer, Keys: a.keys, Now: time.Now}
+
+	api := &httpapi.Server{
+		Log:          log,
+		IssuerURI:    a.Issuer,
+		Keys:         a.keys,
+		Ready:        a.ready,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	}
+	handler := api.Handler()
+	if a.httpLn != nil {
+		a.servers = append(a.servers, a.newServer(handler, nil))
+	}
+	if a.httpsLn != nil {
+		tlsCfg, fingerprint, certPath, err := a.tlsConfig()
+		if err != nil {
+			return err
+		}
+		if cfg.Dev {
+			fmt.Fprintf(out, "dev TLS certificate: %s\ndev TLS certificate SHA-256 fingerprint: %s\n", certPath, fingerprint)
+		}
+		a.servers = append(a.servers, a.newServer(handler, tlsCfg))
+	}
+	fmt.Fprintf(out, "issuer: %s\n", a.issuer)
+	if a.httpsLn != nil {
+		fmt.Fprintf(out, "listening on https://%s\n", a.httpsLn.Addr())
+	}
+	if a.httpLn != nil {
+		fmt.Fprintf(out, "listening on http://%s\n", a.httpLn.Addr())
+	}
+	return nil
+}
+
+const devBanner = `
+************************************************************************
+*  MAAT DEVELOPMENT MODE (--dev)                                       *
+*  Generated TLS certificate, development conveniences enabled.        *
+*  Tokens from this server prove nothing to a production relying party.*
+************************************************************************
+`
+
+// OpenStore opens the store the configuration names (the embedded SQLite
+// database in the data directory).
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "maat.db"), sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
+}
+
+// Sealer returns the private-key sealer the configuration asks for.
+func Sealer(cfg config.Config) (keys.Sealer, error) {
+	if cfg.KeyEncryption == "" {
+		return keys.PlainSealer{}, nil
+	}
+	k, err := keys.LoadKeyEncryptionKey(cfg.KeyEncryption)
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewAESGCMSealer(k)
+}
+
+func (a *App) listen() error {
+	if a.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("http-addr %s: %w", a.cfg.HTTPAddr, err)
+		}
+		a.httpLn = ln
+		if !config.IsLoopback(a.cfg.HTTPAddr) {
+			a.log.Warn("plain HTTP is listening on a non-loopback address; tokens and policies travel unencrypted", "http_addr", ln.Addr().String())
+		}
+	}
+	if a.cfg.HTTPSAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.HTTPSAddr)
+		if err != nil {
+			return fmt.Errorf("https-addr %s: %w", a.cfg.HTTPSAddr, err)
+		}
+		a.httpsLn = ln
+	}
+	return nil
+}
+
+// derivedIssuer is the instance URI when none is configured: the HTTPS
+// listener if any, else the HTTP one, with "localhost" for loopback or
+// unspecified hosts.
+func (a *App) derivedIssuer() string {
+	scheme, ln := "https", a.httpsLn
+	if ln == nil {
+		scheme, ln = "http", a.httpLn
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	host := "localhost"
+	if !addr.IP.IsLoopback() && !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+func (a *App) ensureInstance(ctx context.Context) error {
+	mode := store.ModeAAD
+	if a.cfg.Mode == "isolated" {
+		mode = store.ModeIsolated
+	}
+	inst, err := a.store.GetInstance(ctx, InstanceID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = a.store.CreateInstance(ctx, store.Instance{ID: InstanceID, Issuer: a.issuer, Mode: mode})
+		if errors.Is(err, store.ErrConflict) {
+			return a.ensureInstance(ctx) // created concurrently by another process
+		}
+		return err
+	case err != nil:
+		return fmt.Errorf("store: %w", err)
+	}
+	if inst.Issuer != a.issuer || inst.Mode != mode {
+		a.log.Info("instance settings changed", "issuer", a.issuer, "previous_issuer", inst.Issuer, "mode", mode, "previous_mode", inst.Mode)
+		inst.Issuer, inst.Mode = a.issuer, mode
+		return a.store.UpdateInstance(ctx, inst)
+	}
+	return nil
+}
+
+func (a *App) newServer(h http.Handler, tlsCfg *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	if _, err := a.keys.Active(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Issuer returns the instance URI.
+func (a *App) Issuer() string { return a.issuer }
+
+// Tokens returns the token issuer of the instance.
+func (a *App) Tokens() *token.Issuer { return a.tokens }
+
+// Keys returns the signing-key manager of the instance.
+func (a *App) Keys() *keys.Manager { return a.keys }
+
+// HTTPAddr returns the bound plain-HTTP address, or "".
+func (a *App) HTTPAddr() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return a.httpLn.Addr().String()
+}
+
+// HTTPSAddr returns the bound HTTPS address, or "".
+func (a *App) HTTPSAddr() string {
+	if a.httpsLn == nil {
+		return ""
+	}
+	return a.httpsLn.Addr().String()
+}
+
+// Run serves until ctx is done, then shuts down gracefully: listeners close,
+// in-flight requests get up to the configured shutdown timeout. It returns
+// the first serving error, or nil after a clean shutdown.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, len(a.servers))
+	for _, srv := range a.servers {
+		go func() {
+			var err error
+			if srv.TLSConfig != nil {
+				err = srv.ServeTLS(a.httpsLn, "", "")
+			} else {
+				err = srv.Serve(a.httpLn)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	go a.pollChanges(pollCtx)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+	case runErr = <-errc:
+		a.log.Error("server failed", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	for _, srv := range a.servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			a.log.Warn("graceful shutdown incomplete", "err", err)
+			_ = srv.Close()
+		}
+	}
+	a.Close()
+	return runErr
+}
+
+// pollChanges reloads the keys when another process (e.g. `maat keys
+// rotate`) changed the instance; the store's generation counter makes this
+// one cheap query a second.
+func (a *App) pollChanges(ctx context.Context) {
+	last, _ := a.store.Generation(ctx, InstanceID)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g, err := a.store.Generation(ctx, InstanceID)
+		if err != nil || g == last {
+			continue
+		}
+		if err := a.keys.Reload(ctx); err != nil {
+			a.log.Warn("reloading keys failed", "err", err)
+			continue
+		}
+		last = g
+	}
+}
+
+// Close releases the store and the data-directory lock. It is safe to call
+// more than once.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		if a.httpLn != nil {
+			a.httpLn.Close()
+		}
+		if a.httpsLn != nil {
+			a.httpsLn.Close()
+		}
+		if a.store != nil {
+			a.store.Close()
+		}
+		if a.lock != nil {
+			_ = a.lock.Unlock()
+		}
+	})
+}

@@ -1,0 +1,106 @@
+package app
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// tlsConfig loads the configured certificate, or in dev mode generates (once)
+// a self-signed one in the data directory. It returns the SHA-256 fingerprint
+// of the leaf and the certificate path.
+func (a *App) tlsConfig() (*tls.Config, string, string, error) {
+	certPath, keyPath := a.cfg.TLSCert, a.cfg.TLSKey
+	if certPath == "" && a.cfg.Dev {
+		certPath = filepath.Join(a.cfg.DataDir, "dev-tls-cert.pem")
+		keyPath = filepath.Join(a.cfg.DataDir, "dev-tls-key.pem")
+		if err := ensureDevCert(certPath, keyPath, a.issuer); err != nil {
+			return nil, "", "", fmt.Errorf("dev TLS certificate: %w", err)
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("tls-cert/tls-key: %w", err)
+	}
+	sum := sha256.Sum256(pair.Certificate[0])
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{pair},
+	}, fingerprint(sum[:]), certPath, nil
+}
+
+func fingerprint(b []byte) string {
+	h := strings.ToUpper(hex.EncodeToString(b))
+	var parts []string
+	for i := 0; i < len(h); i += 2 {
+		parts = append(parts, h[i:i+2])
+	}
+	return strings.Join(parts, ":")
+}
+
+// ensureDevCert creates a self-signed ECDSA P-256 certificate for localhost,
+// the loopback addresses and the issuer's host, unless both files exist.
+func ensureDevCert(certPath, keyPath, issuer string) error {
+	_, errC := os.Stat(certPath)
+	_, errK := os.Stat(keyPath)
+	if errC == nil && errK == nil {
+		return nil
+	}
+	if !errors.Is(errC, os.ErrNotExist) && errC != nil {
+		return errC
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "maat development server", Organization: []string{"Maat (development mode)"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(2 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	if u, err := url.Parse(issuer); err == nil {
+		if h := u.Hostname(); h != "" && h != "localhost" {
+			if ip := net.ParseIP(h); ip != nil {
+				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+			} else {
+				tmpl.DNSNames = append(tmpl.DNSNames, h)
+			}
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}

@@ -1,0 +1,301 @@
+// Package config turns a YAML file, MAAT_* environment variables and
+// command-line flags into a validated Config for `maat serve`. Precedence:
+// flags over environment over file over defaults. Every option is declared
+// once in the options table below, which gives its file key, environment
+// variable and flag, so the three sources cannot drift apart. Validation
+// reports every problem, each naming the offending key, and never mutates
+// the Config.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the server configuration. The zero value is not valid; start
+// from Default().
+type Config struct {
+	HTTPSAddr       string        // listen address for HTTPS ("" disables)
+	HTTPAddr        string        // listen address for plain HTTP ("" disables)
+	TLSCert         string        // PEM certificate file for HTTPS
+	TLSKey          string        // PEM key file for HTTPS
+	DataDir         string        // directory of the embedded database and dev files
+	Issuer          string        // instance URI; derived from the listen address when empty
+	Mode            string        // "aad" or "isolated"
+	Dev             bool          // development mode
+	LogFormat       string        // "text" or "json"
+	LogLevel        string        // "debug", "info", "warn", "error"
+	ShutdownTimeout time.Duration // bound on graceful shutdown
+	MaxBodyBytes    int64         // request body limit
+	KeyEncryption   string        // file holding the 32-byte key-encryption key ("" = keys stored unencrypted)
+}
+
+// Default returns the defaults: HTTPS on 127.0.0.1:8443, no plain HTTP,
+// data in ./maat-data, AAD mode, text logs at info level.
+func Default() Config {
+	return Config{
+		HTTPSAddr:       "127.0.0.1:8443",
+		DataDir:         "./maat-data",
+		Mode:            "aad",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		ShutdownTimeout: 15 * time.Second,
+		MaxBodyBytes:    1 << 20,
+	}
+}
+
+type kind int
+
+const (
+	kString kind = iota
+	kBool
+	kDuration
+	kInt64
+)
+
+// option declares one configuration key.
+type option struct {
+	key   string // file key and flag name
+	usage string
+	kind  kind
+	ptr   func(c *Config) any
+}
+
+func (o option) env() string {
+	return "MAAT_" + strings.ToUpper(strings.ReplaceAll(o.key, "-", "_"))
+}
+
+var options = []option{
+	{"https-addr", "HTTPS listen address (empty disables HTTPS)", kString, func(c *Config) any { return &c.HTTPSAddr }},
+	{"http-addr", "plain HTTP listen address, for local use and tests (empty disables)", kString, func(c *Config) any { return &c.HTTPAddr }},
+	{"tls-cert", "PEM certificate (chain) for HTTPS", kString, func(c *Config) any { return &c.TLSCert }},
+	{"tls-key", "PEM private key for HTTPS", kString, func(c *Config) any { return &c.TLSKey }},
+	{"data", "data directory (embedded database, dev TLS certificate)", kString, func(c *Config) any { return &c.DataDir }},
+	{"issuer", "instance URI used as iss, in jku and as the signing certificate subject (default: derived from the listen address)", kString, func(c *Config) any { return &c.Issuer }},
+	{"mode", "policy management mode: aad or isolated", kString, func(c *Config) any { return &c.Mode }},
+	{"dev", "development mode: generated TLS certificate, loud banner, test conveniences", kBool, func(c *Config) any { return &c.Dev }},
+	{"log-format", "log format: text or json", kString, func(c *Config) any { return &c.LogFormat }},
+	{"log-level", "log level: debug, info, warn or error", kString, func(c *Config) any { return &c.LogLevel }},
+	{"shutdown-timeout", "how long graceful shutdown waits for in-flight requests", kDuration, func(c *Config) any { return &c.ShutdownTimeout }},
+	{"max-body-bytes", "largest request body accepted, in bytes", kInt64, func(c *Config) any { return &c.MaxBodyBytes }},
+	{"key-encryption-key-file", "file with a 32-byte key (hex/base64) that encrypts signing keys at rest", kString, func(c *Config) any { return &c.KeyEncryption }},
+}
+
+// RegisterFlags adds one flag per option to fs (plus --config), with the
+// defaults as shown values.
+func RegisterFlags(fs *pflag.FlagSet) {
+	d := Default()
+	fs.String("config", "", "YAML configuration file (env MAAT_CONFIG)")
+	for _, o := range options {
+		usage := o.usage + " (env " + o.env() + ")"
+		switch p := o.ptr(&d).(type) {
+		case *string:
+			fs.String(o.key, *p, usage)
+		case *bool:
+			fs.Bool(o.key, *p, usage)
+		case *time.Duration:
+			fs.Duration(o.key, *p, usage)
+		case *int64:
+			fs.Int64(o.key, *p, usage)
+		}
+	}
+}
+
+// Load builds a Config from defaults, the YAML file named by --config or
+// MAAT_CONFIG, the environment (getenv; os.Getenv when nil) and the flags
+// the user set. It returns an error naming the key for a malformed value or
+// an unknown file key; it does not validate (call Validate).
+func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Default()
+	path := getenv("MAAT_CONFIG")
+	if f := fs.Lookup("config"); f != nil && f.Changed {
+		path = f.Value.String()
+	}
+	if path != "" {
+		if err := loadFile(&c, path); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, o := range options {
+		if v, ok := lookupEnv(getenv, o.env()); ok {
+			if err := set(o, &c, v); err != nil {
+				return Config{}, fmt.Errorf("environment %s: %w", o.env(), err)
+			}
+		}
+	}
+	for _, o := range options {
+		f := fs.Lookup(o.key)
+		if f == nil || !f.Changed {
+			continue
+		}
+		if err := set(o, &c, f.Value.String()); err != nil {
+			return Config{}, fmt.Errorf("flag --%s: %w", o.key, err)
+		}
+	}
+	return c, nil
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func set(o option, c *Config, v string) error {
+	switch p := o.ptr(c).(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean", v)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 15s, 1m)", v)
+		}
+		*p = d
+	case *int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", v)
+		}
+		*p = n
+	}
+	return nil
+}
+
+func loadFile(c *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // empty file
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config file %s: line %d: the top level must be a mapping of key: value", path, root.Line)
+	}
+	byKey := map[string]option{}
+	for _, o := range options {
+		byKey[o.key] = o
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		o, ok := byKey[k.Value]
+		if !ok {
+			return fmt.Errorf("config file %s: line %d: unknown key %q", path, k.Line, k.Value)
+		}
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("config file %s: line %d: key %q must be a single value", path, v.Line, k.Value)
+		}
+		if err := set(o, c, v.Value); err != nil {
+			return fmt.Errorf("config file %s: line %d: key %q: %w", path, v.Line, k.Value, err)
+		}
+	}
+	return nil
+}
+
+// Validate checks c and returns every problem found (joined), each naming
+// its key. It does not change c.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.HTTPSAddr == "" && c.HTTPAddr == "" {
+		bad("https-addr", "no listener: set https-addr and/or http-addr")
+	}
+	for key, addr := range map[string]string{"https-addr": c.HTTPSAddr, "http-addr": c.HTTPAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "%q is not host:port (%v)", addr, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(key, "%q has an invalid port", addr)
+		}
+	}
+	if c.HTTPSAddr != "" && !c.Dev && (c.TLSCert == "" || c.TLSKey == "") {
+		bad("tls-cert", "HTTPS needs tls-cert and tls-key (or --dev for a generated certificate)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-key", "tls-cert and tls-key go together")
+	}
+	for key, p := range map[string]string{"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "key-encryption-key-file": c.KeyEncryption} {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err != nil {
+			bad(key, "%v", err)
+		} else if st.IsDir() {
+			bad(key, "%s is a directory", p)
+		}
+	}
+	if c.DataDir == "" {
+		bad("data", "must not be empty")
+	}
+	if c.Issuer != "" {
+		u, err := url.Parse(c.Issuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("issuer", "%q must be an absolute http(s) URL without query or fragment", c.Issuer)
+		} else if strings.HasSuffix(c.Issuer, "/") {
+			bad("issuer", "%q must not end with a slash (jku is issuer + \"/certs\")", c.Issuer)
+		}
+	}
+	if c.Mode != "aad" && c.Mode != "isolated" {
+		bad("mode", "%q is not aad or isolated", c.Mode)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout", "must be positive")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		bad("max-body-bytes", "%d is outside 1024..67108864", c.MaxBodyBytes)
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopback reports whether addr's host is a loopback address or
+// "localhost". An empty host (all interfaces) is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,294 @@
+// Package httpapi is Maat's MAA-compatible REST surface and the only package
+// that knows HTTP: routing (case-insensitive paths, MAA's "{type}:reset"
+// style), api-version checks, body limits, request ids, access logs, and
+// rendering every error once as MAA's envelope
+// {"error":{"code","message"}} with the x-ms-error-code header.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/keys"
+	"github.com/maat-attest/maat/internal/maaerr"
+)
+
+// APIVersions are the api-version values Maat accepts, oldest first.
+var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2025-06-01"}
+
+// ClaimsSupported is the claims_supported list MAA's OpenID metadata
+// document carries (recorded from a live instance, 2022-11).
+var ClaimsSupported = []string{
+	"cnf", "nonce", "x-ms-ver", "x-ms-attestation-type", "x-ms-policy-hash", "x-ms-policy-signer",
+	"x-ms-sgx-is-debuggable", "x-ms-sgx-mrenclave", "x-ms-sgx-mrsigner", "x-ms-sgx-svn", "x-ms-sgx-ehd",
+	"x-ms-sgx-collateral", "is-debuggable", "sgx-mrsigner", "sgx-mrenclave", "product-id", "svn", "tee",
+}
+
+// KeySetSource yields the current signing key set.
+type KeySetSource interface {
+	Current() *keys.Set
+}
+
+// Server holds the dependencies of the REST surface. Fields are set before
+// Handler is called and not changed afterwards.
+type Server struct {
+	Log *slog.Logger
+	// IssuerURI returns the instance URI.
+	IssuerURI func() string
+	Keys      KeySetSource
+	// Ready reports whether the service can take traffic (database
+	// reachable, keys loaded); nil error means ready.
+	Ready func(ctx context.Context) error
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes int64
+}
+
+// Handler returns the http.Handler serving the whole surface.
+func (s *Server) Handler() http.Handler {
+	rt := &router{}
+	rt.handle(http.MethodGet, "/certs", s.getCerts)
+	rt.handle(http.MethodGet, "/.well-known/openid-configuration", s.getOpenIDConfiguration)
+	rt.handle(http.MethodGet, "/healthz", s.healthz)
+	rt.handle(http.MethodGet, "/readyz", s.readyz)
+	return s.middleware(rt.dispatch)
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 1
+
+func contextWithParams(ctx context.Context, ps params) context.Context {
+	return context.WithValue(ctx, paramsKey{}, ps)
+}
+
+// param returns the wildcard value name of the matched route.
+func param(r *http.Request, name string) string {
+	ps, _ := r.Context().Value(paramsKey{}).(params)
+	return ps[name]
+}
+
+// RequestID returns the request id of the request being served, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// middleware wraps the router with request ids, body limits, panic
+// recovery, error rendering and the access log.
+func (s *Server) middleware(next handlerFunc) http.Handler {
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	maxBody := s.MaxBodyBytes
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		sw := &statusWriter{ResponseWriter: w}
+		sw.Header().Set("x-ms-request-id", id)
+		if cid := r.Header.Get("x-ms-client-request-id"); cid != "" && len(cid) <= 128 {
+			sw.Header().Set("x-ms-client-request-id", cid)
+		}
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		r = r.WithContext(ctx)
+		var err error
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("panic serving request", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					err = maaerr.New(maaerr.Internal, "An internal error occurred (request id %s).", id)
+				}
+			}()
+			if r.ContentLength > maxBody {
+				err = maaerr.New(maaerr.PayloadTooLarge, "The request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, maxBody)
+				return
+			}
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
+			}
+			err = next(sw, r)
+		}()
+		if err != nil {
+			e := maaerr.As(err)
+			if e.Code == maaerr.Internal {
+				log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+				e = maaerr.New(maaerr.Internal, "An internal error occurred (request id %s).", id)
+			} else {
+				log.Info("request rejected", "request_id", id, "code", string(e.Code), "message", e.Message, "cause", errString(e.Err))
+			}
+			if sw.status == 0 {
+				writeError(sw, e)
+			}
+		}
+		log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, e *maaerr.Error) {
+	var body errorBody
+	body.Error.Code = string(e.Code)
+	body.Error.Message = e.Message
+	w.Header().Set("x-ms-error-code", string(e.Code))
+	writeJSON(w, e.Code.Status(), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"InternalError","message":"response encoding failed"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// readBody reads the (already size-limited) request body, returning
+// PayloadTooLarge when the limit was hit.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, maaerr.New(maaerr.PayloadTooLarge, "The request body exceeds the limit of %d bytes.", mbe.Limit)
+	}
+	if err != nil {
+		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "The request body could not be read.")
+	}
+	return b, nil
+}
+
+// checkAPIVersion validates the api-version query parameter. When optional
+// is true a missing value is accepted (MAA serves /certs and the OpenID
+// document without one). It returns the version, or InvalidParameter naming
+// the supported versions.
+func checkAPIVersion(r *http.Request, optional bool) (string, error) {
+	vals, present := r.URL.Query()["api-version"]
+	if !present || len(vals) == 0 || vals[0] == "" {
+		if optional {
+			return "", nil
+		}
+		return "", maaerr.New(maaerr.InvalidParameter, "The api-version query parameter is required. Supported versions: %s.", strings.Join(APIVersions, ", "))
+	}
+	v := vals[0]
+	for _, s := range APIVersions {
+		if v == s {
+			return v, nil
+		}
+	}
+	return "", maaerr.New(maaerr.InvalidParameter, "The api-version '%s' is not supported. Supported versions: %s.", v, strings.Join(APIVersions, ", "))
+}
+
+func (s *Server) getCerts(w http.ResponseWriter, r *http.Request) error {
+	if _, err := checkAPIVersion(r, true); err != nil {
+		return err
+	}
+	set := s.Keys.Current()
+	if set == nil {
+		return maaerr.New(maaerr.ServiceUnavailable, "Signing keys are not loaded yet.")
+	}
+	writeJSON(w, http.StatusOK, set.JWKS())
+	return nil
+}
+
+// OpenIDConfiguration is the document served at
+// /.well-known/openid-configuration, with MAA's snake_case member names.
+type OpenIDConfiguration struct {
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	RevocationEndpoint               string   `json:"revocation_endpoint"`
+	Issuer                           string   `json:"issuer"`
+	JWKSURI                          string   `json:"jwks_uri"`
+	ClaimsSupported                  []string `json:"claims_supported"`
+}
+
+func (s *Server) getOpenIDConfiguration(w http.ResponseWriter, r *http.Request) error {
+	if _, err := checkAPIVersion(r, true); err != nil {
+		return err
+	}
+	iss := s.IssuerURI()
+	writeJSON(w, http.StatusOK, OpenIDConfiguration{
+		ResponseTypesSupported:           []string{"token", "none"},
+		IDTokenSigningAlgValuesSupported: []string{jose.AlgRS256},
+		RevocationEndpoint:               iss + "/revoke",
+		Issuer:                           iss,
+		JWKSURI:                          iss + "/certs",
+		ClaimsSupported:                  ClaimsSupported,
+	})
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			s.Log.Warn("not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

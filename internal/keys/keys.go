@@ -1,0 +1,269 @@
+// Package keys owns the token-signing keys of an attestation instance:
+// generating an RSA-2048 key with a self-signed certificate whose subject is
+// the instance URI (as MAA does), persisting it through the store (sealed
+// with AES-256-GCM when a key-encryption key is configured), rotating and
+// retiring keys, and serving the current key set to the hot path without
+// touching the store.
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/store"
+)
+
+// CertValidity is the validity of generated signing certificates.
+const CertValidity = 10 * 365 * 24 * time.Hour
+
+// ErrNoActiveKey is returned when the instance has no active signing key.
+var ErrNoActiveKey = errors.New("keys: no active signing key")
+
+// Key is one usable signing key.
+type Key struct {
+	KID    string
+	Signer crypto.Signer
+	Cert   *x509.Certificate
+	State  store.KeyState
+}
+
+// KID returns MAA's key identifier for a certificate's public key: standard
+// base64 of SHA-256 over the PEM-encoded SubjectPublicKeyInfo followed by a
+// NUL byte. This is how MAA derives the kid of its self-signed signing
+// certificates (it equals report_data[0:32] of the enclave report they embed).
+func KID(cert *x509.Certificate) string {
+	p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: cert.RawSubjectPublicKeyInfo})
+	h := sha256.Sum256(append(p, 0))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// Generate creates an RSA-2048 key and a self-signed certificate with
+// subject CN=issuer, valid from now for CertValidity. It returns an error
+// only when the system's randomness or encoder fails.
+func Generate(issuer string, now time.Time) (*Key, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("keys: generate RSA key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, fmt.Errorf("keys: serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: issuer},
+		NotBefore:             now.Add(-5 * time.Minute).UTC(),
+		NotAfter:              now.Add(CertValidity).UTC(),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  false,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		return nil, fmt.Errorf("keys: self-sign certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("keys: parse certificate: %w", err)
+	}
+	return &Key{KID: KID(cert), Signer: priv, Cert: cert}, nil
+}
+
+// Set is an immutable snapshot of an instance's keys: the active one and
+// every published one (active first), as /certs lists them.
+type Set struct {
+	Active    *Key
+	Published []*Key
+}
+
+// JWKS returns the JWK Set of the published keys, in MAA's /certs shape.
+func (s *Set) JWKS() jose.JWKSet {
+	out := jose.JWKSet{Keys: make([]jose.JWK, 0, len(s.Published))}
+	for _, k := range s.Published {
+		out.Keys = append(out.Keys, jose.CertJWK(k.KID, k.Cert))
+	}
+	return out
+}
+
+// Manager loads an instance's keys from the store, keeps the current Set
+// in memory for lock-free reads, and changes keys through the store.
+type Manager struct {
+	store      store.Store
+	instanceID string
+	sealer     Sealer
+	now        func() time.Time
+	log        *slog.Logger
+
+	mu  sync.Mutex // serialises reloads and changes
+	set atomic.Pointer[Set]
+}
+
+// NewManager returns a Manager for one instance. sealer may be nil (keys
+// stored unencrypted), now may be nil (time.Now), log may be nil.
+func NewManager(st store.Store, instanceID string, sealer Sealer, now func() time.Time, log *slog.Logger) *Manager {
+	if sealer == nil {
+		sealer = PlainSealer{}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{store: st, instanceID: instanceID, sealer: sealer, now: now, log: log}
+}
+
+// Current returns the last loaded key set, or nil before the first load.
+func (m *Manager) Current() *Set { return m.set.Load() }
+
+// Active returns the active key, or ErrNoActiveKey.
+func (m *Manager) Active() (*Key, error) {
+	s := m.set.Load()
+	if s == nil || s.Active == nil {
+		return nil, ErrNoActiveKey
+	}
+	return s.Active, nil
+}
+
+// EnsureActive makes sure the instance has an active key, generating one
+// with the given issuer as subject if it has none (several processes racing
+// on an empty database create exactly one), then loads the set. It returns
+// whether this call created the key.
+func (m *Manager) EnsureActive(ctx context.Context, issuer string) (created bool, err error) {
+	if err := m.Reload(ctx); err != nil {
+		return false, err
+	}
+	if m.Current().Active != nil {
+		return false, nil
+	}
+	k, err := Generate(issuer, m.now())
+	if err != nil {
+		return false, err
+	}
+	err = m.add(ctx, k, store.AddKeyOptions{Activate: true, OnlyIfNoActive: true})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		created = false // another process won the race; use its key
+	case err != nil:
+		return false, err
+	default:
+		created = true
+	}
+	return created, m.Reload(ctx)
+}
+
+// Rotate generates a new key, makes it active, keeps the previous key
+// published, and returns the new key.
+func (m *Manager) Rotate(ctx context.Context, issuer string) (*Key, error) {
+	k, err := Generate(issuer, m.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := m.add(ctx, k, store.AddKeyOptions{Activate: true}); err != nil {
+		return nil, err
+	}
+	m.log.Info("signing key rotated", "kid", k.KID)
+	return k, m.Reload(ctx)
+}
+
+// Retire stops publishing a non-active key. It returns store.ErrNotFound or
+// store.ErrConflict (the active key) wrapped.
+func (m *Manager) Retire(ctx context.Context, kid string) error {
+	if err := m.store.RetireSigningKey(ctx, m.instanceID, kid); err != nil {
+		return err
+	}
+	m.log.Info("signing key retired", "kid", kid)
+	return m.Reload(ctx)
+}
+
+func (m *Manager) add(ctx context.Context, k *Key, opts store.AddKeyOptions) error {
+	der, err := x509.MarshalPKCS8PrivateKey(k.Signer)
+	if err != nil {
+		return fmt.Errorf("keys: marshal private key: %w", err)
+	}
+	sealed, err := m.sealer.Seal(der)
+	if err != nil {
+		return fmt.Errorf("keys: seal private key: %w", err)
+	}
+	return m.store.AddSigningKey(ctx, store.SigningKey{
+		InstanceID: m.instanceID, KID: k.KID, PrivateKey: sealed, CertDER: k.Cert.Raw,
+	}, opts)
+}
+
+// List returns every key of the instance with its state, oldest first,
+// without private keys.
+func (m *Manager) List(ctx context.Context) ([]store.SigningKey, error) {
+	ks, err := m.store.ListSigningKeys(ctx, m.instanceID)
+	for i := range ks {
+		ks[i].PrivateKey = nil
+	}
+	return ks, err
+}
+
+// Reload reads the keys from the store and replaces the current set. It
+// returns an error (and keeps the previous set) when the store fails or a
+// key cannot be unsealed or parsed.
+func (m *Manager) Reload(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows, err := m.store.ListSigningKeys(ctx, m.instanceID)
+	if err != nil {
+		return fmt.Errorf("keys: load: %w", err)
+	}
+	set := &Set{}
+	for _, r := range rows {
+		if r.State == store.KeyRetired {
+			continue
+		}
+		k, err := m.decode(r)
+		if err != nil {
+			return err
+		}
+		if r.State == store.KeyActive {
+			set.Active = k
+			set.Published = append([]*Key{k}, set.Published...)
+		} else {
+			set.Published = append(set.Published, k)
+		}
+	}
+	m.set.Store(set)
+	return nil
+}
+
+func (m *Manager) decode(r store.SigningKey) (*Key, error) {
+	cert, err := x509.ParseCertificate(r.CertDER)
+	if err != nil {
+		return nil, fmt.Errorf("keys: certificate of %s: %w", r.KID, err)
+	}
+	der, err := m.sealer.Open(r.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("keys: unseal private key %s: %w", r.KID, err)
+	}
+	pk, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("keys: private key %s: %w", r.KID, err)
+	}
+	signer, ok := pk.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("keys: private key %s is not a signer", r.KID)
+	}
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("keys: private key %s does not match its certificate", r.KID)
+	}
+	return &Key{KID: r.KID, Signer: signer, Cert: cert, State: r.State}, nil
+}

@@ -1,0 +1,89 @@
+// Package token issues the JWTs an attestation instance returns: signed with
+// the instance's active key (RS256, header {"alg","jku","kid","typ"} exactly
+// as MAA), or unsecured (alg none, same header members, empty signature) as
+// MAA returns for draft-policy attestations. It adds the standard claims
+// (iss, iat, nbf, exp, jti, x-ms-ver) to whatever claims the caller supplies.
+package token
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/keys"
+)
+
+// Lifetimes MAA uses: attestation tokens are valid for 8 hours, policy and
+// certificate management tokens for 1 hour.
+const (
+	AttestationLifetime = 8 * time.Hour
+	ManagementLifetime  = time.Hour
+)
+
+// KeySource yields the active signing key.
+type KeySource interface {
+	Active() (*keys.Key, error)
+}
+
+// Issuer issues tokens for one instance. Its fields are set once at
+// construction; it is safe for concurrent use.
+type Issuer struct {
+	// IssuerURI returns the instance URI (iss, and jku = IssuerURI + "/certs").
+	IssuerURI func() string
+	Keys      KeySource
+	// Now is the clock for iat/nbf/exp.
+	Now func() time.Time
+}
+
+// Options qualifies one issuance.
+type Options struct {
+	// Lifetime is exp - iat; AttestationLifetime when zero.
+	Lifetime time.Duration
+	// Unsecured produces an alg none token (draft-policy results).
+	Unsecured bool
+	// X5C puts the signing certificate into the header (TPM omit_x5c=false);
+	// X5T puts its SHA-1 thumbprint instead.
+	X5C, X5T bool
+}
+
+// Issue returns a compact JWT with claims plus iss, iat, nbf, exp, jti and
+// x-ms-ver (a caller-supplied value for any of these wins). It returns
+// keys.ErrNoActiveKey (wrapped) when there is no active key.
+func (is *Issuer) Issue(claims map[string]any, opts Options) (string, error) {
+	now := is.Now().UTC()
+	lifetime := opts.Lifetime
+	if lifetime == 0 {
+		lifetime = AttestationLifetime
+	}
+	jti := make([]byte, 32)
+	if _, err := rand.Read(jti); err != nil {
+		return "", fmt.Errorf("token: jti: %w", err)
+	}
+	iss := is.IssuerURI()
+	all := map[string]any{
+		"iss":      iss,
+		"iat":      now.Unix(),
+		"nbf":      now.Unix(),
+		"exp":      now.Add(lifetime).Unix(),
+		"jti":      hex.EncodeToString(jti),
+		"x-ms-ver": "1.0",
+	}
+	maps.Copy(all, claims)
+	key, err := is.Keys.Active()
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	h := jose.Header{Alg: jose.AlgRS256, JKU: iss + "/certs", KID: key.KID, Typ: "JWT"}
+	if opts.Unsecured {
+		return jose.Unsecured(h, all)
+	}
+	if opts.X5C {
+		h.X5C = jose.CertJWK(key.KID, key.Cert).X5C
+	} else if opts.X5T {
+		h.X5T = jose.Thumbprint(key.Cert)
+	}
+	return jose.Sign(h, all, key.Signer)
+}
