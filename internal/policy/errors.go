@@ -74,5 +74,9 @@ func evalErr(p Pos, format string, args ...any) *EvalError {
 	return &EvalError{Pos: p, Msg: fmt.Sprintf(format, args...)}
 }
 
-func errDenied() error   { return maaerr.Wrap(ErrNotAuthorized, maaerr.PolicyEvaluationError, MsgDenyIssued) }
-func errNoPermit() error { return maaerr.Wrap(ErrNotAuthorized, maaerr.PolicyEvaluationError, MsgNoPermit) }
+func errDenied() error {
+	return maaerr.Wrap(ErrNotAuthorized, maaerr.PolicyEvaluationError, MsgDenyIssued)
+}
+func errNoPermit() error {
+	return maaerr.Wrap(ErrNotAuthorized, maaerr.PolicyEvaluationError, MsgNoPermit)
+}

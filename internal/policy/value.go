@@ -134,4 +134,6 @@ type Claim struct {
 }
 
 // ServiceClaim returns an incoming claim issued by AttestationService.
-func ServiceClaim(typ string, v Value) Claim { return Claim{Type: typ, Value: v, Issuer: IssuerService} }
+func ServiceClaim(typ string, v Value) Claim {
+	return Claim{Type: typ, Value: v, Issuer: IssuerService}
+}
