@@ -48,7 +48,8 @@ type GetPolicyOptions struct {
 
 // GetPolicyResponse is the result of [AdministrationClient.GetPolicy].
 type GetPolicyResponse struct {
-	// Policy is the policy text.
+	// Policy is the policy text; empty if the instance has no policy for
+	// the type (MAA returns an empty policy JWS, e.g. for Tpm by default).
 	Policy string
 	// PolicyToken is the stored policy JWS (x-ms-policy): unsecured for
 	// unsigned policies, the signed JWS as it was set otherwise. Its
@@ -94,6 +95,9 @@ func (c *AdministrationClient) GetPolicy(ctx context.Context, attestationType At
 // policyText extracts the policy from a StoredAttestationPolicy JWS. The
 // value is base64url policy text (GA); preview-era tokens carried raw text.
 func policyText(pt *Token) (string, error) {
+	if len(pt.payload) == 0 { // no policy set (MAA: "eyJhbGciOiJub25lIn0..")
+		return "", nil
+	}
 	var sp struct {
 		P *string `json:"AttestationPolicy"`
 	}

@@ -102,10 +102,10 @@ func mint(t testing.TB, header, claims map[string]any, key any) string {
 
 func stdClaims() map[string]any {
 	return map[string]any{
-		"iss": testIss,
-		"iat": t0.Add(-time.Minute).Unix(),
-		"nbf": t0.Add(-time.Minute).Unix(),
-		"exp": t0.Add(8 * time.Hour).Unix(),
+		"iss":      testIss,
+		"iat":      t0.Add(-time.Minute).Unix(),
+		"nbf":      t0.Add(-time.Minute).Unix(),
+		"exp":      t0.Add(8 * time.Hour).Unix(),
 		"x-ms-ver": "1.0", "x-ms-attestation-type": "sgx",
 	}
 }
