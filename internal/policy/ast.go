@@ -197,7 +197,7 @@ func (*BoolLit) expr()             {}
 func (*Ref) expr()                 {}
 func (*Call) expr()                {}
 
-func (e *StringLit) String() string { return strconv.Quote(e.Value) }
+func (e *StringLit) String() string { return quote(e.Value) }
 func (e *IntLit) String() string    { return strconv.FormatInt(e.Value, 10) }
 func (e *BoolLit) String() string   { return strconv.FormatBool(e.Value) }
 func (e *Ref) String() string       { return e.Ident + "." + e.Prop.String() }
@@ -207,6 +207,34 @@ func (e *Call) String() string {
 		args[i] = a.String()
 	}
 	return e.Name + "(" + strings.Join(args, ", ") + ")"
+}
+
+// quote renders s as a policy string literal (the escapes the lexer accepts).
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // ActionKind is the verb of a rule's action.

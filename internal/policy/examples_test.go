@@ -1,0 +1,98 @@
+package policy
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/maat-attest/maat/internal/maaerr"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// rejectedExamples are the documentation examples that do not parse, with
+// the exact error; DECISIONS.md explains each. Every other example must parse.
+var rejectedExamples = map[string]string{
+	// DECISIONS #1: single "=" in a condition (also lacks ";" after its rules, #6).
+	"author-sign-policy-1.policy": `4:12: expected comparison operator, found "=" (a condition compares: write type=="…"; "=" only assigns in actions)`,
+	// DECISIONS #1: issuer="AttestationPolicy" in the 1.2 functions sample.
+	"claim-rule-functions-1.policy": `13:38: expected comparison operator, found "=" (a condition compares: write issuer=="…"; "=" only assigns in actions)`,
+	// DECISIONS #8: typographic closing quote.
+	"custom-tcb-baseline-enforcement-1.policy": `5:42: unterminated string literal (a typographic quote ” is not a string delimiter; use '"')`,
+	// DECISIONS #11: placeholder <product-id>.
+	"policy-examples-1.policy": `5:50: expected a value (string, integer, true, false, ident.property or function call), found "<"`,
+	// DECISIONS #2: positional issue("PlatformAttested", ...).
+	"policy-version-1-2-1.policy": `23:51: expected "type=", "value=" or "claim=", found string "PlatformAttested" (arguments of issue are named: issue(type="…", value=…))`,
+	// DECISIONS #10: issue() in authorizationrules.
+	"tpm-attestation-sample-policies-10.policy": `8:78: action issue is not allowed in authorizationrules (allowed: permit, deny, add)`,
+}
+
+func exampleFiles(t testing.TB) []string {
+	files, err := filepath.Glob("testdata/examples/*.policy")
+	if err != nil || len(files) < 30 {
+		t.Fatalf("example policies missing: %v (%d files)", err, len(files))
+	}
+	return files
+}
+
+func TestExamples(t *testing.T) {
+	seen := map[string]bool{}
+	for _, file := range exampleFiles(t) {
+		name := filepath.Base(file)
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Parse(string(b))
+			if want, rejected := rejectedExamples[name]; rejected {
+				if err == nil {
+					t.Fatalf("parsed; want rejection %q", want)
+				}
+				if err.Error() != want {
+					t.Fatalf("error\n got %s\nwant %s", err, want)
+				}
+				var pe *ParseError
+				var me *maaerr.Error
+				if !errors.As(err, &pe) || !errors.As(err, &me) || me.Code != maaerr.PolicyParsingError {
+					t.Fatalf("error %v is not a *ParseError wrapping PolicyParsingError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			golden := strings.TrimSuffix(file, ".policy") + ".ast"
+			got := p.AST().String()
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("golden AST: %v (run with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("AST differs from %s:\n%s", golden, got)
+			}
+			// The canonical form is itself a policy with the same tree.
+			p2, err := Parse(got)
+			if err != nil {
+				t.Fatalf("canonical form does not parse: %v\n%s", err, got)
+			}
+			if p2.AST().String() != got {
+				t.Errorf("canonical form is not a fixed point")
+			}
+		})
+	}
+	for name := range rejectedExamples {
+		if !seen[name] {
+			t.Errorf("rejectedExamples names missing file %s", name)
+		}
+	}
+}
