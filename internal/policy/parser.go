@@ -587,6 +587,9 @@ func (p *parser) parseAction(sec SectionKind) (*Action, error) {
 		}
 		break
 	}
+	if p.tok.kind != tRParen {
+		return nil, p.fail(`"," or ")"`)
+	}
 	if a.Claim == "" && (a.Type == nil || a.Value == nil) {
 		missing := "type="
 		if a.Type != nil {
@@ -595,9 +598,7 @@ func (p *parser) parseAction(sec SectionKind) (*Action, error) {
 		return nil, newParseError(p.tok.pos, p.tok.describe(), missing,
 			fmt.Sprintf("%s needs both type= and value= (or claim=); %s is missing", kind, missing))
 	}
-	if _, err := p.expect(tRParen, `"," or ")"`); err != nil {
-		return nil, err
-	}
+	p.next()
 	return a, nil
 }
 
