@@ -1,0 +1,246 @@
+package azattest_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/maat-attest/maat/sdk/azattest"
+	"github.com/maat-attest/maat/sdk/azattest/fake"
+)
+
+const endpoint = "https://test.wus.attest.azure.net"
+
+func newIssuer(t *testing.T) *fake.TokenIssuer {
+	t.Helper()
+	iss, err := fake.NewTokenIssuer(endpoint, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
+}
+
+// countingTransport counts requests per host+path and refuses other hosts.
+type countingTransport struct {
+	next  policy.Transporter
+	paths map[string]*atomic.Int32
+}
+
+func (c *countingTransport) Do(req *http.Request) (*http.Response, error) {
+	k := req.URL.Host + req.URL.Path
+	if c.paths[k] == nil {
+		c.paths[k] = &atomic.Int32{}
+	}
+	c.paths[k].Add(1)
+	if req.URL.Host != "test.wus.attest.azure.net" {
+		return nil, errors.New("request to a foreign host: " + req.URL.Host)
+	}
+	return c.next.Do(req)
+}
+
+func sgxServer(tok func() *azattest.Token, signers func() []azattest.Signer) *fake.Server {
+	return &fake.Server{
+		GetSigners: func(context.Context, *azattest.GetSignersOptions) (resp azfake.Responder[azattest.GetSignersResponse], errResp azfake.ErrorResponder) {
+			resp.SetResponse(http.StatusOK, azattest.GetSignersResponse{Signers: signers()}, nil)
+			return
+		},
+		AttestSGXEnclave: func(context.Context, []byte, *azattest.AttestSGXEnclaveOptions) (resp azfake.Responder[azattest.AttestSGXEnclaveResponse], errResp azfake.ErrorResponder) {
+			resp.SetResponse(http.StatusOK, azattest.AttestSGXEnclaveResponse{AttestationResult: azattest.AttestationResult{Token: tok()}}, nil)
+			return
+		},
+	}
+}
+
+func newClient(t *testing.T, srv *fake.Server, o *azattest.ClientOptions) (*azattest.Client, *countingTransport) {
+	t.Helper()
+	if o == nil {
+		o = &azattest.ClientOptions{}
+	}
+	ct := &countingTransport{next: fake.NewServerTransport(srv), paths: map[string]*atomic.Int32{}}
+	o.Transport = ct
+	o.Retry.MaxRetries = -1
+	c, err := azattest.NewClient(endpoint, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ct
+}
+
+func TestClientAttestValidates(t *testing.T) {
+	iss := newIssuer(t)
+	tok, err := iss.Issue(map[string]any{"x-ms-sgx-mrenclave": "ab", "x-ms-sgx-is-debuggable": false, "x-ms-sgx-svn": 3, "nonce": "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newClient(t, sgxServer(func() *azattest.Token { return tok }, iss.Signers), nil)
+	res, err := c.AttestSGXEnclave(context.Background(), []byte{1, 2, 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *res.SGXMrEnclave != "ab" || *res.SGXIsDebuggable || *res.SGXSVN != 3 || *res.Nonce != "n1" || res.Token.String() != tok.String() {
+		t.Errorf("%+v", res)
+	}
+}
+
+// A token whose jku points elsewhere and that is signed by the key served
+// there fails, and the client never contacts that host.
+func TestClientIgnoresJKU(t *testing.T) {
+	iss := newIssuer(t)
+	evil, _ := rsa.GenerateKey(rand.Reader, 2048)
+	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "jku": "https://evil.example/certs", "kid": "evil", "typ": "JWT"})
+	claims, _ := json.Marshal(map[string]any{"iss": endpoint, "exp": time.Now().Add(time.Hour).Unix()})
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(claims)
+	d := sha256.Sum256([]byte(input))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, evil, crypto.SHA256, d[:])
+	tok, _ := azattest.ParseToken(input + "." + base64.RawURLEncoding.EncodeToString(sig))
+
+	c, ct := newClient(t, sgxServer(func() *azattest.Token { return tok }, iss.Signers), nil)
+	_, err := c.AttestSGXEnclave(context.Background(), []byte{1}, nil)
+	if !errors.Is(err, azattest.ErrSignatureInvalid) {
+		t.Fatalf("err = %v", err)
+	}
+	for k := range ct.paths {
+		if strings.HasPrefix(k, "evil.example") {
+			t.Fatal("client fetched the token's jku")
+		}
+	}
+}
+
+func TestClientRejectsUnsecuredUnlessDraft(t *testing.T) {
+	claims, _ := json.Marshal(map[string]any{"iss": endpoint, "exp": time.Now().Add(time.Hour).Unix()})
+	tok, _ := azattest.ParseToken("eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(claims) + ".")
+	iss := newIssuer(t)
+	c, _ := newClient(t, sgxServer(func() *azattest.Token { return tok }, iss.Signers), nil)
+	if _, err := c.AttestSGXEnclave(context.Background(), []byte{1}, nil); !errors.Is(err, azattest.ErrUnsecuredToken) {
+		t.Fatalf("no draft policy: %v", err)
+	}
+	draft := "version=1.0; authorizationrules{=> permit();}; issuancerules{};"
+	res, err := c.AttestSGXEnclave(context.Background(), []byte{1}, &azattest.AttestSGXEnclaveOptions{DraftPolicyForAttestation: &draft})
+	if err != nil || !res.Token.Unsecured() {
+		t.Fatalf("draft policy: %v", err)
+	}
+}
+
+// Unknown kid: the client refreshes /certs (at most once per interval) and
+// accepts the token only if the refreshed set has the key.
+func TestClientUnknownKidRefresh(t *testing.T) {
+	old, rotated := newIssuer(t), newIssuer(t)
+	oldTok, _ := old.Issue(nil)
+	newTok, _ := rotated.Issue(nil)
+	for _, tc := range []struct {
+		name      string
+		refreshed []azattest.Signer
+		interval  time.Duration
+		wantErr   error
+		wantCerts int32
+	}{
+		{"refreshed set has the key", append(old.Signers(), rotated.Signers()...), time.Nanosecond, nil, 2},
+		{"refreshed set lacks the key", old.Signers(), time.Nanosecond, azattest.ErrSignatureInvalid, 2},
+		{"refresh rate-limited", append(old.Signers(), rotated.Signers()...), time.Hour, azattest.ErrSignatureInvalid, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			cur := oldTok
+			srv := sgxServer(func() *azattest.Token { return cur }, func() []azattest.Signer {
+				if calls.Add(1) == 1 {
+					return old.Signers()
+				}
+				return tc.refreshed
+			})
+			c, ct := newClient(t, srv, &azattest.ClientOptions{SignerRefreshInterval: tc.interval})
+			if _, err := c.AttestSGXEnclave(context.Background(), []byte{1}, nil); err != nil {
+				t.Fatal(err)
+			}
+			cur = newTok
+			_, err := c.AttestSGXEnclave(context.Background(), []byte{1}, nil)
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			// A further unknown-kid token within the interval fetches nothing.
+			if tc.interval == time.Hour {
+				_, _ = c.AttestSGXEnclave(context.Background(), []byte{1}, nil)
+			}
+			if n := ct.paths["test.wus.attest.azure.net/certs"].Load(); n != tc.wantCerts {
+				t.Errorf("/certs fetched %d times, want %d", n, tc.wantCerts)
+			}
+		})
+	}
+}
+
+func TestClientServiceErrors(t *testing.T) {
+	srv := &fake.Server{
+		AttestSGXEnclave: func(context.Context, []byte, *azattest.AttestSGXEnclaveOptions) (resp azfake.Responder[azattest.AttestSGXEnclaveResponse], errResp azfake.ErrorResponder) {
+			errResp.SetResponseError(http.StatusBadRequest, "PolicyEvaluationError")
+			return
+		},
+	}
+	c, _ := newClient(t, srv, nil)
+	_, err := c.AttestSGXEnclave(context.Background(), []byte{1}, nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.ErrorCode != "PolicyEvaluationError" || re.StatusCode != 400 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The SDK against a plain-http local server, as the contract test against a
+// Maat server will run it.
+func TestHTTPEndpoint(t *testing.T) {
+	var gotAuth atomic.Value
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issuer":"x","jwks_uri":"x/certs"}`))
+	}))
+	defer hs.Close()
+	// No credential: fine over http.
+	c, err := azattest.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetOpenIDMetadata(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	cred := &azfake.TokenCredential{}
+	// A credential over http is refused unless explicitly allowed.
+	if _, err := azattest.NewAdministrationClient(hs.URL, cred, nil); err == nil {
+		t.Fatal("credential over http accepted")
+	}
+	a, err := azattest.NewClient(hs.URL, cred, &azattest.ClientOptions{InsecureAllowCredentialWithHTTP: true, Scopes: []string{"api://maat/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.GetOpenIDMetadata(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := gotAuth.Load().(string); !strings.HasPrefix(v, "Bearer ") {
+		t.Errorf("Authorization %q", v)
+	}
+}
+
+func TestVersionGates(t *testing.T) {
+	c, _ := newClient(t, &fake.Server{}, &azattest.ClientOptions{ServiceVersion: azattest.ServiceVersion2020_10_01})
+	if _, err := c.AttestTDXVM(context.Background(), []byte{1}, nil); err == nil || !strings.Contains(err.Error(), "2025-06-01") {
+		t.Errorf("TDX at 2020-10-01: %v", err)
+	}
+	if _, err := c.AttestSEVSNPVM(context.Background(), []byte{1}, nil); err == nil {
+		t.Error("SNP at 2020-10-01 accepted")
+	}
+	if got := azattest.PossibleServiceVersionValues(); len(got) != 3 || azattest.DefaultServiceVersion != azattest.ServiceVersion2022_08_01 {
+		t.Error(got)
+	}
+}
