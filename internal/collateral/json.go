@@ -1,0 +1,451 @@
+package collateral
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxJSONSize bounds a TCB Info or Enclave Identity document. Real ones are
+// 3–14 KB.
+const MaxJSONSize = 256 << 10
+
+// ErrMalformed is wrapped by every parse error of this package.
+var ErrMalformed = errors.New("malformed collateral")
+
+// TCBStatus is a TCB level status string as Intel publishes it.
+type TCBStatus string
+
+// The TCB statuses Intel's QVL recognises.
+const (
+	UpToDate                          TCBStatus = "UpToDate"
+	SWHardeningNeeded                 TCBStatus = "SWHardeningNeeded"
+	ConfigurationNeeded               TCBStatus = "ConfigurationNeeded"
+	ConfigurationAndSWHardeningNeeded TCBStatus = "ConfigurationAndSWHardeningNeeded"
+	OutOfDate                         TCBStatus = "OutOfDate"
+	OutOfDateConfigurationNeeded      TCBStatus = "OutOfDateConfigurationNeeded"
+	Revoked                           TCBStatus = "Revoked"
+)
+
+// PossibleTCBStatusValues returns every TCBStatus.
+func PossibleTCBStatusValues() []TCBStatus {
+	return []TCBStatus{UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, Revoked}
+}
+
+func parseTCBStatus(s string, allowed ...TCBStatus) (TCBStatus, error) {
+	for _, a := range allowed {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	return "", malformed("unknown tcbStatus %q", s)
+}
+
+// Signed is a signed collateral document: the exact bytes of the signed JSON
+// value and the 64-byte r||s ECDSA-P256 signature over them.
+type Signed struct {
+	Body      []byte
+	Signature [64]byte
+}
+
+// TCBLevel is one level of a TCB Info.
+type TCBLevel struct {
+	SGXComponents [16]uint8
+	PCESVN        uint16
+	TCBDate       time.Time
+	Status        TCBStatus
+	AdvisoryIDs   []string
+}
+
+// TCBInfo is a parsed SGX TCB Info (version 2 or 3, id SGX).
+type TCBInfo struct {
+	Signed
+	ID                      string // "SGX" (v3); empty for v2
+	Version                 int
+	IssueDate               time.Time
+	NextUpdate              time.Time
+	FMSPC                   [6]byte
+	PCEID                   [2]byte
+	TCBType                 int
+	TCBEvaluationDataNumber int
+	Levels                  []TCBLevel
+}
+
+// QELevel is one TCB level of an Enclave Identity.
+type QELevel struct {
+	ISVSVN      uint16
+	TCBDate     time.Time
+	Status      TCBStatus
+	AdvisoryIDs []string
+}
+
+// EnclaveIdentity is a parsed Enclave Identity (version 2).
+type EnclaveIdentity struct {
+	Signed
+	ID                      string // QE, QVE, QAE, TD_QE
+	Version                 int
+	IssueDate               time.Time
+	NextUpdate              time.Time
+	TCBEvaluationDataNumber int
+	MiscSelect              [4]byte
+	MiscSelectMask          [4]byte
+	Attributes              [16]byte
+	AttributesMask          [16]byte
+	MRSigner                [32]byte
+	ISVProdID               uint16
+	Levels                  []QELevel
+}
+
+// splitSigned extracts the raw bytes of member name and the signature from
+// {"<name>":{...},"signature":"<128 hex>"}.
+func splitSigned(b []byte, name string) (Signed, error) {
+	var s Signed
+	if len(b) > MaxJSONSize {
+		return s, malformed("document is %d bytes, over the %d-byte limit", len(b), MaxJSONSize)
+	}
+	var top map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&top); err != nil {
+		return s, malformed("not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return s, malformed("trailing data after the JSON object")
+	}
+	body, ok := top[name]
+	if !ok || len(body) == 0 || body[0] != '{' {
+		return s, malformed("no %q object", name)
+	}
+	var sig string
+	if err := json.Unmarshal(top["signature"], &sig); err != nil {
+		return s, malformed("no signature string")
+	}
+	if err := hexInto(s.Signature[:], sig, "signature"); err != nil {
+		return s, err
+	}
+	s.Body = bytes.Clone(body)
+	return s, nil
+}
+
+type jsonTCBComp struct {
+	SVN *int `json:"svn"`
+}
+
+type jsonTCB struct {
+	SGXComponents []jsonTCBComp `json:"sgxtcbcomponents"`
+	PCESVN        *int          `json:"pcesvn"`
+	// v2 flat fields.
+	C [16]*int
+}
+
+func (t *jsonTCB) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	type plain struct {
+		SGXComponents []jsonTCBComp `json:"sgxtcbcomponents"`
+		PCESVN        *int          `json:"pcesvn"`
+	}
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	t.SGXComponents, t.PCESVN = p.SGXComponents, p.PCESVN
+	for i := range t.C {
+		raw, ok := m[fmt.Sprintf("sgxtcbcomp%02dsvn", i+1)]
+		if !ok {
+			continue
+		}
+		var v int
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		t.C[i] = &v
+	}
+	return nil
+}
+
+type jsonTCBInfo struct {
+	ID                      *string         `json:"id"`
+	Version                 *int            `json:"version"`
+	IssueDate               *string         `json:"issueDate"`
+	NextUpdate              *string         `json:"nextUpdate"`
+	FMSPC                   *string         `json:"fmspc"`
+	PCEID                   *string         `json:"pceId"`
+	TCBType                 *int            `json:"tcbType"`
+	TCBEvaluationDataNumber *int            `json:"tcbEvaluationDataNumber"`
+	TDXModule               json.RawMessage `json:"tdxModule"`
+	TDXModuleIdentities     json.RawMessage `json:"tdxModuleIdentities"`
+	TCBLevels               []struct {
+		TCB         *jsonTCB `json:"tcb"`
+		TCBDate     *string  `json:"tcbDate"`
+		TCBStatus   *string  `json:"tcbStatus"`
+		AdvisoryIDs []string `json:"advisoryIDs"`
+	} `json:"tcbLevels"`
+}
+
+// ParseTCBInfo parses a TCB Info document as Intel PCS serves it,
+// {"tcbInfo":{...},"signature":"..."}: version 2, or version 3 with id
+// "SGX"; tcbType 0; FMSPC, PCE-ID, dates, evaluation data number and a
+// non-empty list of levels with 16 component SVNs (0..255), PCESVN and a
+// known status. It checks structure only, not the signature. On failure it
+// returns nil and an error wrapping ErrMalformed.
+func ParseTCBInfo(b []byte) (*TCBInfo, error) {
+	s, err := splitSigned(b, "tcbInfo")
+	if err != nil {
+		return nil, err
+	}
+	var j jsonTCBInfo
+	if err := json.Unmarshal(s.Body, &j); err != nil {
+		return nil, malformed("tcbInfo: %v", err)
+	}
+	t := &TCBInfo{Signed: s}
+	if j.Version == nil || (*j.Version != 2 && *j.Version != 3) {
+		return nil, malformed("tcbInfo version must be 2 or 3")
+	}
+	t.Version = *j.Version
+	if t.Version == 3 {
+		if j.ID == nil || *j.ID != "SGX" {
+			return nil, malformed("tcbInfo v3 id must be SGX")
+		}
+		t.ID = *j.ID
+		if j.TDXModule != nil || j.TDXModuleIdentities != nil {
+			return nil, malformed("SGX tcbInfo has TDX module fields")
+		}
+	} else if j.ID != nil {
+		return nil, malformed("tcbInfo v2 has an id")
+	}
+	if t.IssueDate, err = parseDate(j.IssueDate, "issueDate"); err != nil {
+		return nil, err
+	}
+	if t.NextUpdate, err = parseDate(j.NextUpdate, "nextUpdate"); err != nil {
+		return nil, err
+	}
+	if j.FMSPC == nil || hexInto(t.FMSPC[:], *j.FMSPC, "fmspc") != nil {
+		return nil, malformed("fmspc must be 12 hex digits")
+	}
+	if j.PCEID == nil || hexInto(t.PCEID[:], *j.PCEID, "pceId") != nil {
+		return nil, malformed("pceId must be 4 hex digits")
+	}
+	if j.TCBType == nil || *j.TCBType != 0 {
+		return nil, malformed("tcbType must be 0")
+	}
+	if j.TCBEvaluationDataNumber == nil || *j.TCBEvaluationDataNumber < 0 {
+		return nil, malformed("tcbEvaluationDataNumber missing")
+	}
+	t.TCBEvaluationDataNumber = *j.TCBEvaluationDataNumber
+	if len(j.TCBLevels) == 0 {
+		return nil, malformed("tcbLevels empty")
+	}
+	if len(j.TCBLevels) > 1024 {
+		return nil, malformed("too many tcbLevels")
+	}
+	seen := map[[18]uint16]bool{}
+	for i, jl := range j.TCBLevels {
+		var l TCBLevel
+		if jl.TCB == nil {
+			return nil, malformed("tcbLevels[%d]: no tcb", i)
+		}
+		for c := 0; c < 16; c++ {
+			var p *int
+			if t.Version == 3 {
+				if len(jl.TCB.SGXComponents) != 16 {
+					return nil, malformed("tcbLevels[%d]: want 16 sgxtcbcomponents", i)
+				}
+				p = jl.TCB.SGXComponents[c].SVN
+			} else {
+				p = jl.TCB.C[c]
+			}
+			if p == nil || *p < 0 || *p > 255 {
+				return nil, malformed("tcbLevels[%d]: component %d SVN missing or out of range", i, c+1)
+			}
+			l.SGXComponents[c] = uint8(*p)
+		}
+		if jl.TCB.PCESVN == nil || *jl.TCB.PCESVN < 0 || *jl.TCB.PCESVN > 65535 {
+			return nil, malformed("tcbLevels[%d]: pcesvn missing or out of range", i)
+		}
+		l.PCESVN = uint16(*jl.TCB.PCESVN)
+		if l.TCBDate, err = parseDate(jl.TCBDate, "tcbDate"); err != nil {
+			return nil, err
+		}
+		if jl.TCBStatus == nil {
+			return nil, malformed("tcbLevels[%d]: no tcbStatus", i)
+		}
+		if l.Status, err = parseTCBStatus(*jl.TCBStatus, PossibleTCBStatusValues()...); err != nil {
+			return nil, err
+		}
+		l.AdvisoryIDs = jl.AdvisoryIDs
+		var k [18]uint16
+		for c := 0; c < 16; c++ {
+			k[c] = uint16(l.SGXComponents[c])
+		}
+		k[16] = l.PCESVN
+		if seen[k] {
+			return nil, malformed("tcbLevels[%d]: duplicate level", i)
+		}
+		seen[k] = true
+		t.Levels = append(t.Levels, l)
+	}
+	return t, nil
+}
+
+type jsonIdentity struct {
+	ID                      *string `json:"id"`
+	Version                 *int    `json:"version"`
+	IssueDate               *string `json:"issueDate"`
+	NextUpdate              *string `json:"nextUpdate"`
+	TCBEvaluationDataNumber *int    `json:"tcbEvaluationDataNumber"`
+	MiscSelect              *string `json:"miscselect"`
+	MiscSelectMask          *string `json:"miscselectMask"`
+	Attributes              *string `json:"attributes"`
+	AttributesMask          *string `json:"attributesMask"`
+	MRSigner                *string `json:"mrsigner"`
+	ISVProdID               *int    `json:"isvprodid"`
+	TCBLevels               []struct {
+		TCB *struct {
+			ISVSVN *int `json:"isvsvn"`
+		} `json:"tcb"`
+		TCBDate     *string  `json:"tcbDate"`
+		TCBStatus   *string  `json:"tcbStatus"`
+		AdvisoryIDs []string `json:"advisoryIDs"`
+	} `json:"tcbLevels"`
+}
+
+// ParseEnclaveIdentity parses an Enclave Identity document as Intel PCS
+// serves it, {"enclaveIdentity":{...},"signature":"..."}: version 2, id one
+// of QE, QVE, QAE, TD_QE, every field present with its exact hex length,
+// non-empty levels with a known status. It checks structure only, not the
+// signature. On failure it returns nil and an error wrapping ErrMalformed.
+func ParseEnclaveIdentity(b []byte) (*EnclaveIdentity, error) {
+	s, err := splitSigned(b, "enclaveIdentity")
+	if err != nil {
+		return nil, err
+	}
+	var j jsonIdentity
+	if err := json.Unmarshal(s.Body, &j); err != nil {
+		return nil, malformed("enclaveIdentity: %v", err)
+	}
+	e := &EnclaveIdentity{Signed: s}
+	if j.Version == nil || *j.Version != 2 {
+		return nil, malformed("enclaveIdentity version must be 2")
+	}
+	e.Version = 2
+	if j.ID == nil {
+		return nil, malformed("enclaveIdentity has no id")
+	}
+	switch *j.ID {
+	case "QE", "QVE", "QAE", "TD_QE":
+		e.ID = *j.ID
+	default:
+		return nil, malformed("enclaveIdentity id %q unknown", *j.ID)
+	}
+	if e.IssueDate, err = parseDate(j.IssueDate, "issueDate"); err != nil {
+		return nil, err
+	}
+	if e.NextUpdate, err = parseDate(j.NextUpdate, "nextUpdate"); err != nil {
+		return nil, err
+	}
+	if j.TCBEvaluationDataNumber == nil || *j.TCBEvaluationDataNumber < 0 {
+		return nil, malformed("tcbEvaluationDataNumber missing")
+	}
+	e.TCBEvaluationDataNumber = *j.TCBEvaluationDataNumber
+	for _, f := range []struct {
+		p    *string
+		dst  []byte
+		name string
+	}{
+		{j.MiscSelect, e.MiscSelect[:], "miscselect"},
+		{j.MiscSelectMask, e.MiscSelectMask[:], "miscselectMask"},
+		{j.Attributes, e.Attributes[:], "attributes"},
+		{j.AttributesMask, e.AttributesMask[:], "attributesMask"},
+		{j.MRSigner, e.MRSigner[:], "mrsigner"},
+	} {
+		if f.p == nil {
+			return nil, malformed("%s missing", f.name)
+		}
+		if err := hexInto(f.dst, *f.p, f.name); err != nil {
+			return nil, err
+		}
+	}
+	if j.ISVProdID == nil || *j.ISVProdID < 0 || *j.ISVProdID > 65535 {
+		return nil, malformed("isvprodid missing or out of range")
+	}
+	e.ISVProdID = uint16(*j.ISVProdID)
+	if len(j.TCBLevels) == 0 || len(j.TCBLevels) > 1024 {
+		return nil, malformed("tcbLevels empty or too long")
+	}
+	for i, jl := range j.TCBLevels {
+		var l QELevel
+		if jl.TCB == nil || jl.TCB.ISVSVN == nil || *jl.TCB.ISVSVN < 0 || *jl.TCB.ISVSVN > 65535 {
+			return nil, malformed("tcbLevels[%d]: isvsvn missing or out of range", i)
+		}
+		l.ISVSVN = uint16(*jl.TCB.ISVSVN)
+		if l.TCBDate, err = parseDate(jl.TCBDate, "tcbDate"); err != nil {
+			return nil, err
+		}
+		if jl.TCBStatus == nil {
+			return nil, malformed("tcbLevels[%d]: no tcbStatus", i)
+		}
+		if l.Status, err = parseTCBStatus(*jl.TCBStatus, UpToDate, OutOfDate, Revoked, ConfigurationNeeded, OutOfDateConfigurationNeeded); err != nil {
+			return nil, err
+		}
+		l.AdvisoryIDs = jl.AdvisoryIDs
+		e.Levels = append(e.Levels, l)
+	}
+	return e, nil
+}
+
+// NextUpdateOf returns the nextUpdate of a TCB Info or Enclave Identity
+// document without parsing the rest. It returns an error wrapping
+// ErrMalformed when there is none.
+func NextUpdateOf(b []byte, member string) (time.Time, error) {
+	s, err := splitSigned(b, member)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var j struct {
+		NextUpdate *string `json:"nextUpdate"`
+	}
+	if err := json.Unmarshal(s.Body, &j); err != nil {
+		return time.Time{}, malformed("%s: %v", member, err)
+	}
+	return parseDate(j.NextUpdate, "nextUpdate")
+}
+
+func parseDate(p *string, name string) (time.Time, error) {
+	if p == nil {
+		return time.Time{}, malformed("%s missing", name)
+	}
+	t, err := time.Parse(time.RFC3339, *p)
+	if err != nil {
+		return time.Time{}, malformed("%s %q is not an RFC 3339 date", name, *p)
+	}
+	return t.UTC(), nil
+}
+
+func hexInto(dst []byte, s, name string) error {
+	if len(s) != 2*len(dst) {
+		return malformed("%s must be %d hex digits", name, 2*len(dst))
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return malformed("%s is not hex", name)
+	}
+	return nil
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+}
+
+// normFMSPC returns s upper-cased, or an error when it is not 12 hex digits.
+func normFMSPC(s string) (string, error) {
+	var b [6]byte
+	if err := hexInto(b[:], s, "fmspc"); err != nil {
+		return "", err
+	}
+	return strings.ToUpper(s), nil
+}

@@ -1,0 +1,263 @@
+// Package collateral fetches, parses and caches the Intel collateral that SGX
+// DCAP quote verification needs: TCB Info (per FMSPC), QE Identity, the PCK
+// CRL (per CA: processor or platform), the Root CA CRL, and the issuer chain
+// of each.
+//
+// One interface, Source, has several implementations: Dir reads a local
+// bundle directory, NewPCS talks to Intel PCS v4 or any PCCS / Azure cache
+// serving the same API under another base URL, and NewCache sits in front of
+// any Source (keyed by FMSPC/CA, honouring nextUpdate, one fetch per key at a
+// time, serving a still-valid copy when the source is down, refreshing before
+// expiry; with Offline set it never calls its source).
+//
+// The JSON parsers (ParseTCBInfo, ParseEnclaveIdentity) check structure only;
+// signatures and validity are checked by internal/evidence/sgx.
+package collateral
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind names one kind of collateral.
+type Kind uint8
+
+// Collateral kinds.
+const (
+	KindTCBInfo Kind = iota + 1
+	KindQEIdentity
+	KindPCKCRL
+	KindRootCACRL
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindTCBInfo:
+		return "tcbinfo"
+	case KindQEIdentity:
+		return "qeidentity"
+	case KindPCKCRL:
+		return "pckcrl"
+	case KindRootCACRL:
+		return "rootcacrl"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// PCK CA names as used by PCS (`ca=` query parameter).
+const (
+	CAProcessor = "processor"
+	CAPlatform  = "platform"
+)
+
+// Key identifies one piece of collateral. FMSPC (12 upper-case hex digits)
+// is set for KindTCBInfo only, CA for KindPCKCRL only.
+type Key struct {
+	Kind  Kind
+	FMSPC string
+	CA    string
+}
+
+func (k Key) String() string {
+	switch k.Kind {
+	case KindTCBInfo:
+		return "tcbinfo/" + k.FMSPC
+	case KindPCKCRL:
+		return "pckcrl/" + k.CA
+	}
+	return k.Kind.String()
+}
+
+// TCBInfoKey returns the key of the TCB Info for fmspc (hex, any case). It
+// returns an error wrapping ErrMalformed when fmspc is not 12 hex digits.
+func TCBInfoKey(fmspc string) (Key, error) {
+	f, err := normFMSPC(fmspc)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{Kind: KindTCBInfo, FMSPC: f}, nil
+}
+
+// PCKCRLKey returns the key of the PCK CRL for ca (CAProcessor or CAPlatform).
+func PCKCRLKey(ca string) Key { return Key{Kind: KindPCKCRL, CA: ca} }
+
+func (k Key) validate() error {
+	switch k.Kind {
+	case KindTCBInfo:
+		if _, err := normFMSPC(k.FMSPC); err != nil || k.CA != "" {
+			return fmt.Errorf("%w: bad TCB Info key %q", ErrMalformed, k.FMSPC)
+		}
+	case KindPCKCRL:
+		if (k.CA != CAProcessor && k.CA != CAPlatform) || k.FMSPC != "" {
+			return fmt.Errorf("%w: bad PCK CRL CA %q", ErrMalformed, k.CA)
+		}
+	case KindQEIdentity, KindRootCACRL:
+		if k.CA != "" || k.FMSPC != "" {
+			return fmt.Errorf("%w: key %v has extra fields", ErrMalformed, k.Kind)
+		}
+	default:
+		return fmt.Errorf("%w: unknown kind %d", ErrMalformed, k.Kind)
+	}
+	return nil
+}
+
+// Item is one piece of collateral exactly as received, plus what is derived
+// from it. Items are immutable once made by NewItem; sources and caches hand
+// out the same *Item to many callers.
+type Item struct {
+	Key Key
+	// Body is the TCB Info / QE Identity JSON document, or the CRL in DER
+	// (PEM and hex-encoded DER are normalised to DER).
+	Body []byte
+	// IssuerChain is the PEM issuer chain (signing cert, then root); empty
+	// for the Root CA CRL.
+	IssuerChain []byte
+	// NextUpdate is the document's or CRL's nextUpdate.
+	NextUpdate time.Time
+	// BodyHash and ChainHash are SHA-256 of Body and IssuerChain.
+	BodyHash, ChainHash [32]byte
+	// FetchedAt is when the item was made.
+	FetchedAt time.Time
+}
+
+// MaxItemSize bounds a collateral body or issuer chain.
+const MaxItemSize = 1 << 20
+
+// NewItem copies body and chain, normalises a CRL body to DER, reads the
+// nextUpdate and computes the hashes. It checks only what it needs to read
+// nextUpdate (the CRL is parsed, the JSON's nextUpdate read); the rest is
+// checked by the verifier. On failure it returns nil and an error wrapping
+// ErrMalformed.
+func NewItem(key Key, body, chain []byte, fetchedAt time.Time) (*Item, error) {
+	if err := key.validate(); err != nil {
+		return nil, err
+	}
+	if len(body) > MaxItemSize || len(chain) > MaxItemSize {
+		return nil, fmt.Errorf("%w: %v is too large", ErrMalformed, key)
+	}
+	it := &Item{Key: key, IssuerChain: bytes.Clone(chain), FetchedAt: fetchedAt}
+	switch key.Kind {
+	case KindTCBInfo, KindQEIdentity:
+		it.Body = bytes.Clone(body)
+		member := "tcbInfo"
+		if key.Kind == KindQEIdentity {
+			member = "enclaveIdentity"
+		}
+		nu, err := NextUpdateOf(it.Body, member)
+		if err != nil {
+			return nil, err
+		}
+		it.NextUpdate = nu
+	case KindPCKCRL, KindRootCACRL:
+		der, err := CRLToDER(body)
+		if err != nil {
+			return nil, err
+		}
+		it.Body = der
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v: %v", ErrMalformed, key, err)
+		}
+		it.NextUpdate = crl.NextUpdate.UTC()
+	}
+	it.BodyHash = sha256.Sum256(it.Body)
+	it.ChainHash = sha256.Sum256(it.IssuerChain)
+	return it, nil
+}
+
+// CRLToDER accepts a CRL as DER, PEM ("X509 CRL") or hex-encoded DER (as
+// PCCS and some QvE collateral carry it), with surrounding whitespace or NUL
+// bytes, and returns a fresh DER copy. It returns an error wrapping
+// ErrMalformed when b is none of these.
+func CRLToDER(b []byte) ([]byte, error) {
+	t := bytes.Trim(b, " \t\r\n\x00")
+	if len(t) == 0 {
+		return nil, fmt.Errorf("%w: empty CRL", ErrMalformed)
+	}
+	if t[0] == 0x30 {
+		return bytes.Clone(b), nil
+	}
+	if bytes.HasPrefix(t, []byte("-----BEGIN")) {
+		blk, _ := pem.Decode(t)
+		if blk == nil || blk.Type != "X509 CRL" {
+			return nil, fmt.Errorf("%w: CRL PEM has no X509 CRL block", ErrMalformed)
+		}
+		return blk.Bytes, nil
+	}
+	d := make([]byte, hex.DecodedLen(len(t)))
+	if _, err := hex.Decode(d, t); err != nil || len(d) == 0 || d[0] != 0x30 {
+		return nil, fmt.Errorf("%w: CRL is neither DER, PEM nor hex", ErrMalformed)
+	}
+	return d, nil
+}
+
+// Source delivers collateral. Fetch returns the item for key or an error
+// wrapping ErrNotFound (the source has no such item) or ErrUnavailable (the
+// source could not be reached or answered badly). Implementations must be
+// safe for concurrent use and must not modify returned items.
+type Source interface {
+	Fetch(ctx context.Context, key Key) (*Item, error)
+}
+
+// Errors of sources.
+var (
+	ErrNotFound    = errors.New("collateral not found")
+	ErrUnavailable = errors.New("collateral source unavailable")
+	ErrOffline     = errors.New("collateral not cached and the cache is offline")
+)
+
+// Bundle is the complete collateral for one quote.
+type Bundle struct {
+	TCBInfo    *Item
+	QEIdentity *Item
+	PCKCRL     *Item
+	RootCACRL  *Item
+}
+
+// Get fetches the four items a quote with this FMSPC and PCK CA needs. It
+// returns the first error of src.
+func Get(ctx context.Context, src Source, fmspc, ca string) (*Bundle, error) {
+	tk, err := TCBInfoKey(fmspc)
+	if err != nil {
+		return nil, err
+	}
+	var b Bundle
+	for _, f := range []struct {
+		key Key
+		dst **Item
+	}{
+		{tk, &b.TCBInfo},
+		{Key{Kind: KindQEIdentity}, &b.QEIdentity},
+		{PCKCRLKey(ca), &b.PCKCRL},
+		{Key{Kind: KindRootCACRL}, &b.RootCACRL},
+	} {
+		it, err := src.Fetch(ctx, f.key)
+		if err != nil {
+			return nil, err
+		}
+		if it == nil || it.Key.Kind != f.key.Kind {
+			return nil, fmt.Errorf("%w: source returned the wrong item for %v", ErrUnavailable, f.key)
+		}
+		*f.dst = it
+	}
+	return &b, nil
+}
+
+// Static is a Source serving a fixed set of items matched by their exact
+// Key, e.g. collateral loaded once from elsewhere.
+type Static map[Key]*Item
+
+// Fetch returns the item for key or an error wrapping ErrNotFound.
+func (s Static) Fetch(_ context.Context, key Key) (*Item, error) {
+	if it, ok := s[key]; ok {
+		return it, nil
+	}
+	return nil, fmt.Errorf("%w: %v", ErrNotFound, key)
+}

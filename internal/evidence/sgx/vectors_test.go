@@ -1,0 +1,156 @@
+package sgx
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/maaerr"
+)
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func readFile(t testing.TB, path ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, path...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// bundleFromDir loads a collateral bundle directory for the given FMSPC.
+func bundleFromDir(t testing.TB, dir, fmspc string) *collateral.Bundle {
+	t.Helper()
+	b, err := collateral.Get(context.Background(), collateral.Dir{Path: filepath.Join("testdata", dir)}, fmspc, collateral.CAProcessor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newTestVerifier(t testing.TB, at string, opts ...func(*Options)) *Verifier {
+	t.Helper()
+	o := DefaultOptions()
+	tm := mustTime(t, at)
+	o.Now = func() time.Time { return tm }
+	for _, f := range opts {
+		f(&o)
+	}
+	v, err := NewVerifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestRealVectors(t *testing.T) {
+	tests := []struct {
+		name, quote, coll, fmspc, at string
+		status, qeStatus             TCBStatus
+		advisories                   []string
+		evalNum                      int
+	}{
+		{"dcap-qvl 2025", "dcapqvl/sgx_quote.bin", "dcapqvl", "00A067110000", "2025-07-01T00:00:00Z",
+			collateral.ConfigurationAndSWHardeningNeeded, collateral.UpToDate, []string{"INTEL-SA-00289", "INTEL-SA-00615"}, 17},
+		{"openenclave 2022", "oe2022/sgx_quote.bin", "oe2022", "00906ED50000", "2022-05-01T00:00:00Z",
+			collateral.SWHardeningNeeded, collateral.UpToDate, []string{}, 12},
+		{"openenclave 2022 quote vs PCS 2025", "oe2022/sgx_quote.bin", "pcs2025", "00906ED50000", "2025-06-01T00:00:00Z",
+			collateral.OutOfDate, collateral.OutOfDate,
+			[]string{"INTEL-SA-00614", "INTEL-SA-00617", "INTEL-SA-00161", "INTEL-SA-00219", "INTEL-SA-00289", "INTEL-SA-00828", "INTEL-SA-00334", "INTEL-SA-00615"}, 17},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newTestVerifier(t, tc.at)
+			q := readFile(t, tc.quote)
+			res, err := v.Verify(context.Background(), q, WithCollateral(bundleFromDir(t, tc.coll, tc.fmspc)))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if res.TCBStatus != tc.status || res.QEStatus != tc.qeStatus {
+				t.Errorf("status %s / QE %s, want %s / %s", res.TCBStatus, res.QEStatus, tc.status, tc.qeStatus)
+			}
+			if !slices.Equal(res.AdvisoryIDs, tc.advisories) {
+				t.Errorf("advisories %v, want %v", res.AdvisoryIDs, tc.advisories)
+			}
+			if res.Root != IntelRootName {
+				t.Errorf("root %q", res.Root)
+			}
+			if res.FMSPC != lower(tc.fmspc) {
+				t.Errorf("fmspc %s", res.FMSPC)
+			}
+			if res.TCBEvaluationDataNumber != tc.evalNum {
+				t.Errorf("eval number %d, want %d", res.TCBEvaluationDataNumber, tc.evalNum)
+			}
+			if res.CollateralExpired || !res.CollateralExpiry.After(res.VerifiedAt) {
+				t.Errorf("collateral expiry %v expired %v", res.CollateralExpiry, res.CollateralExpired)
+			}
+		})
+	}
+}
+
+func lower(s string) string {
+	b, _ := hex.DecodeString(s)
+	return hex.EncodeToString(b)
+}
+
+func TestCollateralExpiry(t *testing.T) {
+	q := readFile(t, "dcapqvl/sgx_quote.bin")
+	// Window 2025-06-19T10:56:11Z → 2025-07-19T10:01:18Z.
+	for _, tc := range []struct {
+		at     string
+		accept bool
+		want   error
+	}{
+		{"2025-07-19T10:01:17Z", false, nil},
+		{"2025-07-19T10:01:19Z", false, ErrCollateralExpired},
+		{"2025-07-25T00:00:00Z", true, nil},
+		{"2025-06-19T10:00:00Z", false, ErrCollateralNotYetValid},
+	} {
+		v := newTestVerifier(t, tc.at, func(o *Options) { o.AcceptExpiredCollateral = tc.accept })
+		res, err := v.Verify(context.Background(), q, WithCollateral(bundleFromDir(t, "dcapqvl", "00A067110000")))
+		if tc.want != nil {
+			if !errors.Is(err, tc.want) || res != nil {
+				t.Errorf("at %s: err %v, want %v", tc.at, err, tc.want)
+			}
+			if !errors.Is(err, &maaerr.Error{Code: maaerr.InvalidQuote}) {
+				t.Errorf("at %s: code of %v is not InvalidQuote", tc.at, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("at %s: %v", tc.at, err)
+			continue
+		}
+		if res.CollateralExpired != tc.accept {
+			t.Errorf("at %s: CollateralExpired %v", tc.at, res.CollateralExpired)
+		}
+	}
+}
+
+type enclaveInfo struct {
+	MrEnclaveHex, MrSignerHex, ProductIdHex, QuoteHex, EnclaveHeldDataHex string
+	SecurityVersion                                                    int
+}
+
+func loadEnclaveInfo(t testing.TB, name string) enclaveInfo {
+	var ei enclaveInfo
+	if err := json.Unmarshal(readFile(t, "maa", name), &ei); err != nil {
+		t.Fatal(err)
+	}
+	return ei
+}
