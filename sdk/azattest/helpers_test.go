@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -119,3 +120,5 @@ func testSigner(t testing.TB, kid string) Signer {
 func opts() *TokenValidationOptions {
 	return &TokenValidationOptions{ExpectedIssuer: testIss, Now: func() time.Time { return t0 }}
 }
+
+func readFileB(name string) ([]byte, error) { return os.ReadFile(name) }
