@@ -3,7 +3,6 @@ package sgx
 import (
 	"crypto/x509"
 	"encoding/asn1"
-	"fmt"
 
 	"github.com/maat-attest/maat/internal/maaerr"
 )
@@ -248,5 +247,5 @@ func octets(v asn1.RawValue, dst []byte, what string) error {
 }
 
 func pckExtErr(format string, args ...any) error {
-	return maaerr.Wrap(fmt.Errorf("%w: "+format, append([]any{ErrMalformedPCKExt}, args...)...), maaerr.InvalidQuote, "invalid PCK certificate: "+format, args...)
+	return maaerr.Wrap(ErrMalformedPCKExt, maaerr.InvalidQuote, format, args...)
 }

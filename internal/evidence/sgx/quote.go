@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/pem"
-	"fmt"
 
 	"github.com/maat-attest/maat/internal/maaerr"
 )
@@ -465,14 +464,15 @@ func DecodePEMChain(b []byte) ([][]byte, error) {
 }
 
 func malformed(format string, args ...any) error {
-	return maaerr.Wrap(fmt.Errorf("%w: "+format, append([]any{ErrMalformedQuote}, args...)...), maaerr.InvalidParameter, "malformed SGX quote: "+format, args...)
+	return maaerr.Wrap(ErrMalformedQuote, maaerr.InvalidParameter, format, args...)
 }
 
 func unsupported(sentinel error, format string, args ...any) error {
-	return maaerr.Wrap(fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...), maaerr.InvalidParameter, "unsupported SGX quote: "+format, args...)
+	return maaerr.Wrap(sentinel, maaerr.InvalidParameter, format, args...)
 }
 
-// invalid returns an InvalidQuote domain error wrapping sentinel.
+// invalid returns an InvalidQuote domain error wrapping sentinel. The
+// message carries the detail; Error() appends the sentinel's text.
 func invalid(sentinel error, format string, args ...any) error {
-	return maaerr.Wrap(fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...), maaerr.InvalidQuote, sentinel.Error()+": "+format, args...)
+	return maaerr.Wrap(sentinel, maaerr.InvalidQuote, format, args...)
 }

@@ -144,7 +144,7 @@ func TestCollateralExpiry(t *testing.T) {
 
 type enclaveInfo struct {
 	MrEnclaveHex, MrSignerHex, ProductIdHex, QuoteHex, EnclaveHeldDataHex string
-	SecurityVersion                                                    int
+	SecurityVersion                                                       int
 }
 
 func loadEnclaveInfo(t testing.TB, name string) enclaveInfo {
@@ -153,4 +153,111 @@ func loadEnclaveInfo(t testing.TB, name string) enclaveInfo {
 		t.Fatal(err)
 	}
 	return ei
+}
+
+func TestQVLTestPKI(t *testing.T) {
+	q := readFile(t, "qvltestpki/quote.dat")
+	chain := append(readFile(t, "qvltestpki/pckCert.pem"), readFile(t, "qvltestpki/pckSignChain.pem")...)
+	at := mustTime(t, "2025-01-01T00:00:00Z")
+	mk := func(k collateral.Key, body, ch string) *collateral.Item {
+		var c []byte
+		if ch != "" {
+			c = readFile(t, "qvltestpki", ch)
+		}
+		it, err := collateral.NewItem(k, readFile(t, "qvltestpki", body), c, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	b := &collateral.Bundle{
+		TCBInfo:    mk(collateral.Key{Kind: collateral.KindTCBInfo, FMSPC: "00707F000000"}, "tcbInfo.json", "tcbSignChain.pem"),
+		QEIdentity: mk(collateral.Key{Kind: collateral.KindQEIdentity}, "qeIdentity.json", "tcbSignChain.pem"),
+		PCKCRL:     mk(collateral.PCKCRLKey(collateral.CAProcessor), "intermediateCaCrl.der", "pckSignChain.pem"),
+		RootCACRL:  mk(collateral.Key{Kind: collateral.KindRootCACRL}, "rootCaCrl.der", ""),
+	}
+	pq, err := ParseQuote(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pq.CertDataType != CertTypePPIDCleartext {
+		t.Fatalf("cert data type %d", pq.CertDataType)
+	}
+
+	// Production root only: rejected.
+	v := newTestVerifier(t, "2025-01-01T00:00:00Z")
+	if _, err := v.Verify(context.Background(), q, WithCollateral(b), WithPCKChain(chain)); !errors.Is(err, ErrUntrustedRoot) {
+		t.Fatalf("with the production root: %v, want ErrUntrustedRoot", err)
+	}
+	// Without a chain: rejected.
+	if _, err := v.Verify(context.Background(), q, WithCollateral(b)); !errors.Is(err, ErrPCKChainMissing) {
+		t.Fatalf("without chain: %v", err)
+	}
+	// Test root trusted as well.
+	root, err := NewTrustRoot("QVL test root", readFile(t, "qvltestpki/trustedRootCaCert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = newTestVerifier(t, "2025-01-01T00:00:00Z", func(o *Options) { o.Roots = append(o.Roots, root) })
+	res, err := v.Verify(context.Background(), q, WithCollateral(b), WithPCKChain(chain))
+	if err != nil {
+		t.Fatalf("with the test root: %v", err)
+	}
+	if res.TCBStatus != collateral.UpToDate || res.Root != "QVL test root" {
+		t.Errorf("status %s root %q", res.TCBStatus, res.Root)
+	}
+}
+
+func TestMAASamples(t *testing.T) {
+	v := newTestVerifier(t, "2025-06-01T00:00:00Z")
+	b := bundleFromDir(t, "pcs2025", "00906ED50000")
+	for _, tc := range []struct {
+		file  string
+		oe    bool
+		debug bool
+	}{
+		{"intel_sdk_enclave.info.release.json", false, false},
+		{"intel_sdk_enclave.info.debug.json", false, true},
+		{"intel_sdk_enclave.info.prodid.json", false, false},
+		{"oe_sdk_enclave.info.release.json", true, false},
+		{"oe_sdk_enclave.info.debug.json", true, true},
+		{"oe_sdk_enclave.info.prodid.json", true, false},
+		{"oe_sdk_enclave.info.securityversion.json", true, false},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			ei := loadEnclaveInfo(t, tc.file)
+			ev, err := hex.DecodeString(ei.QuoteHex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := ev
+			if tc.oe {
+				q = ev[16:]
+			}
+			res, err := v.Verify(context.Background(), q, WithCollateral(b), WithEvidence(ev))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			c := res.Claims()
+			if c[ClaimMREnclave] != lower(ei.MrEnclaveHex) || c[ClaimMRSigner] != lower(ei.MrSignerHex) {
+				t.Errorf("mrenclave %v mrsigner %v", c[ClaimMREnclave], c[ClaimMRSigner])
+			}
+			pid, _ := hex.DecodeString(ei.ProductIdHex)
+			if c[ClaimProductID] != int(pid[0])|int(pid[1])<<8 || c[ClaimSVN] != ei.SecurityVersion {
+				t.Errorf("product id %v svn %v, want %x %d", c[ClaimProductID], c[ClaimSVN], pid[:2], ei.SecurityVersion)
+			}
+			if c[ClaimIsDebuggable] != tc.debug {
+				t.Errorf("debuggable %v", c[ClaimIsDebuggable])
+			}
+			ehd, _ := hex.DecodeString(ei.EnclaveHeldDataHex)
+			sum := sha256Sum(ehd)
+			if res.Report.ReportData[:32] == nil || hex.EncodeToString(res.Report.ReportData[:32]) != hex.EncodeToString(sum[:]) {
+				t.Errorf("report data %x does not bind the enclave held data", res.Report.ReportData[:32])
+			}
+			if res.TCBStatus == "" || res.FMSPC != "00906ed50000" {
+				t.Errorf("tcb %q fmspc %s", res.TCBStatus, res.FMSPC)
+			}
+			t.Logf("%s: %s (QE %s) %v", tc.file, res.TCBStatus, res.QEStatus, res.AdvisoryIDs)
+		})
+	}
 }

@@ -716,7 +716,11 @@ func (v *Verifier) checkPCKCRLIssuerChain(it *collateral.Item, ch *pckChain, now
 		if err != nil || len(ders) != 2 {
 			return invalid(ErrCRL, "PCK CRL issuer chain is not two PEM certificates")
 		}
-		if !bytes.Equal(ders[0], ch.inter.Raw) {
+		// Intel has re-issued intermediates with the same name and key, so
+		// compare those rather than the bytes.
+		inter, err := x509.ParseCertificate(ders[0])
+		if err != nil || !bytes.Equal(inter.RawSubject, ch.inter.RawSubject) ||
+			!bytes.Equal(inter.RawSubjectPublicKeyInfo, ch.inter.RawSubjectPublicKeyInfo) {
 			return invalid(ErrCRL, "PCK CRL issuer chain does not start with the quote's intermediate CA")
 		}
 		root, err := x509.ParseCertificate(ders[1])
