@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -94,5 +96,84 @@ func TestExamples(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("rejectedExamples names missing file %s", name)
 		}
+	}
+}
+
+// universalClaims is one incoming claim set for golden evaluation of every
+// example: the SGX claims of a real MAA token, and TPM/VBS claims with the
+// synthetic event log and PCRs (read-only, as MAA treats "pcrs").
+func universalClaims(t testing.TB) []Claim {
+	t.Helper()
+	tok := tokenClaims(t.(*testing.T), "testdata/sgx/maa-sgx-shared-default-policy.jwt")
+	in := incomingFromToken(t.(*testing.T), tok)
+	for _, k := range []string{"is-debuggable", "sgx-mrsigner", "sgx-mrenclave", "product-id", "svn", "tee"} {
+		c, err := ClaimsFromJSON([]byte(mustJSON(map[string]any{"$" + k: tok[k]})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, c...)
+	}
+	in = append(in, claimsOf(t, `{"aikValidated":true,"aikPubHash":"c2hhMjU2","tpmVersion":2,"secureBootEnabled":true,
+		"iommuEnabled":true,"bootDebuggingDisabled":true,"notSafeMode":true,"notWinPE":true,"vbsEnabled":true,
+		"vbsReportPresent":true,"vsmReportPresent":true,"enclaveAuthorId":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"enclaveImageId":"AQEAAAAAAAAAAAAAAAAAAA","enclaveSvn":1,"enclavePlatformSvn":1,"enclaveFlags":0,
+		"x-ms-tpm-request-key":{"jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"},"info":{"tpm_certify":{"obj_attr":50,"name_alg":11,"auth_policy":"AQIDBA"},"tpm_quote":{"hash_alg":"sha-256"}}},
+		"x-ms-tpm-other-keys":[{"jwk":{"kty":"RSA"}}]}`)...)
+	events, err := os.ReadFile("testdata/tpm/events-100.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcrs, err := os.ReadFile("testdata/tpm/pcrs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = append(in, ServiceClaim("events", String(string(events))),
+		Claim{Type: "pcrs", Value: String(string(pcrs)), Issuer: IssuerService, ReadOnly: true})
+	return in
+}
+
+// TestExamplesEvaluate evaluates every accepted example on universalClaims
+// and compares with the golden result NAME.eval.json.
+func TestExamplesEvaluate(t *testing.T) {
+	in := universalClaims(t)
+	for _, file := range exampleFiles(t) {
+		name := filepath.Base(file)
+		if _, rejected := rejectedExamples[name]; rejected {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Parse(string(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := p.Evaluate(context.Background(), in)
+			out := map[string]any{}
+			if res != nil {
+				out["authorized"] = res.Authorized
+				out["claims"] = res.ClaimsJSON()
+				out["properties"] = res.PropertiesJSON()
+			}
+			if err != nil {
+				out["error"] = err.Error()
+			}
+			got, _ := json.MarshalIndent(out, "", " ")
+			golden := strings.TrimSuffix(file, ".policy") + ".eval.json"
+			if *update {
+				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("golden: %v (run with -update)", err)
+			}
+			if string(got)+"\n" != string(want) {
+				t.Errorf("result differs from %s:\n%s", golden, got)
+			}
+		})
 	}
 }
