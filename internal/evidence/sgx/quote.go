@@ -447,11 +447,20 @@ func DecodePEMChain(b []byte) ([][]byte, error) {
 		if len(out) == MaxPCKChainCerts {
 			return nil, malformed("certificate chain has more than %d certificates", MaxPCKChainCerts)
 		}
+		// pem.Decode skips text before a block; a chain must not carry any.
+		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
+			return nil, malformed("certificate chain is not PEM")
+		}
 		blk, r := pem.Decode(rest)
 		if blk == nil {
 			return nil, malformed("certificate chain is not PEM")
 		}
-		if blk.Type != "CERTIFICATE" {
+		// A malformed block is skipped by pem.Decode too: the block returned
+		// must be the first one.
+		if next := bytes.Index(rest[1:], []byte("-----BEGIN")); next >= 0 && len(rest)-len(r) > next+1 {
+			return nil, malformed("certificate chain holds a malformed PEM block")
+		}
+		if blk.Type != "CERTIFICATE" || len(blk.Headers) != 0 {
 			return nil, malformed("certificate chain holds a %q PEM block", blk.Type)
 		}
 		out = append(out, blk.Bytes)
