@@ -1,0 +1,438 @@
+package cli
+
+// The evidence commands: inspect (parse only) and verify (full SGX DCAP /
+// OpenEnclave verification against Intel collateral) evidence files offline.
+// They call internal/evidence/sgx, internal/evidence/openenclave and
+// internal/collateral and print one JSON object on stdout.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/evidence/openenclave"
+	"github.com/maat-attest/maat/internal/evidence/sgx"
+)
+
+// evidenceMaxFile bounds evidence, runtime data and PEM files read by the
+// evidence commands.
+const evidenceMaxFile = 4 << 20
+
+// NewEvidenceCommand returns `evidence` with its `inspect` and `verify`
+// subcommands. Both return errors (one line, no usage) instead of exiting.
+func NewEvidenceCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:          "evidence",
+		Short:        "Inspect and verify SGX and OpenEnclave evidence offline",
+		SilenceUsage: true,
+	}
+	cmd.AddCommand(newEvidenceInspectCommand(), newEvidenceVerifyCommand())
+	return cmd
+}
+
+type evidenceCommon struct {
+	typ, evidence string
+}
+
+func (c *evidenceCommon) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote) or openenclave (OE report or OE evidence)")
+	cmd.Flags().StringVar(&c.evidence, "evidence", "", "evidence file: raw bytes, hex, base64 or base64url (detected)")
+	_ = cmd.MarkFlagRequired("evidence")
+}
+
+func (c *evidenceCommon) validate() error {
+	if c.typ != "sgx" && c.typ != "openenclave" {
+		return fmt.Errorf("--type must be sgx or openenclave, not %q", c.typ)
+	}
+	return nil
+}
+
+func newEvidenceInspectCommand() *cobra.Command {
+	var c evidenceCommon
+	cmd := &cobra.Command{
+		Use:          "inspect",
+		Short:        "Parse evidence (no verification) and print every field as JSON",
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.validate(); err != nil {
+				return err
+			}
+			ev, err := evidenceReadFile(c.evidence, true)
+			if err != nil {
+				return err
+			}
+			out, err := evidenceInspect(c.typ, ev)
+			if err != nil {
+				return err
+			}
+			return evidencePrintJSON(cmd.OutOrStdout(), out)
+		},
+	}
+	c.flags(cmd)
+	return cmd
+}
+
+func evidenceInspect(typ string, ev []byte) (map[string]any, error) {
+	if typ == "sgx" {
+		q, err := sgx.ParseQuote(ev)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"type": "sgx", "quote": evidenceQuoteJSON(q)}, nil
+	}
+	if len(ev) >= 4 && binary.LittleEndian.Uint32(ev) == openenclave.AttestationHeaderV3 {
+		e, err := openenclave.ParseEvidence(ev)
+		if err != nil {
+			return nil, err
+		}
+		q, err := sgx.ParseQuote(e.Quote)
+		if err != nil {
+			return nil, err
+		}
+		claims := []map[string]any{}
+		for _, c := range e.CustomClaims {
+			claims = append(claims, map[string]any{"name": c.Name, "value": hex.EncodeToString(c.Value)})
+		}
+		return map[string]any{"type": "openenclave", "attestationHeader": map[string]any{
+			"version": e.Version, "formatId": openenclave.FormatString(e.FormatID), "dataSize": e.DataSize,
+		}, "quote": evidenceQuoteJSON(q), "customClaims": claims}, nil
+	}
+	r, err := openenclave.ParseReport(ev)
+	if err != nil {
+		return nil, err
+	}
+	q, err := sgx.ParseQuote(r.Quote)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"type": "openenclave", "reportHeader": map[string]any{
+		"version": r.Header.Version, "reportType": r.Header.ReportType, "reportSize": r.Header.ReportSize,
+	}, "quote": evidenceQuoteJSON(q)}, nil
+}
+
+func evidenceQuoteJSON(q *sgx.Quote) map[string]any {
+	h := q.Header
+	m := map[string]any{
+		"header": map[string]any{
+			"version": h.Version, "attestationKeyType": h.AttestationKeyType, "teeType": h.TEEType,
+			"qeSvn": h.QESVN, "pceSvn": h.PCESVN, "qeVendorId": hex.EncodeToString(h.QEVendorID[:]),
+			"userData": hex.EncodeToString(h.UserData[:]),
+		},
+		"reportBody":            evidenceReportJSON(&q.Body),
+		"signature":             hex.EncodeToString(q.Signature[:]),
+		"attestationKey":        hex.EncodeToString(q.AttestationKey[:]),
+		"qeReport":              evidenceReportJSON(&q.QEReport),
+		"qeReportSignature":     hex.EncodeToString(q.QEReportSignature[:]),
+		"qeAuthData":            hex.EncodeToString(q.QEAuthData),
+		"certificationDataType": q.CertDataType,
+		"certificationDataSize": len(q.CertData),
+		"trailingBytes":         q.TrailingBytes,
+		"length":                q.Len(),
+	}
+	if q.Header.Version == 5 {
+		m["bodyType"] = q.BodyType
+	}
+	if q.OuterCertDataType != q.CertDataType {
+		m["outerCertificationDataType"] = q.OuterCertDataType
+	}
+	var certs []map[string]any
+	for _, der := range q.PCKChainDER {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			certs = append(certs, map[string]any{"error": err.Error()})
+			continue
+		}
+		e := map[string]any{
+			"subject": c.Subject.String(), "issuer": c.Issuer.String(), "serial": hex.EncodeToString(c.SerialNumber.Bytes()),
+			"notBefore": c.NotBefore.UTC().Format(time.RFC3339), "notAfter": c.NotAfter.UTC().Format(time.RFC3339),
+			"sha256": hex.EncodeToString(evidenceSHA256(der)),
+		}
+		if x, err := sgx.PCKExtensionsFromCertificate(c); err == nil {
+			e["sgxExtensions"] = evidencePCKJSON(x)
+		}
+		certs = append(certs, e)
+	}
+	if certs != nil {
+		m["pckCertificateChain"] = certs
+	} else {
+		m["certificationData"] = hex.EncodeToString(q.CertData)
+	}
+	return m
+}
+
+func evidenceReportJSON(r *sgx.ReportBody) map[string]any {
+	return map[string]any{
+		"cpuSvn": hex.EncodeToString(r.CPUSVN[:]), "miscSelect": r.MiscSelect,
+		"isvExtProdId": hex.EncodeToString(r.ISVExtProdID[:]), "attributes": hex.EncodeToString(r.Attributes[:]),
+		"debug": r.Debug(), "mrEnclave": hex.EncodeToString(r.MREnclave[:]), "mrSigner": hex.EncodeToString(r.MRSigner[:]),
+		"configId": hex.EncodeToString(r.ConfigID[:]), "isvProdId": r.ISVProdID, "isvSvn": r.ISVSVN,
+		"configSvn": r.ConfigSVN, "isvFamilyId": hex.EncodeToString(r.ISVFamilyID[:]),
+		"reportData": hex.EncodeToString(r.ReportData[:]),
+		"reserved1":  hex.EncodeToString(r.Reserved1[:]), "reserved2": hex.EncodeToString(r.Reserved2[:]),
+		"reserved3": hex.EncodeToString(r.Reserved3[:]), "reserved4": hex.EncodeToString(r.Reserved4[:]),
+	}
+}
+
+func evidencePCKJSON(x *sgx.PCKExtensions) map[string]any {
+	comps := make([]int, 16)
+	for i, c := range x.TCBComponents {
+		comps[i] = int(c)
+	}
+	m := map[string]any{
+		"ppid": hex.EncodeToString(x.PPID[:]), "tcbComponents": comps, "pceSvn": x.PCESVN,
+		"cpuSvn": hex.EncodeToString(x.CPUSVN[:]), "pceId": hex.EncodeToString(x.PCEID[:]),
+		"fmspc": hex.EncodeToString(x.FMSPC[:]), "sgxType": int(x.SGXType),
+	}
+	if x.PlatformInstanceID != nil {
+		m["platformInstanceId"] = hex.EncodeToString(x.PlatformInstanceID)
+	}
+	if c := x.Configuration; c != nil {
+		m["configuration"] = map[string]any{"dynamicPlatform": c.DynamicPlatform, "cachedKeys": c.CachedKeys, "smtEnabled": c.SMTEnabled}
+	}
+	return m
+}
+
+type evidenceVerifyFlags struct {
+	evidenceCommon
+	runtimeData, collDir, collURL, collCA, rootCRLURL, at, pckChain string
+	trustRoots                                                      []string
+	acceptExpired                                                   bool
+}
+
+func newEvidenceVerifyCommand() *cobra.Command {
+	var f evidenceVerifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify evidence against Intel collateral and print the claims as JSON",
+		Long: `Verify an SGX quote or OpenEnclave report/evidence: PCK chain to the Intel SGX
+Root CA (pinned by public key; --trust-root adds test roots), CRLs, TCB Info, QE
+Identity, QE report, quote signature and TCB level. Collateral comes from a bundle
+directory (--collateral) or, without it, from Intel PCS v4 or any PCCS/Azure cache
+(--collateral-url). Exit status is 0 only when the evidence verified.`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return evidenceVerify(cmd, &f)
+		},
+	}
+	f.flags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.runtimeData, "runtime-data", "", "runtime data file (raw, hex, base64 or base64url); checks SHA-256(runtime data) == report_data[0:32]")
+	fl.StringVar(&f.collDir, "collateral", "", "collateral bundle directory (tcb_info.json, qe_identity.json, pck_crl.der, root_ca_crl.der, issuer chains)")
+	fl.StringVar(&f.collURL, "collateral-url", collateral.IntelPCSBaseURL, "PCS/PCCS base URL, used when --collateral is not given")
+	fl.StringVar(&f.collCA, "collateral-ca", "", "PEM file of CA certificates trusted for the --collateral-url TLS connection (default: system roots)")
+	fl.StringVar(&f.rootCRLURL, "root-crl-url", "", "Root CA CRL URL (default: Intel's for Intel PCS, <collateral-url>/rootcacrl otherwise)")
+	fl.StringVar(&f.at, "at", "", "verification time, RFC 3339 (default: now)")
+	fl.StringArrayVar(&f.trustRoots, "trust-root", nil, "PEM root certificate to trust in addition to Intel's (repeatable; for tests)")
+	fl.StringVar(&f.pckChain, "pck-chain", "", "PEM PCK chain for quotes whose certification data carries none (types 1-4)")
+	fl.BoolVar(&f.acceptExpired, "accept-expired-collateral", false, "accept collateral past its nextUpdate (reported in the output)")
+	return cmd
+}
+
+func evidenceVerify(cmd *cobra.Command, f *evidenceVerifyFlags) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	ev, err := evidenceReadFile(f.evidence, true)
+	if err != nil {
+		return err
+	}
+	opts := sgx.DefaultOptions()
+	opts.AcceptExpiredCollateral = f.acceptExpired
+	if f.at != "" {
+		t, err := time.Parse(time.RFC3339, f.at)
+		if err != nil {
+			return fmt.Errorf("--at: %q is not an RFC 3339 time", f.at)
+		}
+		opts.Now = func() time.Time { return t }
+	}
+	for _, p := range f.trustRoots {
+		b, err := evidenceReadFile(p, false)
+		if err != nil {
+			return err
+		}
+		r, err := sgx.NewTrustRoot("", b)
+		if err != nil {
+			return fmt.Errorf("--trust-root %s: %v", p, err)
+		}
+		r.Name = fmt.Sprintf("%s (%s)", r.Cert.Subject.CommonName, filepath.Base(p))
+		opts.Roots = append(opts.Roots, r)
+	}
+	if f.collDir != "" {
+		opts.Collateral = collateral.Dir{Path: f.collDir}
+	} else {
+		po := collateral.PCSOptions{BaseURL: f.collURL, RootCRLURL: f.rootCRLURL}
+		if po.RootCRLURL == "" && strings.TrimRight(f.collURL, "/") == collateral.IntelPCSBaseURL {
+			po.RootCRLURL = collateral.IntelRootCRLURL
+		}
+		if f.collCA != "" {
+			b, err := evidenceReadFile(f.collCA, false)
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(b) {
+				return fmt.Errorf("--collateral-ca %s: no PEM certificates", f.collCA)
+			}
+			po.RootCAs = pool
+		}
+		pcs, err := collateral.NewPCS(po)
+		if err != nil {
+			return err
+		}
+		opts.Collateral = pcs
+	}
+	v, err := sgx.NewVerifier(opts)
+	if err != nil {
+		return err
+	}
+	var call []sgx.CallOption
+	if f.pckChain != "" {
+		b, err := evidenceReadFile(f.pckChain, false)
+		if err != nil {
+			return err
+		}
+		call = append(call, sgx.WithPCKChain(b))
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var res *sgx.Result
+	out := map[string]any{"type": f.typ}
+	if f.typ == "sgx" {
+		res, err = v.Verify(ctx, ev, call...)
+	} else {
+		var oe *openenclave.Result
+		oe, err = openenclave.NewVerifier(v).Verify(ctx, ev, call...)
+		if oe != nil {
+			res = oe.Result
+			out["format"] = openenclave.FormatString(oe.Format)
+			if oe.Format == openenclave.FormatSGXECDSA {
+				cc := []map[string]any{}
+				for _, c := range oe.CustomClaims {
+					cc = append(cc, map[string]any{"name": c.Name, "value": hex.EncodeToString(c.Value)})
+				}
+				out["customClaims"] = cc
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("evidence not verified: %s", evidenceOneLine(err))
+	}
+	claims := res.Claims()
+	if f.runtimeData != "" {
+		rd, err := evidenceReadFile(f.runtimeData, true)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(rd)
+		if !bytes.Equal(sum[:], res.Report.ReportData[:32]) {
+			return fmt.Errorf("evidence not verified: report_data[0:32] %x is not SHA-256 of the runtime data (%x)", res.Report.ReportData[:32], sum)
+		}
+		claims["x-ms-sgx-ehd"] = base64.RawURLEncoding.EncodeToString(rd)
+		out["runtimeDataBound"] = true
+	}
+	advisories := res.AdvisoryIDs
+	if advisories == nil {
+		advisories = []string{}
+	}
+	out["verified"] = true
+	out["claims"] = claims
+	out["tcb"] = map[string]any{
+		"status": res.TCBStatus, "platformStatus": res.PlatformTCBStatus, "advisoryIds": advisories,
+		"fmspc": res.FMSPC, "pceId": res.PCEID, "qeStatus": res.QEStatus, "tcbDate": res.TCBDate.Format(time.RFC3339),
+		"tcbEvaluationDataNumber": res.TCBEvaluationDataNumber, "pckCa": res.PCKCA,
+	}
+	out["collateral"] = map[string]any{"expiry": res.CollateralExpiry.Format(time.RFC3339), "expired": res.CollateralExpired}
+	out["root"] = res.Root
+	out["verifiedAt"] = res.VerifiedAt.Format(time.RFC3339)
+	return evidencePrintJSON(cmd.OutOrStdout(), out)
+}
+
+// evidenceOneLine flattens an error message to one line.
+func evidenceOneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// evidenceReadFile reads a bounded file; with decode it detects hex, base64
+// and base64url text and decodes it, otherwise returns the raw bytes.
+func evidenceReadFile(path string, decode bool) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, evidenceMaxFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > evidenceMaxFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, evidenceMaxFile)
+	}
+	if !decode {
+		return b, nil
+	}
+	return evidenceDecode(b), nil
+}
+
+// evidenceDecode returns b decoded when it is (whitespace aside) hex,
+// base64url or base64 text, else b unchanged. Hex wins when ambiguous.
+func evidenceDecode(b []byte) []byte {
+	t := strings.Join(strings.Fields(string(b)), "")
+	if t == "" {
+		return b
+	}
+	isSet := func(s, extra string) bool {
+		for _, c := range s {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune(extra, c)) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(t)%2 == 0 && strings.Trim(t, "0123456789abcdefABCDEF") == "" {
+		if d, err := hex.DecodeString(t); err == nil {
+			return d
+		}
+	}
+	u := strings.TrimRight(t, "=")
+	if isSet(u, "-_") {
+		if d, err := base64.RawURLEncoding.DecodeString(u); err == nil {
+			return d
+		}
+	}
+	if isSet(u, "+/") {
+		if d, err := base64.RawStdEncoding.DecodeString(u); err == nil {
+			return d
+		}
+	}
+	return b
+}
+
+func evidenceSHA256(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func evidencePrintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return errors.New("cannot encode output: " + err.Error())
+	}
+	return nil
+}
