@@ -370,4 +370,5 @@ func (c *AdministrationClient) modifyCertificate(ctx context.Context, op string,
 // literal rather than a text/plain body).
 type jsonBody struct{ v any }
 
+// MarshalJSON encodes the wrapped value.
 func (j jsonBody) MarshalJSON() ([]byte, error) { return json.Marshal(j.v) }

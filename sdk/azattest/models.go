@@ -37,12 +37,18 @@ func PossibleServiceVersionValues() []ServiceVersion {
 type AttestationType string
 
 const (
-	AttestationTypeSGXEnclave  AttestationType = "SgxEnclave"
+	// AttestationTypeSGXEnclave is an Intel SGX enclave (DCAP quote).
+	AttestationTypeSGXEnclave AttestationType = "SgxEnclave"
+	// AttestationTypeOpenEnclave is an OpenEnclave report or evidence (SGX).
 	AttestationTypeOpenEnclave AttestationType = "OpenEnclave"
-	AttestationTypeTPM         AttestationType = "Tpm"
-	AttestationTypeSEVSNPVM    AttestationType = "SevSnpVm"
-	AttestationTypeTDXVM       AttestationType = "TdxVm"
-	AttestationTypeAzureGuest  AttestationType = "AzureGuest"
+	// AttestationTypeTPM is TPM / VBS attestation.
+	AttestationTypeTPM AttestationType = "Tpm"
+	// AttestationTypeSEVSNPVM is an AMD SEV-SNP confidential VM.
+	AttestationTypeSEVSNPVM AttestationType = "SevSnpVm"
+	// AttestationTypeTDXVM is an Intel TDX confidential VM.
+	AttestationTypeTDXVM AttestationType = "TdxVm"
+	// AttestationTypeAzureGuest is an Azure confidential VM guest.
+	AttestationTypeAzureGuest AttestationType = "AzureGuest"
 )
 
 // PossibleAttestationTypeValues returns every AttestationType constant.
@@ -68,7 +74,9 @@ func PossibleDataTypeValues() []DataType { return []DataType{DataTypeBinary, Dat
 type PolicyModification string
 
 const (
+	// PolicyModificationUpdated: the policy was set.
 	PolicyModificationUpdated PolicyModification = "Updated"
+	// PolicyModificationRemoved: the policy was reset to the default.
 	PolicyModificationRemoved PolicyModification = "Removed"
 )
 
@@ -82,8 +90,10 @@ func PossiblePolicyModificationValues() []PolicyModification {
 type CertificateModification string
 
 const (
+	// CertificateModificationIsPresent: the certificate is (now) a policy management certificate.
 	CertificateModificationIsPresent CertificateModification = "IsPresent"
-	CertificateModificationIsAbsent  CertificateModification = "IsAbsent"
+	// CertificateModificationIsAbsent: the certificate is not (any more) a policy management certificate.
+	CertificateModificationIsAbsent CertificateModification = "IsAbsent"
 )
 
 // PossibleCertificateModificationValues returns every CertificateModification constant.

@@ -122,6 +122,11 @@ func parseJWK(raw []byte) (Signer, error) {
 	}
 	switch pk := s.PublicKey.(type) {
 	case *rsa.PublicKey:
+		// MAA's 2020 signing keys were RSA-1024; smaller keys are refused
+		// (crypto/rsa would refuse to verify with them anyway).
+		if pk.N.BitLen() < 1024 {
+			return Signer{}, fmt.Errorf("azattest: JWK: RSA key of %d bits is too small", pk.N.BitLen())
+		}
 	case *ecdsa.PublicKey:
 		if pk.Curve != elliptic.P256() {
 			return Signer{}, errors.New("azattest: JWK: only P-256 EC keys are supported")

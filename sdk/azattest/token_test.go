@@ -3,7 +3,9 @@ package azattest
 import (
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,7 @@ func TestAttacks(t *testing.T) {
 		{"tampered payload", tamper(mint(t, hdr("RS256"), stdClaims(), testRSA)), opts(), ErrSignatureInvalid},
 		{"kid matches but other key signed", mint(t, hdr("RS256"), stdClaims(), attackerRSA), opts(), ErrSignatureInvalid},
 		{"RS256 token, EC-only key confusion: ES256 header with RSA sig", strings.Replace(mint(t, hdr("RS256"), stdClaims(), testRSA), b64([]byte(`{"alg":"RS256","kid":"kid1","typ":"JWT"}`)), b64([]byte(`{"alg":"ES256","kid":"kid1","typ":"JWT"}`)), 1), opts(), ErrSignatureInvalid},
+		{"crit header", mint(t, hdr("RS256", "crit", []string{"b64"}, "b64", false), stdClaims(), testRSA), opts(), ErrUnsupportedHeader},
 		{"RSA256 label", strings.Replace(mint(t, hdr("RS256"), stdClaims(), testRSA), b64([]byte(`{"alg":"RS256","kid":"kid1","typ":"JWT"}`)), b64([]byte(`{"alg":"RSA256","kid":"kid1","typ":"JWT"}`)), 1), opts(), ErrUnsupportedAlgorithm},
 	}
 	for _, tc := range cases {
@@ -275,6 +278,29 @@ func FuzzParseToken(f *testing.F) {
 		o := opts()
 		if _, err := tok.Validate(trusted, o); err == nil && tok.Header().Algorithm == "none" {
 			t.Fatal("alg none validated")
+		}
+	})
+}
+
+func FuzzParseSigners(f *testing.F) {
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"k","n":"AQAB","e":"AQAB"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`))
+	f.Add([]byte(`{"keys":[{"x5c":["AAAA"]}]}`))
+	if b, err := os.ReadFile("testdata/cpp-recordings/Attestation-MetadataTests.GetSigningCertificates-Shared.json"); err == nil {
+		var rec recording
+		if json.Unmarshal(b, &rec) == nil && len(rec.Entries) > 0 {
+			f.Add([]byte(rec.Entries[0].ResponseBody))
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		signers, err := ParseSigners(b)
+		if err == nil && len(signers) == 0 {
+			t.Fatal("no error and no signers")
+		}
+		for _, s := range signers {
+			if s.PublicKey == nil {
+				t.Fatal("signer without key")
+			}
 		}
 	})
 }

@@ -35,6 +35,9 @@ var (
 	ErrTokenNotYetValid = errors.New("token not yet valid")
 	// ErrIssuerMismatch: iss is missing or differs from the expected issuer.
 	ErrIssuerMismatch = errors.New("issuer mismatch")
+	// ErrUnsupportedHeader: the header lists "crit" extensions, which this
+	// validator does not implement (RFC 7515 §4.1.11 requires rejecting them).
+	ErrUnsupportedHeader = errors.New("unsupported critical header parameters")
 	// ErrCallbackRejected: [TokenValidationOptions.Callback] returned an error.
 	ErrCallbackRejected = errors.New("rejected by validation callback")
 )
@@ -166,6 +169,9 @@ func (t *Token) Validate(signers []Signer, options *TokenValidationOptions) (*Si
 }
 
 func (t *Token) verifySignature(signers []Signer, allowUnsecured bool, at time.Time, slack time.Duration) (*Signer, error) {
+	if _, ok := t.rawHeader["crit"]; ok {
+		return nil, invalid(ErrUnsupportedHeader, "")
+	}
 	alg := t.header.Algorithm
 	if strings.EqualFold(alg, "none") {
 		if !allowUnsecured {
