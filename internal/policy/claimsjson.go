@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -57,6 +58,9 @@ func claimsFromObject(data []byte) ([]Claim, error) {
 		typ, _ := t.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, fmt.Errorf("claims: claim %q: %w", typ, err)
 		}
 		v, err := valueFromJSON(raw)
