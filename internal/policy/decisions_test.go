@@ -42,6 +42,10 @@ func TestDecisions(t *testing.T) {
 			`3:4: action issue is not allowed in authorizationrules (allowed: permit, deny, add)`},
 		{"11 placeholder", "version=1.0;\nauthorizationrules{\n[type==\"x-ms-sgx-product-id\", value==<product-id>] => permit();\n};",
 			`3:38: expected a value (string, integer, true, false, ident.property or function call), found "<"`},
+		{"13 markdown escape in string", "version=1.2;" + auth + "issuancerules{\nc:[type==\"p\"] => add(type=\"w\", value=JsonToClaimValue(JmesPath(c.value, \"\\[\\*\\].EVENT_WINPE\")));\n};",
+			`2:74: unknown escape sequence \[ in string literal (allowed: \" \\ \/ \b \f \n \r \t \uXXXX)`},
+		{"14 rule without its binding condition", "version=1.2;" + auth + "issuancerules{\n=> issue(type = \"secureBootEnabled\", value = JsonToClaimValue(JmesPath(c.value, \"a\")));\n};",
+			`2:72: undefined identifier "c" (identifiers are bound by an earlier condition of the same rule, as in c:[type=="…"])`},
 		{"12 unsupported version", "version=1.3;" + auth,
 			`1:9: unsupported policy version 1.3 (supported: 1.0, 1.1, 1.2)`},
 	}

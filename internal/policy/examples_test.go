@@ -177,3 +177,44 @@ func TestExamplesEvaluate(t *testing.T) {
 		})
 	}
 }
+
+// rejectedFragments are rows of the rule table in policy-version-1-2.md that
+// do not parse (DECISIONS.md #13, #14).
+var rejectedFragments = map[string]string{
+	"policy-version-1-2-table-01-secure-boot.rules":             `3:73: undefined identifier "c" (identifiers are bound by an earlier condition of the same rule, as in c:[type=="…"])`,
+	"policy-version-1-2-table-09-virtual-secure-mode-vbs.rules": `4:130: unknown escape sequence \[ in string literal (allowed: \" \\ \/ \b \f \n \r \t \uXXXX)`,
+	"policy-version-1-2-table-15-winpe-boot.rules":              `4:130: unknown escape sequence \[ in string literal (allowed: \" \\ \/ \b \f \n \r \t \uXXXX)`,
+}
+
+// TestDocRuleTable parses every row of the rule table in policy-version-1-2.md,
+// wrapped in a 1.2 policy (rules start on line 2), and evaluates the accepted
+// ones on universalClaims.
+func TestDocRuleTable(t *testing.T) {
+	files, err := filepath.Glob("testdata/fragments/*.rules")
+	if err != nil || len(files) != 20 {
+		t.Fatalf("fragments: %v, %d files", err, len(files))
+	}
+	in := universalClaims(t)
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Parse("version=1.2;authorizationrules{=> permit();};issuancerules{\n" + string(b) + "};")
+			if want, ok := rejectedFragments[name]; ok {
+				if err == nil || err.Error() != want {
+					t.Fatalf("error\n got %v\nwant %s", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Evaluate(context.Background(), in); err != nil {
+				t.Fatalf("evaluate: %v", err)
+			}
+		})
+	}
+}
