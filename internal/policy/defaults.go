@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"strings"
+	"sync"
 )
 
 // defaultSGXPolicy is, byte for byte, the policy MAA serves for SgxEnclave
@@ -26,6 +27,24 @@ func Default(attestationType string) (text string, ok bool) {
 		return defaultSGXPolicy, true
 	}
 	return "", false
+}
+
+var parsedDefault = sync.OnceValue(func() *Policy {
+	p, err := Parse(defaultSGXPolicy)
+	if err != nil {
+		panic("policy: default policy does not parse: " + err.Error())
+	}
+	return p
+})
+
+// ParsedDefault is Default, parsed once and shared (a *Policy is immutable
+// and safe for concurrent use). It returns nil and false when the
+// attestation type has no default policy.
+func ParsedDefault(attestationType string) (*Policy, bool) {
+	if _, ok := Default(attestationType); !ok {
+		return nil, false
+	}
+	return parsedDefault(), true
 }
 
 // Hash returns MAA's policy hash (the x-ms-policy-hash claim) of a policy

@@ -62,8 +62,8 @@ func claimsJSON(cs []Claim) map[string]any {
 
 // Evaluate runs the policy over the incoming claims: configurationrules,
 // then authorizationrules, then (when authorized) issuancerules. Claims with
-// an empty Issuer count as issued by AttestationService. incoming is not
-// modified.
+// an empty Issuer count as issued by AttestationService; a claim with the
+// zero Value is an error. incoming is not modified.
 //
 // When the policy does not authorize the request, Evaluate returns a Result
 // with Authorized false (and no issued claims) together with an error that
@@ -80,6 +80,9 @@ func (p *Policy) Evaluate(ctx context.Context, incoming []Claim) (*Result, error
 	e.claims = make([]Claim, len(incoming), len(incoming)+8)
 	copy(e.claims, incoming)
 	for i := range e.claims {
+		if e.claims[i].Value.t == 0 {
+			return nil, evalErr(Pos{Line: 1, Col: 1}, "incoming claim %q has no value", e.claims[i].Type)
+		}
 		if e.claims[i].Issuer == "" {
 			e.claims[i].Issuer = IssuerService
 		}
@@ -416,6 +419,9 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 	}
 	jp := c.jp
 	if jp == nil {
+		if len(query) > e.lim.MaxQueryLen {
+			return "", evalErr(c.Args[1].Position(), "JmesPath: the query is %d bytes, more than the limit of %d", len(query), e.lim.MaxQueryLen)
+		}
 		jp = e.jpCache[query]
 		if jp == nil {
 			var err error
@@ -434,9 +440,6 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 		if err := checkJSONShape(doc, e.lim.MaxJSONBytes, e.lim.MaxJSONDepth); err != nil {
 			return "", evalErr(c.Args[0].Position(), "JmesPath: %v", err)
 		}
-		if err := e.step(c.Pos, len(doc)/1024); err != nil {
-			return "", err
-		}
 		if err := json.Unmarshal([]byte(doc), &data); err != nil {
 			return "", &EvalError{Pos: c.Args[0].Position(), Msg: "JmesPath: the first argument is not valid JSON: " + err.Error(), Err: err}
 		}
@@ -444,6 +447,11 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 			e.jsonCache = map[jsonKey]any{}
 		}
 		e.jsonCache[key] = data
+	}
+	// A query walks (at most, for the queries policies use, a few times) the
+	// document: charge its size.
+	if err := e.step(c.Pos, len(doc)/1024); err != nil {
+		return "", err
 	}
 	out, err := search(jp, data)
 	if err != nil {

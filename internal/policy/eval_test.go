@@ -437,3 +437,23 @@ func TestEvaluateDoesNotModifyInput(t *testing.T) {
 		t.Fatalf("input modified: %+v", in)
 	}
 }
+
+func TestEvaluateRejectsInvalidClaims(t *testing.T) {
+	if _, err := run(t, `=> issue(type="a", value=1);`, []Claim{{Type: "x"}}); err == nil || !strings.Contains(err.Error(), `incoming claim "x" has no value`) {
+		t.Fatalf("zero value: %v", err)
+	}
+}
+
+func TestQueryLengthLimit(t *testing.T) {
+	long := strings.Repeat("a.", 50) + "a"
+	if _, err := ParseWithLimits(`version=1.2; authorizationrules{=> permit();}; issuancerules{=> issue(type="r", value=JmesPath("{}", "`+long+`"));};`, Limits{MaxQueryLen: 64}); err == nil || !strings.Contains(err.Error(), "the JMESPath query is 101 bytes, more than the limit of 64") {
+		t.Errorf("literal: %v", err)
+	}
+	p, err := ParseWithLimits(`version=1.2; authorizationrules{=> permit();}; issuancerules{c:[type=="q"] => issue(type="r", value=JmesPath("{}", c.value));};`, Limits{MaxQueryLen: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Evaluate(context.Background(), []Claim{ServiceClaim("q", String(long))}); err == nil || !strings.Contains(err.Error(), "the query is 101 bytes") {
+		t.Errorf("dynamic: %v", err)
+	}
+}

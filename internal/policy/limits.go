@@ -13,6 +13,7 @@ type Limits struct {
 	MaxJSONBytes int // size of one JSON document given to JmesPath or JsonToClaimValue (default 4 MiB)
 	MaxJSONDepth int // nesting depth of such a document (default 64)
 	MaxValueLen  int // length of a string value a function produces (default 4 MiB)
+	MaxQueryLen  int // length of a JMESPath query, literal or computed (default 8 KiB)
 }
 
 // DefaultLimits returns the limits Parse uses.
@@ -27,6 +28,7 @@ func DefaultLimits() Limits {
 		MaxJSONBytes:   4 << 20,
 		MaxJSONDepth:   64,
 		MaxValueLen:    4 << 20,
+		MaxQueryLen:    8 << 10,
 	}
 }
 
@@ -47,5 +49,6 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxJSONBytes, d.MaxJSONBytes)
 	set(&l.MaxJSONDepth, d.MaxJSONDepth)
 	set(&l.MaxValueLen, d.MaxValueLen)
+	set(&l.MaxQueryLen, d.MaxQueryLen)
 	return l
 }

@@ -476,6 +476,9 @@ func (p *parser) parseCall(name token) (Expr, error) {
 			if q.Value == "" {
 				return nil, newParseError(q.Pos, `""`, "a JMESPath query", "the JMESPath query must not be empty")
 			}
+			if len(q.Value) > p.lim.MaxQueryLen {
+				return nil, newParseError(q.Pos, "", "", fmt.Sprintf("the JMESPath query is %d bytes, more than the limit of %d", len(q.Value), p.lim.MaxQueryLen))
+			}
 			jp, err := compileJMESPath(q.Value)
 			if err != nil {
 				return nil, newParseError(q.Pos, q.String(), "a valid JMESPath query", "invalid JMESPath query: "+err.Error())

@@ -168,3 +168,14 @@ func TestHash(t *testing.T) {
 		}
 	}
 }
+
+func TestParsedDefault(t *testing.T) {
+	p, ok := ParsedDefault("OpenEnclave")
+	q, ok2 := ParsedDefault("SgxEnclave")
+	if !ok || !ok2 || p != q || p.Hash() != DefaultSGXPolicyHash {
+		t.Fatalf("ParsedDefault: %v %v", ok, ok2)
+	}
+	if p, ok := ParsedDefault("Tpm"); ok || p != nil {
+		t.Fatal("ParsedDefault(Tpm) returned a policy")
+	}
+}
