@@ -1,0 +1,147 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func flags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "maat.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
+	file := writeFile(t, "http-addr: 127.0.0.1:1000\nissuer: https://file.example\nlog-level: debug\ndev: true\nshutdown-timeout: 3s\n")
+	c, err := Load(flags(t, "--config", file, "--http-addr", "127.0.0.1:3000"), env(map[string]string{
+		"MAAT_HTTP_ADDR": "127.0.0.1:2000",
+		"MAAT_ISSUER":    "https://env.example",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:3000" {
+		t.Errorf("http-addr = %q, want the flag's value", c.HTTPAddr)
+	}
+	if c.Issuer != "https://env.example" {
+		t.Errorf("issuer = %q, want the environment's value", c.Issuer)
+	}
+	if c.LogLevel != "debug" || !c.Dev || c.ShutdownTimeout != 3*time.Second {
+		t.Errorf("file values not applied: %+v", c)
+	}
+	if c.DataDir != "./maat-data" {
+		t.Errorf("default data dir = %q", c.DataDir)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestConfigFileFromEnv(t *testing.T) {
+	file := writeFile(t, "mode: isolated\n")
+	c, err := Load(flags(t), env(map[string]string{"MAAT_CONFIG": file}))
+	if err != nil || c.Mode != "isolated" {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+}
+
+func TestMalformedInputNamesTheKey(t *testing.T) {
+	cases := []struct {
+		name, file string
+		env        map[string]string
+		want       string
+	}{
+		{"unknown file key", "htp-addr: x\n", nil, `unknown key "htp-addr"`},
+		{"bad bool in file", "dev: maybe\n", nil, `key "dev"`},
+		{"bad duration in file", "shutdown-timeout: soon\n", nil, `key "shutdown-timeout"`},
+		{"not a mapping", "- a\n- b\n", nil, "mapping"},
+		{"nested value", "issuer:\n  a: b\n", nil, `key "issuer" must be a single value`},
+		{"yaml syntax", "issuer: [\n", nil, "maat.yaml"},
+		{"bad env", "", map[string]string{"MAAT_MAX_BODY_BYTES": "lots"}, "MAAT_MAX_BODY_BYTES"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{}
+			if tc.file != "" {
+				args = append(args, "--config", writeFile(t, tc.file))
+			}
+			_, err := Load(flags(t, args...), env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Load(flags(t, "--config", "/nonexistent/maat.yaml"), env(nil)); err == nil {
+		t.Fatal("missing config file accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := Default()
+	ok.Dev = true
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("dev defaults invalid: %v", err)
+	}
+	cases := []struct {
+		name string
+		mut  func(c *Config)
+		key  string
+	}{
+		{"https without cert", func(c *Config) { c.Dev = false }, "tls-cert"},
+		{"no listener", func(c *Config) { c.HTTPSAddr = "" }, "https-addr"},
+		{"bad addr", func(c *Config) { c.HTTPAddr = "localhost" }, "http-addr"},
+		{"bad port", func(c *Config) { c.HTTPAddr = "127.0.0.1:99999" }, "http-addr"},
+		{"cert without key", func(c *Config) { c.TLSCert = "/etc/hostname" }, "tls-key"},
+		{"missing cert file", func(c *Config) { c.TLSCert, c.TLSKey = "/nonexistent.pem", "/nonexistent.key" }, "tls-cert"},
+		{"issuer not URL", func(c *Config) { c.Issuer = "maat.example" }, "issuer"},
+		{"issuer trailing slash", func(c *Config) { c.Issuer = "https://maat.example/" }, "issuer"},
+		{"mode", func(c *Config) { c.Mode = "shared" }, "mode"},
+		{"log format", func(c *Config) { c.LogFormat = "xml" }, "log-format"},
+		{"log level", func(c *Config) { c.LogLevel = "loud" }, "log-level"},
+		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown-timeout"},
+		{"body limit", func(c *Config) { c.MaxBodyBytes = 10 }, "max-body-bytes"},
+		{"empty data", func(c *Config) { c.DataDir = "" }, "data"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.mut(&c)
+			before := c
+			err := c.Validate()
+			if err == nil || !strings.HasPrefix(err.Error(), tc.key+":") && !strings.Contains(err.Error(), "\n"+tc.key+":") {
+				t.Fatalf("Validate = %v, want an error naming %q", err, tc.key)
+			}
+			if c != before {
+				t.Fatal("Validate mutated the config")
+			}
+		})
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:80": true, "[::1]:80": true, "localhost:1": true, ":80": false, "0.0.0.0:80": false, "10.0.0.1:80": false, "bad": false} {
+		if got := IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v", addr, got)
+		}
+	}
+}
