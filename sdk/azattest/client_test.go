@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,15 +39,18 @@ func newIssuer(t *testing.T) *fake.TokenIssuer {
 // countingTransport counts requests per host+path and refuses other hosts.
 type countingTransport struct {
 	next  policy.Transporter
+	mu    sync.Mutex
 	paths map[string]*atomic.Int32
 }
 
 func (c *countingTransport) Do(req *http.Request) (*http.Response, error) {
 	k := req.URL.Host + req.URL.Path
+	c.mu.Lock()
 	if c.paths[k] == nil {
 		c.paths[k] = &atomic.Int32{}
 	}
 	c.paths[k].Add(1)
+	c.mu.Unlock()
 	if req.URL.Host != "test.wus.attest.azure.net" {
 		return nil, errors.New("request to a foreign host: " + req.URL.Host)
 	}
@@ -242,5 +246,29 @@ func TestVersionGates(t *testing.T) {
 	}
 	if got := azattest.PossibleServiceVersionValues(); len(got) != 3 || azattest.DefaultServiceVersion != azattest.ServiceVersion2022_08_01 {
 		t.Error(got)
+	}
+}
+
+// Concurrent calls share one signer cache: /certs is fetched once.
+func TestClientConcurrentValidation(t *testing.T) {
+	iss := newIssuer(t)
+	tok, _ := iss.Issue(nil)
+	c, ct := newClient(t, sgxServer(func() *azattest.Token { return tok }, iss.Signers), nil)
+	errs := make(chan error, 40)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 5; i++ {
+				_, err := c.AttestSGXEnclave(context.Background(), []byte{1}, nil)
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 40; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ct.paths["test.wus.attest.azure.net/certs"].Load(); n != 1 {
+		t.Errorf("/certs fetched %d times", n)
 	}
 }
