@@ -1,14 +1,17 @@
 package azattest_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -270,5 +273,111 @@ func TestClientConcurrentValidation(t *testing.T) {
 	}
 	if n := ct.paths["test.wus.attest.azure.net/certs"].Load(); n != 1 {
 		t.Errorf("/certs fetched %d times", n)
+	}
+}
+
+// captureTransport records request bodies and content types before passing
+// requests on.
+type captureTransport struct {
+	next   policy.Transporter
+	mu     sync.Mutex
+	bodies map[string]string
+	ctypes map[string]string
+	query  map[string]string
+}
+
+func (c *captureTransport) Do(req *http.Request) (*http.Response, error) {
+	var b []byte
+	if req.Body != nil {
+		b, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	c.mu.Lock()
+	c.bodies[req.URL.Path], c.ctypes[req.URL.Path], c.query[req.URL.Path] = string(b), req.Header.Get("Content-Type"), req.URL.RawQuery
+	c.mu.Unlock()
+	return c.next.Do(req)
+}
+
+// §3.3 of the wire contract: exact body encodings per api-version.
+func TestWireBodies(t *testing.T) {
+	iss := newIssuer(t)
+	mgmt := exampleSigningKey()
+	cert := exampleSigningKey().Certificate
+	srv := &fake.Server{
+		GetSigners: iss.GetSigners,
+		SetPolicy: func(_ context.Context, _ azattest.AttestationType, p string, _ *azattest.SetPolicyOptions) (resp azfake.Responder[azattest.SetPolicyResponse], errResp azfake.ErrorResponder) {
+			tok, _ := iss.Issue(map[string]any{"x-ms-policy-result": "Updated"})
+			resp.SetResponse(http.StatusOK, azattest.SetPolicyResponse{Token: tok}, nil)
+			return
+		},
+		ResetPolicy: func(context.Context, azattest.AttestationType, *azattest.ResetPolicyOptions) (resp azfake.Responder[azattest.ResetPolicyResponse], errResp azfake.ErrorResponder) {
+			tok, _ := iss.Issue(map[string]any{"x-ms-policy-result": "Removed"})
+			resp.SetResponse(http.StatusOK, azattest.ResetPolicyResponse{Token: tok}, nil)
+			return
+		},
+		AddPolicyManagementCertificate: func(context.Context, *x509.Certificate, azattest.SigningKey, *azattest.AddPolicyManagementCertificateOptions) (resp azfake.Responder[azattest.AddPolicyManagementCertificateResponse], errResp azfake.ErrorResponder) {
+			tok, _ := iss.Issue(map[string]any{"x-ms-policycertificates-result": "IsPresent"})
+			resp.SetResponse(http.StatusOK, azattest.AddPolicyManagementCertificateResponse{Token: tok}, nil)
+			return
+		},
+		RemovePolicyManagementCertificate: func(context.Context, *x509.Certificate, azattest.SigningKey, *azattest.RemovePolicyManagementCertificateOptions) (resp azfake.Responder[azattest.RemovePolicyManagementCertificateResponse], errResp azfake.ErrorResponder) {
+			tok, _ := iss.Issue(map[string]any{"x-ms-policycertificates-result": "IsAbsent"})
+			resp.SetResponse(http.StatusOK, azattest.RemovePolicyManagementCertificateResponse{Token: tok}, nil)
+			return
+		},
+	}
+	for _, v := range azattest.PossibleServiceVersionValues() {
+		t.Run(string(v), func(t *testing.T) {
+			ct := &captureTransport{next: fake.NewServerTransport(srv), bodies: map[string]string{}, ctypes: map[string]string{}, query: map[string]string{}}
+			o := &azattest.ClientOptions{ServiceVersion: v}
+			o.Transport = ct
+			a, err := azattest.NewAdministrationClient(endpoint, nil, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := a.SetPolicy(ctx, azattest.AttestationTypeSGXEnclave, "version=1.0;", nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.ResetPolicy(ctx, azattest.AttestationTypeSGXEnclave, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.AddPolicyManagementCertificate(ctx, cert, mgmt, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.RemovePolicyManagementCertificate(ctx, cert, mgmt, nil); err != nil {
+				t.Fatal(err)
+			}
+			if b := ct.bodies["/policies/SgxEnclave"]; !strings.HasPrefix(b, "eyJhbGciOiJub25lIn0.") || !strings.HasSuffix(b, ".") || ct.ctypes["/policies/SgxEnclave"] != "text/plain" {
+				t.Errorf("set policy body %q (%s)", b, ct.ctypes["/policies/SgxEnclave"])
+			}
+			if b := ct.bodies["/policies/SgxEnclave:reset"]; b != "eyJhbGciOiJub25lIn0.." {
+				t.Errorf("reset body %q", b)
+			}
+			if q := ct.query["/policies/SgxEnclave"]; q != "api-version="+string(v) {
+				t.Errorf("query %q", q)
+			}
+			add, rm := ct.bodies["/certificates:add"], ct.bodies["/certificates:remove"]
+			if v == azattest.ServiceVersion2025_06_01 {
+				var m map[string]string
+				if json.Unmarshal([]byte(add), &m) != nil || m["policyCertificateToAdd"] == "" || json.Unmarshal([]byte(rm), &m) != nil || m["policyCertificateToRemove"] == "" {
+					t.Errorf("2025 certificate bodies %q %q", add, rm)
+				}
+				if ct.query["/certs"] != "api-version=2025-06-01" {
+					t.Errorf("/certs query %q", ct.query["/certs"])
+				}
+			} else {
+				var s string
+				if json.Unmarshal([]byte(add), &s) != nil || !strings.HasPrefix(add, `"eyJ`) || json.Unmarshal([]byte(rm), &s) != nil {
+					t.Errorf("certificate bodies %q %q", add, rm)
+				}
+				if ct.query["/certs"] != "" {
+					t.Errorf("/certs query %q", ct.query["/certs"])
+				}
+			}
+			if ct.ctypes["/certificates:add"] != "application/json" {
+				t.Errorf("certificate content type %q", ct.ctypes["/certificates:add"])
+			}
+		})
 	}
 }
