@@ -82,7 +82,7 @@ func newKeysCommand() *cobra.Command {
 				return enc.Encode(rows)
 			}
 			for _, r := range rows {
-				cmd.Printf("%-46s %-10s %s  %s\n", r.KID, r.State, r.CreatedAt.Format(time.RFC3339), r.Subject)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-46s %-10s %s  %s\n", r.KID, r.State, r.CreatedAt.Format(time.RFC3339), r.Subject)
 			}
 			return nil
 		},
@@ -103,7 +103,7 @@ func newKeysCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cmd.Printf("new active key %s\n", k.KID)
+			fmt.Fprintf(cmd.OutOrStdout(), "new active key %s\n", k.KID)
 			return nil
 		},
 	}
@@ -120,7 +120,7 @@ func newKeysCommand() *cobra.Command {
 			if err := m.Retire(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			cmd.Printf("retired key %s\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "retired key %s\n", args[0])
 			return nil
 		},
 	}

@@ -4,6 +4,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -36,7 +38,7 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the maat version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cmd.Printf("maat %s\n", Version)
+			fmt.Fprintf(cmd.OutOrStdout(), "maat %s\n", Version)
 			return nil
 		},
 	}
