@@ -21,16 +21,20 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newVersionCommand(), newKeysCommand())
-	for _, add := range extraCommands {
-		root.AddCommand(add())
-	}
+	policy := NewPolicyCommand()
+	policy.AddCommand(PolicyClientCommands()...)
+	root.AddCommand(
+		newServeCommand(),
+		newVersionCommand(),
+		newKeysCommand(),
+		policy,
+		NewEvidenceCommand(),
+		NewAttestCommand(),
+		NewCertsCommand(),
+		NewTokenCommand(),
+	)
 	return root
 }
-
-// extraCommands lets command files of other areas register themselves
-// without editing this file.
-var extraCommands []func() *cobra.Command
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
