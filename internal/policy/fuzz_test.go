@@ -75,6 +75,7 @@ func FuzzParseEvaluate(f *testing.F) {
 		ServiceClaim("aikValidated", Boolean(true)),
 		ServiceClaim("j", String(`{"a":[1,2,"x",true,null],"b":{"c":1.5},"Events":[{"EventSeq":1,"PcrIndex":12}]}`)),
 		ServiceClaim("s", String("a")), ServiceClaim("s", Integer(2)),
+		ServiceClaim("events", String(`{"Events":[{"EventSeq":1,"EventTypeString":"EV_EFI_VARIABLE_DRIVER_CONFIG","PcrIndex":7,"ProcessedData":{"UnicodeName":"SecureBoot","VariableGuid":"8BE4DF61-93CA-11D2-AA0D-00E098032B8C","VariableData":"AQ"}},{"EventSeq":2,"EventTypeString":"EV_EVENT_TAG","PcrIndex":12,"ProcessedData":{"EVENT_TRUSTBOUNDARY":{"EVENT_CODEINTEGRITY":true,"EVENT_LOADEDMODULE_AGGREGATION":[{"EVENT_FILEPATH":"\\windows\\system32\\drivers\\wdboot.sys","EVENT_IMAGEVALIDATED":true}]}}}]}`)),
 		{Type: "pcrs", Value: String(`{"PCRs":[{"Index":0}]}`), Issuer: IssuerService, ReadOnly: true},
 	}
 	lim := Limits{MaxSteps: 20000, MaxClaims: 500, MaxJSONBytes: 1 << 16, MaxValueLen: 1 << 16}

@@ -76,6 +76,7 @@ func TestParseErrors(t *testing.T) {
 		{v12 + "issuancerules{[value>=\"5\"] => issue(type=\"a\", value=1);};", `1:68: operator >= compares integers, not "5"`},
 		{v12 + "issuancerules{[value<true] => issue(type=\"a\", value=1);};", `1:67: operator < compares integers, not true`},
 		{v12 + "issuancerules{[value=>1] => issue(type=\"a\", value=1);};", `1:66: expected comparison operator (==, !=, <, <=, >, >=), found "=>"`},
+		{v12 + "issuancerules{true:[type==\"a\"] => issue(claim=true);};", `1:60: true is a literal and cannot be used as an identifier`},
 		// functions
 		{v12 + "issuancerules{=> issue(type=\"a\", value=Foo(1));};", `1:85: unknown function "Foo"`},
 		{v12 + "issuancerules{=> issue(type=\"a\", value=jmespath(\"{}\", \"a\"));};", `1:85: unknown function "jmespath" (did you mean "JmesPath"?)`},

@@ -265,6 +265,10 @@ func (p *parser) parseCondition() (*Condition, error) {
 			return nil, newParseError(identTok.pos, strconv.Quote(identTok.text), "",
 				fmt.Sprintf("a negated condition matches no claim, so it cannot bind identifier %q", identTok.text))
 		}
+		if identTok.text == "true" || identTok.text == "false" {
+			return nil, newParseError(identTok.pos, strconv.Quote(identTok.text), "an identifier",
+				fmt.Sprintf("%s is a literal and cannot be used as an identifier", identTok.text))
+		}
 	}
 	if _, err := p.expect(tLBrack, `"[" starting a condition`); err != nil {
 		return nil, err
