@@ -128,6 +128,13 @@ type jsonKey struct {
 	n int
 }
 
+// jsonDoc keeps the source string alive, so its address cannot be reused by
+// another string while the cache entry exists.
+type jsonDoc struct {
+	src  string
+	data any
+}
+
 type evaluator struct {
 	ctx    context.Context
 	lim    *Limits
@@ -139,7 +146,7 @@ type evaluator struct {
 	idx  []int32   // arena for bind
 	vals []Value   // arena for expression values, reset per rule
 
-	jsonCache map[jsonKey]any // decoded JSON documents, by string identity
+	jsonCache map[jsonKey]jsonDoc // decoded JSON documents, by string identity
 	jpCache   map[string]jmespath.JMESPath
 }
 
@@ -435,7 +442,8 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 		}
 	}
 	key := jsonKey{unsafe.StringData(doc), len(doc)}
-	data, ok := e.jsonCache[key]
+	cached, ok := e.jsonCache[key]
+	data := cached.data
 	if !ok {
 		if err := checkJSONShape(doc, e.lim.MaxJSONBytes, e.lim.MaxJSONDepth); err != nil {
 			return "", evalErr(c.Args[0].Position(), "JmesPath: %v", err)
@@ -444,9 +452,9 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 			return "", &EvalError{Pos: c.Args[0].Position(), Msg: "JmesPath: the first argument is not valid JSON: " + err.Error(), Err: err}
 		}
 		if e.jsonCache == nil {
-			e.jsonCache = map[jsonKey]any{}
+			e.jsonCache = map[jsonKey]jsonDoc{}
 		}
-		e.jsonCache[key] = data
+		e.jsonCache[key] = jsonDoc{src: doc, data: data}
 	}
 	// A query walks (at most, for the queries policies use, a few times) the
 	// document: charge its size.

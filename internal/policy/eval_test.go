@@ -457,3 +457,38 @@ func TestQueryLengthLimit(t *testing.T) {
 		t.Errorf("dynamic: %v", err)
 	}
 }
+
+// TestJMESPathDeterministic: keys/values/items follow key order, not Go's
+// random map order.
+func TestJMESPathDeterministic(t *testing.T) {
+	obj := `{\"d\":4,\"b\":2,\"a\":1,\"c\":3,\"e\":5,\"f\":6,\"g\":7,\"h\":8}`
+	for range 20 {
+		res, err := run(t, `=> issue(type="k", value=JmesPath("`+obj+`", "keys(@)"));
+			=> issue(type="v", value=JmesPath("`+obj+`", "values(@)"));
+			=> issue(type="i", value=JmesPath("`+obj+`", "items(@)[0]"));`, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustJSON(res.ClaimsJSON()); got != `{"i":"[\"a\",1]","k":"[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]","v":"[1,2,3,4,5,6,7,8]"}` {
+			t.Fatalf("got %s", got)
+		}
+	}
+}
+
+// TestJSONCacheIdentity: transient JmesPath results are cached by identity
+// only while alive; equal-length different documents never share an entry.
+func TestJSONCacheIdentity(t *testing.T) {
+	var rules strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&rules, "=> issue(type=\"r\", value=JmesPath(JmesPath(\"{\\\"a\\\":{\\\"x\\\":%d}}\", \"a\"), \"x\"));\n", i%10)
+	}
+	res, err := run(t, rules.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range res.Claims {
+		if want := String(fmt.Sprint(i % 10)); c.Value != want {
+			t.Fatalf("claim %d = %v, want %v", i, c.Value, want)
+		}
+	}
+}

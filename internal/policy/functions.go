@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -105,6 +107,42 @@ var jmespathExtensions = []jmespath.FunctionEntry{{
 		a, ok1 := args[0].(string)
 		b, ok2 := args[1].(string)
 		return ok1 && ok2 && strings.EqualFold(a, b), nil
+	},
+}, {
+	// keys, values and items are replaced by versions that return object
+	// members sorted by key: the library's follow Go's random map order, and
+	// policy evaluation must be deterministic.
+	Name:      "keys",
+	Arguments: []jmespath.ArgSpec{{Types: []jmespath.JpType{jmespath.JpObject}}},
+	Handler: func(args []any) (any, error) {
+		m := args[0].(map[string]any)
+		out := make([]any, 0, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			out = append(out, k)
+		}
+		return out, nil
+	},
+}, {
+	Name:      "values",
+	Arguments: []jmespath.ArgSpec{{Types: []jmespath.JpType{jmespath.JpObject}}},
+	Handler: func(args []any) (any, error) {
+		m := args[0].(map[string]any)
+		out := make([]any, 0, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			out = append(out, m[k])
+		}
+		return out, nil
+	},
+}, {
+	Name:      "items",
+	Arguments: []jmespath.ArgSpec{{Types: []jmespath.JpType{jmespath.JpObject}}},
+	Handler: func(args []any) (any, error) {
+		m := args[0].(map[string]any)
+		out := make([]any, 0, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			out = append(out, []any{k, m[k]})
+		}
+		return out, nil
 	},
 }}
 
