@@ -89,3 +89,50 @@ func BenchmarkParseAndValidate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateVsBare interleaves both operations on the same token in
+// one loop, so machine noise hits both alike, and reports their ratio
+// (budget: ≤ 1.3).
+func BenchmarkValidateVsBare(b *testing.B) {
+	tok, signers, _ := benchToken(b)
+	base := &base{endpoint: "https://sharedwus.wus.attest.azure.net", validate: *benchOpts,
+		signers: &signerCache{interval: time.Minute, signers: signers, fetched: time.Now()}}
+	var pub *rsa.PublicKey
+	for _, s := range signers {
+		if s.KeyID == tok.Header().KeyID {
+			pub = s.PublicKey.(*rsa.PublicKey)
+		}
+	}
+	input, sig := []byte(tok.SigningInput()), tok.Signature()
+	ctx := context.Background()
+	var tv, tb time.Duration
+	b.ResetTimer()
+	validate := func() time.Duration {
+		s := time.Now()
+		if _, err := base.validateToken(ctx, tok, false, nil); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(s)
+	}
+	bare := func() time.Duration {
+		s := time.Now()
+		d := sha256.Sum256(input)
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(s)
+	}
+	for i := 0; i < b.N; i++ {
+		// Alternate the order so neither always runs on a warmer cache.
+		if i%2 == 0 {
+			tv += validate()
+			tb += bare()
+		} else {
+			tb += bare()
+			tv += validate()
+		}
+	}
+	b.ReportMetric(float64(tv.Nanoseconds())/float64(b.N), "validate-ns/op")
+	b.ReportMetric(float64(tb.Nanoseconds())/float64(b.N), "bare-ns/op")
+	b.ReportMetric(float64(tv)/float64(tb), "ratio")
+}
