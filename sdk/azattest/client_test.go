@@ -381,3 +381,53 @@ func TestWireBodies(t *testing.T) {
 		})
 	}
 }
+
+func TestAttestWireBodies(t *testing.T) {
+	ct := &captureTransport{next: fake.NewServerTransport(exampleServer()), bodies: map[string]string{}, ctypes: map[string]string{}, query: map[string]string{}}
+	o := &azattest.ClientOptions{ServiceVersion: azattest.ServiceVersion2025_06_01}
+	o.Transport = ct
+	c, err := azattest.NewClient(exampleEndpoint, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	nonce, draft := "n", "version=1.0;"
+	rt := &azattest.AttestationData{Data: []byte{0xfb, 0xff}, DataType: azattest.DataTypeBinary}
+	it := &azattest.AttestationData{Data: []byte(`{"a":1}`), DataType: azattest.DataTypeJSON}
+	ev := []byte{0xfb, 0xef, 0xff}
+	if _, err := c.AttestSGXEnclave(ctx, ev, &azattest.AttestSGXEnclaveOptions{RuntimeData: rt, InitTimeData: it, Nonce: &nonce}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttestOpenEnclave(ctx, ev, &azattest.AttestOpenEnclaveOptions{RuntimeData: rt}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.AttestOpenEnclave(ctx, ev, &azattest.AttestOpenEnclaveOptions{DraftPolicyForAttestation: &draft}) // fake answers 400
+	if _, err := c.AttestSEVSNPVM(ctx, ev, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttestTDXVM(ctx, ev, &azattest.AttestTDXVMOptions{Nonce: &nonce}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttestTPM(ctx, []byte(`{"payload":{}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttestAzureGuest(ctx, "info", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"/attest/SgxEnclave":  `{"quote":"--__","runtimeData":{"data":"-_8","dataType":"Binary"},"initTimeData":{"data":"eyJhIjoxfQ","dataType":"JSON"},"nonce":"n"}`,
+		"/attest/OpenEnclave": `{"report":"--__","draftPolicyForAttestation":"version=1.0;"}`,
+		"/attest/SevSnpVm":    `{"report":"--__"}`,
+		"/attest/TdxVm":       `{"quote":"--__","nonce":"n"}`,
+		"/attest/Tpm":         `{"data":"eyJwYXlsb2FkIjp7fX0"}`,
+		"/attest/AzureGuest":  `{"attestationInfo":"info"}`,
+	}
+	for p, w := range want {
+		if ct.bodies[p] != w {
+			t.Errorf("%s body %s, want %s", p, ct.bodies[p], w)
+		}
+		if ct.ctypes[p] != "application/json" || ct.query[p] != "api-version=2025-06-01" {
+			t.Errorf("%s: %s ?%s", p, ct.ctypes[p], ct.query[p])
+		}
+	}
+}
