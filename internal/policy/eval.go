@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"unsafe"
 
 	jmespath "github.com/jmespath-community/go-jmespath"
@@ -76,17 +77,14 @@ func (p *Policy) Evaluate(ctx context.Context, incoming []Claim) (*Result, error
 	if len(incoming) > lim.MaxClaims {
 		return nil, evalErr(Pos{Line: 1, Col: 1}, "%d incoming claims, more than the limit of %d", len(incoming), lim.MaxClaims)
 	}
-	e := &evaluator{ctx: ctx, lim: &lim, res: &Result{}}
-	e.claims = make([]Claim, len(incoming), len(incoming)+8)
-	copy(e.claims, incoming)
-	for i := range e.claims {
-		if e.claims[i].Value.t == 0 {
-			return nil, evalErr(Pos{Line: 1, Col: 1}, "incoming claim %q has no value", e.claims[i].Type)
-		}
-		if e.claims[i].Issuer == "" {
-			e.claims[i].Issuer = IssuerService
+	for i := range incoming {
+		if incoming[i].Value.t == 0 {
+			return nil, evalErr(Pos{Line: 1, Col: 1}, "incoming claim %q has no value", incoming[i].Type)
 		}
 	}
+	e := evaluatorPool.Get().(*evaluator)
+	defer e.release()
+	e.ctx, e.lim, e.res, e.base = ctx, &lim, &Result{}, incoming
 	e.res.Claims = make([]Claim, 0, 8)
 	f := p.file
 	if s := f.Section(ConfigurationRules); s != nil {
@@ -136,11 +134,14 @@ type jsonDoc struct {
 }
 
 type evaluator struct {
-	ctx    context.Context
-	lim    *Limits
-	res    *Result
-	claims []Claim // the incoming set, growing with add/issue/issueproperty
-	steps  int
+	ctx context.Context
+	lim *Limits
+	res *Result
+	// The incoming set is base (the caller's claims, never modified) followed
+	// by added (claims from add/issue/issueproperty).
+	base  []Claim
+	added []Claim
+	steps int
 
 	bind [][]int32 // per identifier slot: indexes into claims
 	idx  []int32   // arena for bind
@@ -148,6 +149,43 @@ type evaluator struct {
 
 	jsonCache map[jsonKey]jsonDoc // decoded JSON documents, by string identity
 	jpCache   map[string]jmespath.JMESPath
+}
+
+// evaluatorPool recycles the per-evaluation scratch state (a *Policy stays
+// immutable: nothing of an evaluation is kept in it).
+var evaluatorPool = sync.Pool{New: func() any { return new(evaluator) }}
+
+// release clears every reference to the evaluation's data and returns e to
+// the pool.
+func (e *evaluator) release() {
+	clear(e.added)
+	clear(e.vals[:cap(e.vals)])
+	clear(e.bind[:cap(e.bind)])
+	*e = evaluator{added: e.added[:0], vals: e.vals[:0], idx: e.idx[:0], bind: e.bind[:0]}
+	// Do not keep large buffers alive between evaluations.
+	if cap(e.added) > 256 || cap(e.vals) > 1024 || cap(e.idx) > 1024 {
+		return
+	}
+	evaluatorPool.Put(e)
+}
+
+func (e *evaluator) nclaims() int { return len(e.base) + len(e.added) }
+
+// claim returns the i-th claim of the incoming set.
+func (e *evaluator) claim(i int) *Claim {
+	if i < len(e.base) {
+		return &e.base[i]
+	}
+	return &e.added[i-len(e.base)]
+}
+
+// issuerOf returns the claim's issuer; incoming claims without one are
+// AttestationService's.
+func issuerOf(c *Claim) string {
+	if c.Issuer == "" {
+		return IssuerService
+	}
+	return c.Issuer
 }
 
 func (e *evaluator) step(p Pos, n int) error {
@@ -205,14 +243,14 @@ func (e *evaluator) condition(c *Condition) (bool, error) {
 		}
 		rhs = append(rhs, v)
 	}
-	n := len(e.claims)
+	n := e.nclaims()
 	if err := e.step(c.Pos, n+1); err != nil {
 		return false, err
 	}
 	start := len(e.idx)
 	matched := false
 	for i := 0; i < n; i++ {
-		if !claimMatches(&e.claims[i], c.Props, rhs) {
+		if !claimMatches(e.claim(i), c.Props, rhs) {
 			continue
 		}
 		matched = true
@@ -234,7 +272,7 @@ func claimMatches(cl *Claim, props []*PropCond, rhs []vset) bool {
 		case PropType:
 			have = String(cl.Type)
 		case PropIssuer:
-			have = String(cl.Issuer)
+			have = String(issuerOf(cl))
 		case PropValueType:
 			have = String(cl.Value.t.String())
 		case PropValue:
@@ -305,13 +343,13 @@ func (e *evaluator) expr(x Expr, depth int) (vset, error) {
 		start := len(e.vals)
 		ro := false
 		for _, i := range e.bind[x.slot] {
-			cl := &e.claims[i]
+			cl := e.claim(int(i))
 			ro = ro || cl.ReadOnly
 			switch x.Prop {
 			case PropType:
 				e.vals = append(e.vals, String(cl.Type))
 			case PropIssuer:
-				e.vals = append(e.vals, String(cl.Issuer))
+				e.vals = append(e.vals, String(issuerOf(cl)))
 			case PropValueType:
 				e.vals = append(e.vals, String(cl.Value.t.String()))
 			case PropValue:
@@ -487,10 +525,10 @@ func search(jp jmespath.JMESPath, data any) (out any, err error) {
 }
 
 func (e *evaluator) addIncoming(p Pos, c Claim) error {
-	if len(e.claims) >= e.lim.MaxClaims {
+	if e.nclaims() >= e.lim.MaxClaims {
 		return evalErr(p, "the incoming claim set would exceed the limit of %d claims", e.lim.MaxClaims)
 	}
-	e.claims = append(e.claims, c)
+	e.added = append(e.added, c)
 	return nil
 }
 
@@ -504,10 +542,11 @@ func (e *evaluator) action(a *Action) error {
 		return nil
 	}
 	if a.Claim != "" {
-		// Copy first: adding claims may reallocate e.claims.
+		// Copy first: adding claims may reallocate e.added.
 		idx := e.bind[a.claimSlot]
 		for _, i := range idx {
-			c := e.claims[i]
+			c := *e.claim(int(i))
+			c.Issuer = issuerOf(&c)
 			if err := e.emit(a, c, c.ReadOnly, a.Kind != ActIssue); err != nil {
 				return err
 			}
