@@ -152,7 +152,8 @@ func evidenceQuoteJSON(q *sgx.Quote) map[string]any {
 		m["outerCertificationDataType"] = q.OuterCertDataType
 	}
 	var certs []map[string]any
-	for _, der := range q.PCKChainDER {
+	ders, _ := q.PCKChain()
+	for _, der := range ders {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			certs = append(certs, map[string]any{"error": err.Error()})

@@ -51,10 +51,10 @@ func FuzzParseQuote(f *testing.F) {
 func FuzzParsePCKExtensions(f *testing.F) {
 	for _, s := range quoteSeeds(f) {
 		q, err := ParseQuote(s)
-		if err != nil || len(q.PCKChainDER) == 0 {
+		if err != nil || q.CertDataType != CertTypePCKCertChain {
 			continue
 		}
-		c, err := x509.ParseCertificate(q.PCKChainDER[0])
+		c, err := x509.ParseCertificate(mustChain(f, q)[0])
 		if err != nil {
 			continue
 		}

@@ -91,8 +91,8 @@ func TestParseQuoteFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Header.Version != 3 || q.Header.QESVN != 10 || q.Header.PCESVN != 15 || q.CertDataType != 5 || len(q.PCKChainDER) != 3 || q.TrailingBytes != 0 {
-		t.Errorf("header %+v cert type %d chain %d", q.Header, q.CertDataType, len(q.PCKChainDER))
+	if q.Header.Version != 3 || q.Header.QESVN != 10 || q.Header.PCESVN != 15 || q.CertDataType != 5 || len(mustChain(t, q)) != 3 || q.TrailingBytes != 0 {
+		t.Errorf("header %+v cert type %d chain %d", q.Header, q.CertDataType, len(mustChain(t, q)))
 	}
 	if q.QEReport.ISVSVN != 10 || q.QEReport.ISVProdID != 1 || string(q.Body.ReportData[:13]) != "Hello, world!" {
 		t.Errorf("QE isvsvn %d body report data %q", q.QEReport.ISVSVN, q.Body.ReportData[:13])

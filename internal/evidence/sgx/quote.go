@@ -232,7 +232,8 @@ func bodyBounds(b []byte) (int, int, error) {
 // ParseQuote parses an SGX ECDSA-P256 quote (v3; v4 and v5 with an SGX
 // report body). It checks structure only: version, key type, TEE type, QE
 // vendor, every length, the certification data type (1–5, or 6 wrapping 1–5
-// in v4/v5) and, for type 5, that the chain is PEM. Bytes after the signature
+// in v4/v5) and, for type 5, that the data starts as a PEM certificate
+// (Quote.PCKChain decodes it). Bytes after the signature
 // data are tolerated and counted in TrailingBytes. The input is copied.
 //
 // On failure it returns nil and a *maaerr.Error (InvalidParameter) wrapping
@@ -420,15 +421,24 @@ func parseCertData(r *reader) (uint16, []byte, error) {
 func (q *Quote) setCertData(ct uint16, cd []byte) error {
 	q.CertDataType = ct
 	q.CertData = cd
-	if ct != CertTypePCKCertChain {
-		return nil
+	// Type 5 must be PEM; the blocks are decoded by PCKChain, which the
+	// verifier only calls when its chain cache misses.
+	if ct == CertTypePCKCertChain && !bytes.HasPrefix(bytes.TrimLeft(cd, " \t\r\n"), []byte("-----BEGIN CERTIFICATE-----")) {
+		return malformed("certification data type 5 is not a PEM certificate chain")
 	}
-	ders, err := DecodePEMChain(cd)
-	if err != nil {
-		return err
-	}
-	q.PCKChainDER = ders
 	return nil
+}
+
+// PCKChain decodes the PEM PCK chain of certification data type 5 (see
+// DecodePEMChain) and returns the DER certificates in quote order, aliasing
+// the quote. It returns an InvalidParameter error wrapping
+// ErrMalformedQuote when the PEM is malformed, or ErrPCKChainMissing for
+// other certification data types.
+func (q *Quote) PCKChain() ([][]byte, error) {
+	if q.CertDataType != CertTypePCKCertChain {
+		return nil, maaerr.Wrap(ErrPCKChainMissing, maaerr.InvalidParameter, "certification data type %d carries no PCK chain", q.CertDataType)
+	}
+	return DecodePEMChain(q.CertData)
 }
 
 // DecodePEMChain decodes a PEM certificate chain as carried in certification

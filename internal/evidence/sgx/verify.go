@@ -197,21 +197,22 @@ func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...CallOption
 	now = now.UTC()
 
 	// PCK chain.
-	var ders [][]byte
-	var chainKey [32]byte
-	if q.CertDataType == CertTypePCKCertChain {
-		ders = q.PCKChainDER
-		chainKey = sha256.Sum256(q.CertData)
-	} else if co.pckChain != nil {
-		var err error
-		if ders, err = DecodePEMChain(co.pckChain); err != nil {
-			return nil, invalid(ErrPCKChain, "supplied PCK chain: %v", err)
-		}
-		chainKey = sha256.Sum256(co.pckChain)
-	} else {
+	var chainPEM []byte
+	switch {
+	case q.CertDataType == CertTypePCKCertChain:
+		chainPEM = q.CertData
+	case co.pckChain != nil:
+		chainPEM = co.pckChain
+	default:
 		return nil, invalid(ErrPCKChainMissing, "certification data type %d carries no PCK chain and none was supplied", q.CertDataType)
 	}
-	ce := v.chains.getOrCompute(chainKey, func() chainEntry { return v.buildPCKChain(ders) })
+	ce := v.chains.getOrCompute(sha256.Sum256(chainPEM), func() chainEntry {
+		ders, err := DecodePEMChain(chainPEM)
+		if err != nil {
+			return chainEntry{err: err}
+		}
+		return v.buildPCKChain(ders)
+	})
 	if ce.err != nil {
 		return nil, ce.err
 	}
