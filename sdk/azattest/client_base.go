@@ -87,7 +87,8 @@ func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOption
 		})}
 	}
 	b := &base{
-		endpoint: strings.TrimSuffix(endpoint, "/"),
+		// Host names are case-insensitive; MAA's iss is lower case.
+		endpoint: u.Scheme + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.EscapedPath(), "/"),
 		pl:       runtime.NewPipeline(moduleName, moduleVersion, plOpts, &o.ClientOptions),
 		version:  o.ServiceVersion,
 		validate: o.TokenValidation,

@@ -431,3 +431,21 @@ func TestAttestWireBodies(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointNormalized(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://MyInstance.WUS.attest.azure.net/": "https://myinstance.wus.attest.azure.net",
+		"http://127.0.0.1:8080":                    "http://127.0.0.1:8080",
+		"https://gw.example/maat/":                 "https://gw.example/maat",
+	} {
+		c, err := azattest.NewClient(in, nil, nil)
+		if err != nil || c.Endpoint() != want {
+			t.Errorf("%s -> %q %v", in, c.Endpoint(), err)
+		}
+	}
+	for _, bad := range []string{"", "attest.azure.net", "ftp://x", "https://"} {
+		if _, err := azattest.NewClient(bad, nil, nil); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
