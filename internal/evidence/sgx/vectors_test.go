@@ -261,3 +261,37 @@ func TestMAASamples(t *testing.T) {
 		})
 	}
 }
+
+// TestPCS2025Variants: the 2022 quote against the May-2025 TCB Info v2
+// (API v3) and the update=early TCB Info (eval 19); all three TCB Infos
+// share one issuer chain.
+func TestPCS2025Variants(t *testing.T) {
+	v := newTestVerifier(t, "2025-06-01T00:00:00Z")
+	q := readFile(t, "oe2022/sgx_quote.bin")
+	for _, tc := range []struct {
+		file    string
+		evalNum int
+		extra   string
+	}{
+		{"tcb_info_v2.json", 17, ""},
+		{"tcb_info_early.json", 17, "INTEL-SA-01153"}, // QE identity eval 17 is the min
+	} {
+		b := *bundleFromDir(t, "pcs2025", "00906ED50000")
+		it, err := collateral.NewItem(b.TCBInfo.Key, readFile(t, "pcs2025", tc.file), b.TCBInfo.IssuerChain, b.TCBInfo.FetchedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.TCBInfo = it
+		res, err := v.Verify(context.Background(), q, WithCollateral(&b))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if res.TCBStatus != collateral.OutOfDate || res.QEStatus != collateral.OutOfDate || res.TCBEvaluationDataNumber != tc.evalNum {
+			t.Errorf("%s: %s / QE %s / eval %d", tc.file, res.TCBStatus, res.QEStatus, res.TCBEvaluationDataNumber)
+		}
+		if tc.extra != "" && !slices.Contains(res.AdvisoryIDs, tc.extra) {
+			t.Errorf("%s: advisories %v lack %s", tc.file, res.AdvisoryIDs, tc.extra)
+		}
+		t.Logf("%s: %s %v", tc.file, res.TCBStatus, res.AdvisoryIDs)
+	}
+}
