@@ -16,11 +16,13 @@ type Pos struct {
 	Col    int
 }
 
+// String implements fmt.Stringer.
 func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
 // Version is a policy language version (1.0, 1.1 or 1.2).
 type Version struct{ Major, Minor int }
 
+// String implements fmt.Stringer.
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
 func (v Version) atLeast(major, minor int) bool {
@@ -37,6 +39,7 @@ const (
 	IssuanceRules
 )
 
+// String implements fmt.Stringer.
 func (k SectionKind) String() string {
 	switch k {
 	case ConfigurationRules:
@@ -104,6 +107,7 @@ const (
 
 var propNames = map[string]Property{"type": PropType, "value": PropValue, "valueType": PropValueType, "issuer": PropIssuer}
 
+// String implements fmt.Stringer.
 func (p Property) String() string {
 	switch p {
 	case PropType:
@@ -131,6 +135,7 @@ const (
 	OpGe
 )
 
+// String implements fmt.Stringer.
 func (o Op) String() string {
 	return [...]string{"", "==", "!=", "<", "<=", ">", ">="}[o]
 }
@@ -186,6 +191,8 @@ type Call struct {
 	jp   jmespath.JMESPath // compiled query when JmesPath's query is a literal
 }
 
+// Position returns where the expression starts; String renders it in
+// policy syntax. Together they implement Expr.
 func (e *StringLit) Position() Pos { return e.Pos }
 func (e *IntLit) Position() Pos    { return e.Pos }
 func (e *BoolLit) Position() Pos   { return e.Pos }
@@ -197,6 +204,7 @@ func (*BoolLit) expr()             {}
 func (*Ref) expr()                 {}
 func (*Call) expr()                {}
 
+// String renders the literal with the escapes the lexer accepts.
 func (e *StringLit) String() string { return quote(e.Value) }
 func (e *IntLit) String() string    { return strconv.FormatInt(e.Value, 10) }
 func (e *BoolLit) String() string   { return strconv.FormatBool(e.Value) }
@@ -251,6 +259,7 @@ const (
 
 var actionNames = map[string]ActionKind{"permit": ActPermit, "deny": ActDeny, "add": ActAdd, "issue": ActIssue, "issueproperty": ActIssueProperty}
 
+// String implements fmt.Stringer.
 func (a ActionKind) String() string {
 	return [...]string{"", "permit", "deny", "add", "issue", "issueproperty"}[a]
 }
@@ -284,6 +293,7 @@ func (f *File) String() string {
 	return b.String()
 }
 
+// String renders the rule on one line in canonical form.
 func (r *Rule) String() string {
 	var b strings.Builder
 	for i, c := range r.Conditions {

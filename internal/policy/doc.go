@@ -11,6 +11,10 @@
 //	res.ClaimsJSON()     // issued claims, for the token and x-ms-policy
 //	res.PropertiesJSON() // issueproperty claims (x-ms-sgx-tcbidentifier, required_pcr_mask, ...)
 //
+// Default returns MAA's default policy text for SgxEnclave and OpenEnclave
+// (ParsedDefault a shared parsed copy), Hash computes x-ms-policy-hash, and
+// ClaimsFromJSON reads incoming claims from JSON (for the CLI and tests).
+//
 // A *Policy is immutable and safe for concurrent use; cache it per instance
 // and attestation type. Parsing bounds the policy (size, rules, conditions,
 // nesting; see Limits) and evaluation bounds the work (steps, claims, JSON

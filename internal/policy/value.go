@@ -15,6 +15,7 @@ const (
 	TypeBoolean
 )
 
+// String returns "String", "Integer" or "Boolean" (the valueType names).
 func (t ValueType) String() string {
 	switch t {
 	case TypeString:
