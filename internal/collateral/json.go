@@ -134,13 +134,15 @@ type jsonTCBComp struct {
 	SVN *int `json:"svn"`
 }
 
+// jsonTCB accepts both the v3 form (sgxtcbcomponents) and the v2 form
+// (sgxtcbcompNNsvn fields, kept in C).
 type jsonTCB struct {
-	SGXComponents []jsonTCBComp `json:"sgxtcbcomponents"`
-	PCESVN        *int          `json:"pcesvn"`
-	// v2 flat fields.
-	C [16]*int
+	SGXComponents []jsonTCBComp
+	PCESVN        *int
+	C             [16]*int
 }
 
+// UnmarshalJSON reads either form.
 func (t *jsonTCB) UnmarshalJSON(b []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -37,6 +37,7 @@ const (
 	KindRootCACRL
 )
 
+// String returns the kind's lower-case name.
 func (k Kind) String() string {
 	switch k {
 	case KindTCBInfo:
@@ -65,6 +66,7 @@ type Key struct {
 	CA    string
 }
 
+// String returns a short form such as "tcbinfo/00906ED50000" for logs.
 func (k Key) String() string {
 	switch k.Kind {
 	case KindTCBInfo:
