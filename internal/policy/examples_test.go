@@ -104,8 +104,8 @@ func TestExamples(t *testing.T) {
 // synthetic event log and PCRs (read-only, as MAA treats "pcrs").
 func universalClaims(t testing.TB) []Claim {
 	t.Helper()
-	tok := tokenClaims(t.(*testing.T), "testdata/sgx/maa-sgx-shared-default-policy.jwt")
-	in := incomingFromToken(t.(*testing.T), tok)
+	tok := tokenClaims(t, "testdata/sgx/maa-sgx-shared-default-policy.jwt")
+	in := incomingFromToken(t, tok)
 	for _, k := range []string{"is-debuggable", "sgx-mrsigner", "sgx-mrenclave", "product-id", "svn", "tee"} {
 		c, err := ClaimsFromJSON([]byte(mustJSON(map[string]any{"$" + k: tok[k]})))
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 
 // tokenClaims decodes the payload of a JWT without verifying it: the token
 // is a fixture recorded from MAA, used here only as ground truth for claims.
-func tokenClaims(t *testing.T, path string) map[string]any {
+func tokenClaims(t testing.TB, path string) map[string]any {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -39,7 +39,7 @@ func tokenClaims(t *testing.T, path string) map[string]any {
 
 // incomingFromToken rebuilds the incoming claims MAA's policy engine saw:
 // the x-ms-sgx-* claims and x-ms-attestation-type.
-func incomingFromToken(t *testing.T, tok map[string]any) []Claim {
+func incomingFromToken(t testing.TB, tok map[string]any) []Claim {
 	t.Helper()
 	obj := map[string]any{}
 	for k, v := range tok {
