@@ -121,6 +121,8 @@ type pkiSpec struct {
 	revokeInter bool
 	// Mutate the final quote bytes.
 	mutateQuote func([]byte)
+	// version 4 or 5 builds that quote format (SGX body, cert data type 6).
+	version uint16
 }
 
 type testPKI struct {
@@ -294,8 +296,12 @@ func buildPKI(t testing.TB, s pkiSpec, base *testPKI) *testPKI {
 	att.PublicKey.Y.FillBytes(attPub[32:])
 	auth := bytes.Repeat([]byte{0xa5}, 32)
 	bind := sha256.Sum256(append(append([]byte{}, attPub...), auth...))
+	version := s.version
+	if version == 0 {
+		version = 3
+	}
 	hdr := make([]byte, HeaderSize)
-	binary.LittleEndian.PutUint16(hdr[0:], 3)
+	binary.LittleEndian.PutUint16(hdr[0:], version)
 	binary.LittleEndian.PutUint16(hdr[2:], 2)
 	copy(hdr[12:28], IntelQEVendorID[:])
 	var mre, mrs [32]byte
@@ -306,18 +312,31 @@ func buildPKI(t testing.TB, s pkiSpec, base *testPKI) *testPKI {
 	body := reportBody(mre, mrs, appAttrs, 1, 2, bytes.Repeat([]byte{0x42}, 64))
 	qeRep := reportBody([32]byte{0x99}, s.qeMRSigner, qeAttrs, 1, s.qeISVSVN, append(bind[:], make([]byte, 32)...))
 	chain := append(append(pemCert(p.pck), pemCert(p.inter.cert)...), pemCert(p.root.cert)...)
-	signed := append(bytes.Clone(hdr), body...)
+	signed := bytes.Clone(hdr)
+	if version == 5 {
+		signed = binary.LittleEndian.AppendUint16(signed, 1)
+		signed = binary.LittleEndian.AppendUint32(signed, ReportBodySize)
+	}
+	signed = append(signed, body...)
 	sig := signRS(t, att, signed)
+	var qp []byte
+	qp = append(qp, qeRep...)
+	qp = append(qp, signRS(t, p.pckKey, qeRep)...)
+	qp = binary.LittleEndian.AppendUint16(qp, uint16(len(auth)))
+	qp = append(qp, auth...)
+	qp = binary.LittleEndian.AppendUint16(qp, 5)
+	qp = binary.LittleEndian.AppendUint32(qp, uint32(len(chain)))
+	qp = append(qp, chain...)
 	var sd []byte
 	sd = append(sd, sig...)
 	sd = append(sd, attPub...)
-	sd = append(sd, qeRep...)
-	sd = append(sd, signRS(t, p.pckKey, qeRep)...)
-	sd = binary.LittleEndian.AppendUint16(sd, uint16(len(auth)))
-	sd = append(sd, auth...)
-	sd = binary.LittleEndian.AppendUint16(sd, 5)
-	sd = binary.LittleEndian.AppendUint32(sd, uint32(len(chain)))
-	sd = append(sd, chain...)
+	if version == 3 {
+		sd = append(sd, qp...)
+	} else {
+		sd = binary.LittleEndian.AppendUint16(sd, 6)
+		sd = binary.LittleEndian.AppendUint32(sd, uint32(len(qp)))
+		sd = append(sd, qp...)
+	}
 	q := binary.LittleEndian.AppendUint32(signed, uint32(len(sd)))
 	q = append(q, sd...)
 	if s.mutateQuote != nil {
@@ -556,6 +575,31 @@ func TestPKIParsePCKExtensions(t *testing.T) {
 	for i := 0; i < len(der); i++ {
 		if _, err := ParsePCKExtensions(der[:i]); err == nil {
 			t.Errorf("truncated at %d accepted", i)
+		}
+	}
+}
+
+func TestPKIQuoteVersions(t *testing.T) {
+	base := buildPKI(t, defaultSpec(), nil)
+	for _, ver := range []uint16{3, 4, 5} {
+		s := defaultSpec()
+		s.version = ver
+		p := buildPKI(t, s, base)
+		q, err := ParseQuote(p.quote)
+		if err != nil {
+			t.Fatalf("v%d: %v", ver, err)
+		}
+		if q.Header.Version != ver || q.CertDataType != 5 || (ver > 3) != (q.OuterCertDataType == 6) {
+			t.Errorf("v%d: cert types %d/%d", ver, q.OuterCertDataType, q.CertDataType)
+		}
+		res, err := p.verify(t)
+		if err != nil || res.TCBStatus != collateral.SWHardeningNeeded {
+			t.Errorf("v%d: %v %v", ver, res, err)
+		}
+		for i := 0; i < len(p.quote); i++ {
+			if _, err := ParseQuote(p.quote[:i]); err == nil {
+				t.Fatalf("v%d truncated to %d accepted", ver, i)
+			}
 		}
 	}
 }
