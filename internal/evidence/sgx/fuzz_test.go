@@ -64,6 +64,9 @@ func FuzzParsePCKExtensions(f *testing.F) {
 			}
 		}
 	}
+	sp := defaultSpec()
+	sp.pck.platform = true
+	f.Add(buildSGXExtension(f, sp.pck))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := ParsePCKExtensions(b)
 		if (x == nil) == (err == nil) {

@@ -103,6 +103,8 @@ type pckSpec struct {
 	notAfter time.Time
 	// extra SGX extension override (raw DER) when non-nil.
 	ext []byte
+	// platform issues the PCK from a Platform CA with the 7-entry extension.
+	platform bool
 }
 
 type pkiSpec struct {
@@ -204,6 +206,16 @@ func buildSGXExtension(t testing.TB, p pckSpec) []byte {
 		{sgxOID(4), mustDER(t, p.fmspc[:])},
 		{sgxOID(5), mustDER(t, asn1.Enumerated(0))},
 	}
+	if p.platform {
+		ents[4] = asnEntry{sgxOID(5), mustDER(t, asn1.Enumerated(1))}
+		ents = append(ents,
+			asnEntry{sgxOID(6), mustDER(t, bytes.Repeat([]byte{6}, 16))},
+			asnEntry{sgxOID(7), mustDER(t, []asnEntry{
+				{sgxOID(7, 1), mustDER(t, true)},
+				{sgxOID(7, 2), mustDER(t, false)},
+				{sgxOID(7, 3), mustDER(t, true)},
+			})})
+	}
 	b, err := asn1.Marshal(ents)
 	if err != nil {
 		t.Fatal(err)
@@ -282,12 +294,16 @@ func buildPKI(t testing.TB, s pkiSpec, base *testPKI) *testPKI {
 	if ext == nil {
 		ext = buildSGXExtension(t, s.pck)
 	}
+	issuerCA, ca := p.inter, collateral.CAProcessor
+	if s.pck.platform {
+		issuerCA, ca = newCA(t, p.root, "Intel SGX PCK Platform CA"), collateral.CAPlatform
+	}
 	p.pckKey = newKey(t)
 	p.pck = issue(t, &x509.Certificate{
 		Subject: intelName("Intel SGX PCK Certificate"), BasicConstraintsValid: true, NotAfter: s.pck.notAfter,
 		KeyUsage:        x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		ExtraExtensions: []pkix.Extension{{Id: OIDSGXExtension, Value: ext}},
-	}, p.inter, p.pckKey)
+	}, issuerCA, p.pckKey)
 
 	// Quote.
 	att := newKey(t)
@@ -311,7 +327,7 @@ func buildPKI(t testing.TB, s pkiSpec, base *testPKI) *testPKI {
 	qeAttrs[0] = 0x15
 	body := reportBody(mre, mrs, appAttrs, 1, 2, bytes.Repeat([]byte{0x42}, 64))
 	qeRep := reportBody([32]byte{0x99}, s.qeMRSigner, qeAttrs, 1, s.qeISVSVN, append(bind[:], make([]byte, 32)...))
-	chain := append(append(pemCert(p.pck), pemCert(p.inter.cert)...), pemCert(p.root.cert)...)
+	chain := append(append(pemCert(p.pck), pemCert(issuerCA.cert)...), pemCert(p.root.cert)...)
 	signed := bytes.Clone(hdr)
 	if version == 5 {
 		signed = binary.LittleEndian.AppendUint16(signed, 1)
@@ -374,7 +390,7 @@ func buildPKI(t testing.TB, s pkiSpec, base *testPKI) *testPKI {
 		revPCK = append(revPCK, p.pck.SerialNumber)
 	}
 	if s.revokeInter {
-		revRoot = append(revRoot, p.inter.cert.SerialNumber)
+		revRoot = append(revRoot, issuerCA.cert.SerialNumber)
 	}
 	mk := func(k collateral.Key, body, chain []byte) *collateral.Item {
 		it, err := collateral.NewItem(k, body, chain, pkiNow)
@@ -387,7 +403,7 @@ func buildPKI(t testing.TB, s pkiSpec, base *testPKI) *testPKI {
 	p.bundle = &collateral.Bundle{
 		TCBInfo:    mk(tk, ti, tcbChain),
 		QEIdentity: mk(collateral.Key{Kind: collateral.KindQEIdentity}, qi, tcbChain),
-		PCKCRL:     mk(collateral.PCKCRLKey(collateral.CAProcessor), makeCRL(t, p.inter, revPCK...), append(pemCert(p.inter.cert), pemCert(p.root.cert)...)),
+		PCKCRL:     mk(collateral.PCKCRLKey(ca), makeCRL(t, issuerCA, revPCK...), append(pemCert(issuerCA.cert), pemCert(p.root.cert)...)),
 		RootCACRL:  mk(collateral.Key{Kind: collateral.KindRootCACRL}, makeCRL(t, p.root, revRoot...), nil),
 	}
 	return p
@@ -601,5 +617,31 @@ func TestPKIQuoteVersions(t *testing.T) {
 				t.Fatalf("v%d truncated to %d accepted", ver, i)
 			}
 		}
+	}
+}
+
+func TestPKIPlatformCA(t *testing.T) {
+	s := defaultSpec()
+	s.pck.platform = true
+	p := buildPKI(t, s, nil)
+	res, err := p.verify(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := res.PCK
+	if res.PCKCA != collateral.CAPlatform || x.SGXType != SGXTypeScalable || len(x.PlatformInstanceID) != 16 ||
+		x.Configuration == nil || !*x.Configuration.DynamicPlatform || *x.Configuration.CachedKeys || !*x.Configuration.SMTEnabled {
+		t.Errorf("platform PCK: %s %+v", res.PCKCA, x)
+	}
+	// The processor CA's CRL does not cover a platform PCK.
+	s2 := defaultSpec()
+	b := *p.bundle
+	b.PCKCRL = buildPKI(t, s2, p).bundle.PCKCRL
+	if _, err := p.verifier(t).Verify(context.Background(), p.quote, WithCollateral(&b)); !errors.Is(err, ErrCRL) {
+		t.Errorf("processor CRL for a platform PCK: %v", err)
+	}
+	s.revokePCK = true
+	if _, err := buildPKI(t, s, p).verify(t); !errors.Is(err, ErrPCKRevoked) {
+		t.Errorf("revoked platform PCK: %v", err)
 	}
 }
