@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/maat-attest/maat/internal/attestation"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keys"
@@ -47,6 +48,10 @@ type App struct {
 	keys   *keys.Manager
 	issuer string
 	tokens *token.Issuer
+	now    func() time.Time
+
+	policies   *attestation.Policies
+	management *attestation.Management
 
 	httpLn, httpsLn net.Listener
 	servers         []*http.Server
@@ -104,11 +109,19 @@ func (a *App) init(ctx context.Context) (err error) {
 	if err := a.ensureInstance(ctx); err != nil {
 		return err
 	}
+	a.now = time.Now
+	if cfg.DevTime != "" {
+		start, _ := time.Parse(time.RFC3339, cfg.DevTime) // validated
+		realStart := time.Now()
+		a.now = func() time.Time { return start.Add(time.Since(realStart)) }
+		fmt.Fprintf(out, "dev clock: starts at %s\n", start.Format(time.RFC3339))
+		log.Warn("DEVELOPMENT CLOCK: the server's time for verification and tokens is pinned", "dev_time", cfg.DevTime)
+	}
 	sealer, err := Sealer(cfg)
 	if err != nil {
 		return err
 	}
-	a.keys = keys.NewManager(a.store, InstanceID, sealer, nil, log)
+	a.keys = keys.NewManager(a.store, InstanceID, sealer, a.now, log)
 	created, err := a.keys.EnsureActive(ctx, a.issuer)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -117,14 +130,25 @@ func (a *App) init(ctx context.Context) (err error) {
 	if created {
 		log.Info("generated signing key", "kid", active.KID, "subject", active.Cert.Subject.CommonName)
 	}
-	a.tokens = &token.Issuer{IssuerURI: a.Issuer, Keys: a.keys, Now: time.Now}
+	a.tokens = &token.Issuer{IssuerURI: a.Issuer, Keys: a.keys, Now: a.now}
 
+	attester, err := a.buildAttestation(ctx)
+	if err != nil {
+		return err
+	}
+	auth, err := a.buildAuth()
+	if err != nil {
+		return err
+	}
 	api := &httpapi.Server{
 		Log:          log,
 		IssuerURI:    a.Issuer,
 		Keys:         a.keys,
 		Ready:        a.ready,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		Attester:     attester,
+		Management:   a.management,
+		Auth:         auth,
 	}
 	handler := api.Handler()
 	if a.httpLn != nil {
@@ -354,6 +378,7 @@ func (a *App) pollChanges(ctx context.Context) {
 			a.log.Warn("reloading keys failed", "err", err)
 			continue
 		}
+		a.policies.Invalidate()
 		last = g
 	}
 }

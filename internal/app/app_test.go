@@ -233,7 +233,7 @@ func TestEndToEnd(t *testing.T) {
 	if got := kids(jwks); len(got) != 2 || got[0] != newKey.KID || got[1] != firstKID {
 		t.Fatalf("after rotation JWKS has %v, want [%s %s]", got, newKey.KID, firstKID)
 	}
-	tok, err = r.app.Tokens().Issue(nil, token.Options{Lifetime: token.ManagementLifetime})
+	tok, err = r.app.Tokens().Issue(nil, token.Options{Management: true})
 	if err != nil {
 		t.Fatal(err)
 	}

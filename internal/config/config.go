@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,21 @@ type Config struct {
 	ShutdownTimeout time.Duration // bound on graceful shutdown
 	MaxBodyBytes    int64         // request body limit
 	KeyEncryption   string        // file holding the 32-byte key-encryption key ("" = keys stored unencrypted)
+
+	// Attestation.
+	CollateralDir   string   // local collateral bundle directory (offline-capable)
+	CollateralURL   string   // PCS-compatible base URL (Intel PCS v4 when empty and no dir)
+	CollateralCA    string   // PEM CA bundle that verifies the collateral service's TLS certificate
+	Offline         bool     // never fetch collateral from the network
+	AcceptTCBStatus []string // TCB statuses accepted before the policy runs
+	PolicyMgmtCerts []string // PEM files: initial policy-management certificates (Isolated mode)
+
+	// Authentication of management calls.
+	DevBearerToken string // --dev only: the bearer token management calls must present (random if empty)
+	AuthDisabled   bool   // no authentication of management calls (loudly logged)
+
+	// Development conveniences (--dev only).
+	DevTime string // RFC 3339: the server clock starts at this instant
 }
 
 // Default returns the defaults: HTTPS on 127.0.0.1:8443, no plain HTTP,
@@ -52,6 +68,7 @@ func Default() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 15 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		AcceptTCBStatus: []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"},
 	}
 }
 
@@ -62,6 +79,7 @@ const (
 	kBool
 	kDuration
 	kInt64
+	kList
 )
 
 // option declares one configuration key.
@@ -90,6 +108,15 @@ var options = []option{
 	{"shutdown-timeout", "how long graceful shutdown waits for in-flight requests", kDuration, func(c *Config) any { return &c.ShutdownTimeout }},
 	{"max-body-bytes", "largest request body accepted, in bytes", kInt64, func(c *Config) any { return &c.MaxBodyBytes }},
 	{"key-encryption-key-file", "file with a 32-byte key (hex/base64) that encrypts signing keys at rest", kString, func(c *Config) any { return &c.KeyEncryption }},
+	{"collateral-dir", "local Intel collateral bundle directory (tcb_info.json, qe_identity.json, CRLs, issuer chains; tcb_info_<FMSPC>.json for several platforms)", kString, func(c *Config) any { return &c.CollateralDir }},
+	{"collateral-url", "PCS-compatible collateral service base URL (Intel PCS v4, a PCCS, or an Azure cache); default Intel PCS", kString, func(c *Config) any { return &c.CollateralURL }},
+	{"collateral-ca", "PEM CA bundle for the collateral service's TLS certificate", kString, func(c *Config) any { return &c.CollateralCA }},
+	{"offline", "never fetch collateral from the network (requires collateral-dir)", kBool, func(c *Config) any { return &c.Offline }},
+	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
+	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
+	{"dev-bearer-token", "with --dev: the bearer token management calls must present (random and printed when empty)", kString, func(c *Config) any { return &c.DevBearerToken }},
+	{"auth-disabled", "do not authenticate policy and certificate management calls (unsafe outside a closed network)", kBool, func(c *Config) any { return &c.AuthDisabled }},
+	{"dev-time", "with --dev: RFC 3339 instant the server clock starts at (for replaying recorded evidence and collateral)", kString, func(c *Config) any { return &c.DevTime }},
 }
 
 // RegisterFlags adds one flag per option to fs (plus --config), with the
@@ -108,6 +135,8 @@ func RegisterFlags(fs *pflag.FlagSet) {
 			fs.Duration(o.key, *p, usage)
 		case *int64:
 			fs.Int64(o.key, *p, usage)
+		case *[]string:
+			fs.StringSlice(o.key, *p, usage)
 		}
 	}
 }
@@ -176,8 +205,23 @@ func set(o option, c *Config, v string) error {
 			return fmt.Errorf("%q is not an integer", v)
 		}
 		*p = n
+	case *[]string:
+		*p = splitList(v)
 	}
 	return nil
+}
+
+// splitList splits a comma-separated list, dropping blanks; pflag renders
+// string slices as "[a,b]", which is accepted too.
+func splitList(v string) []string {
+	v = strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func loadFile(c *Config, path string) error {
@@ -208,6 +252,17 @@ func loadFile(c *Config, path string) error {
 		o, ok := byKey[k.Value]
 		if !ok {
 			return fmt.Errorf("config file %s: line %d: unknown key %q", path, k.Line, k.Value)
+		}
+		if list, ok := o.ptr(c).(*[]string); ok && v.Kind == yaml.SequenceNode {
+			var items []string
+			for _, item := range v.Content {
+				if item.Kind != yaml.ScalarNode {
+					return fmt.Errorf("config file %s: line %d: key %q must be a list of values", path, item.Line, k.Value)
+				}
+				items = append(items, item.Value)
+			}
+			*list = items
+			continue
 		}
 		if v.Kind != yaml.ScalarNode {
 			return fmt.Errorf("config file %s: line %d: key %q must be a single value", path, v.Line, k.Value)
@@ -283,8 +338,55 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("max-body-bytes", "%d is outside 1024..67108864", c.MaxBodyBytes)
 	}
+	for _, st := range c.AcceptTCBStatus {
+		if !slices.Contains(knownTCBStatuses, st) {
+			bad("accept-tcb-status", "%q is not a TCB status (%s)", st, strings.Join(knownTCBStatuses, ", "))
+		}
+	}
+	if len(c.AcceptTCBStatus) == 0 {
+		bad("accept-tcb-status", "must name at least one status")
+	}
+	if c.Offline && c.CollateralDir == "" {
+		bad("offline", "offline mode needs collateral-dir")
+	}
+	if c.CollateralURL != "" {
+		if u, err := url.Parse(c.CollateralURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("collateral-url", "%q must be an absolute http(s) URL", c.CollateralURL)
+		}
+	}
+	for key, p := range map[string]string{"collateral-dir": c.CollateralDir} {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err != nil {
+			bad(key, "%v", err)
+		} else if !st.IsDir() {
+			bad(key, "%s is not a directory", p)
+		}
+	}
+	for _, p := range append([]string{c.CollateralCA}, c.PolicyMgmtCerts...) {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			bad("policy-management-cert", "%v", err)
+		}
+	}
+	if c.DevTime != "" {
+		if !c.Dev {
+			bad("dev-time", "only allowed with --dev")
+		} else if _, err := time.Parse(time.RFC3339, c.DevTime); err != nil {
+			bad("dev-time", "%q is not an RFC 3339 time (e.g. 2025-06-01T00:00:00Z)", c.DevTime)
+		}
+	}
+	if c.DevBearerToken != "" && !c.Dev {
+		bad("dev-bearer-token", "only allowed with --dev")
+	}
 	return errors.Join(errs...)
 }
+
+var knownTCBStatuses = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
+	"OutOfDate", "OutOfDateConfigurationNeeded", "Revoked"}
 
 // IsLoopback reports whether addr's host is a loopback address or
 // "localhost". An empty host (all interfaces) is not loopback.

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -131,7 +132,7 @@ func TestValidate(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), tc.key+":") && !strings.Contains(err.Error(), "\n"+tc.key+":") {
 				t.Fatalf("Validate = %v, want an error naming %q", err, tc.key)
 			}
-			if c != before {
+			if !reflect.DeepEqual(c, before) {
 				t.Fatal("Validate mutated the config")
 			}
 		})

@@ -52,6 +52,13 @@ type Server struct {
 	Ready func(ctx context.Context) error
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64
+	// Attester and Management serve the attestation and management
+	// operations; when nil those routes are not registered.
+	Attester   Attester
+	Management Manager
+	// Auth authenticates management calls; nil means no authentication
+	// (a loud warning is the caller's job).
+	Auth Authenticator
 }
 
 // Handler returns the http.Handler serving the whole surface.
@@ -61,6 +68,9 @@ func (s *Server) Handler() http.Handler {
 	rt.handle(http.MethodGet, "/.well-known/openid-configuration", s.getOpenIDConfiguration)
 	rt.handle(http.MethodGet, "/healthz", s.healthz)
 	rt.handle(http.MethodGet, "/readyz", s.readyz)
+	if s.Attester != nil && s.Management != nil {
+		s.registerAttestation(rt)
+	}
 	return s.middleware(rt.dispatch)
 }
 

@@ -40,8 +40,13 @@ type Issuer struct {
 
 // Options qualifies one issuance.
 type Options struct {
-	// Lifetime is exp - iat; AttestationLifetime when zero.
+	// Lifetime is exp - iat; AttestationLifetime when zero (ManagementLifetime
+	// when Management is set).
 	Lifetime time.Duration
+	// Management produces a policy/certificate management token as MAA
+	// does: 1 hour, and only iss, iat, nbf and exp as standard claims (no
+	// jti, no x-ms-ver).
+	Management bool
 	// Unsecured produces an alg none token (draft-policy results).
 	Unsecured bool
 	// X5C puts the signing certificate into the header (TPM omit_x5c=false);
@@ -49,27 +54,34 @@ type Options struct {
 	X5C, X5T bool
 }
 
-// Issue returns a compact JWT with claims plus iss, iat, nbf, exp, jti and
-// x-ms-ver (a caller-supplied value for any of these wins). It returns
-// keys.ErrNoActiveKey (wrapped) when there is no active key.
+// Issue returns a compact JWT with claims plus iss, iat, nbf, exp, and for
+// attestation tokens jti and x-ms-ver (a caller-supplied value for any of
+// these wins). It returns keys.ErrNoActiveKey (wrapped) when there is no
+// active key.
 func (is *Issuer) Issue(claims map[string]any, opts Options) (string, error) {
 	now := is.Now().UTC()
 	lifetime := opts.Lifetime
-	if lifetime == 0 {
+	switch {
+	case lifetime != 0:
+	case opts.Management:
+		lifetime = ManagementLifetime
+	default:
 		lifetime = AttestationLifetime
-	}
-	jti := make([]byte, 32)
-	if _, err := rand.Read(jti); err != nil {
-		return "", fmt.Errorf("token: jti: %w", err)
 	}
 	iss := is.IssuerURI()
 	all := map[string]any{
-		"iss":      iss,
-		"iat":      now.Unix(),
-		"nbf":      now.Unix(),
-		"exp":      now.Add(lifetime).Unix(),
-		"jti":      hex.EncodeToString(jti),
-		"x-ms-ver": "1.0",
+		"iss": iss,
+		"iat": now.Unix(),
+		"nbf": now.Unix(),
+		"exp": now.Add(lifetime).Unix(),
+	}
+	if !opts.Management {
+		jti := make([]byte, 32)
+		if _, err := rand.Read(jti); err != nil {
+			return "", fmt.Errorf("token: jti: %w", err)
+		}
+		all["jti"] = hex.EncodeToString(jti)
+		all["x-ms-ver"] = "1.0"
 	}
 	maps.Copy(all, claims)
 	key, err := is.Keys.Active()
