@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	jmespath "github.com/jmespath-community/go-jmespath"
 )
 
 // Pos is a position in the policy text. Line and Col start at 1; Col counts
@@ -184,11 +182,11 @@ type Ref struct {
 
 // Call is a function call (policy version 1.2).
 type Call struct {
-	Pos  Pos
-	Name string
-	Args []Expr
-	fn   *function
-	jp   jmespath.JMESPath // compiled query when JmesPath's query is a literal
+	Pos   Pos
+	Name  string
+	Args  []Expr
+	fn    *function
+	query *compiledQuery // compiled query when JmesPath's query is a literal
 }
 
 // Position returns where the expression starts; String renders it in

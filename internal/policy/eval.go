@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
-
-	jmespath "github.com/jmespath-community/go-jmespath"
 )
 
 // Result is the outcome of evaluating a policy.
@@ -148,7 +146,7 @@ type evaluator struct {
 	vals []Value   // arena for expression values, reset per rule
 
 	jsonCache map[jsonKey]jsonDoc // decoded JSON documents, by string identity
-	jpCache   map[string]jmespath.JMESPath
+	jpCache   map[string]compiledQuery
 }
 
 // evaluatorPool recycles the per-evaluation scratch state (a *Policy stays
@@ -462,21 +460,23 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 	if query == "" {
 		return "", evalErr(c.Args[1].Position(), "JmesPath: the query argument is empty")
 	}
-	jp := c.jp
-	if jp == nil {
+	var q compiledQuery
+	if c.query != nil {
+		q = *c.query
+	} else {
 		if len(query) > e.lim.MaxQueryLen {
 			return "", evalErr(c.Args[1].Position(), "JmesPath: the query is %d bytes, more than the limit of %d", len(query), e.lim.MaxQueryLen)
 		}
-		jp = e.jpCache[query]
-		if jp == nil {
+		var ok bool
+		if q, ok = e.jpCache[query]; !ok {
 			var err error
-			if jp, err = compileJMESPath(query); err != nil {
+			if q, err = compileJMESPath(query); err != nil {
 				return "", &EvalError{Pos: c.Args[1].Position(), Msg: "JmesPath: invalid query: " + err.Error(), Err: err}
 			}
 			if e.jpCache == nil {
-				e.jpCache = map[string]jmespath.JMESPath{}
+				e.jpCache = map[string]compiledQuery{}
 			}
-			e.jpCache[query] = jp
+			e.jpCache[query] = q
 		}
 	}
 	key := jsonKey{unsafe.StringData(doc), len(doc)}
@@ -494,12 +494,11 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 		}
 		e.jsonCache[key] = jsonDoc{src: doc, data: data}
 	}
-	// A query walks (at most, for the queries policies use, a few times) the
-	// document: charge its size.
-	if err := e.step(c.Pos, len(doc)/1024); err != nil {
+	// Charge the query's shape times the document's size (see compiledQuery.cost).
+	if err := e.step(c.Pos, satMul(1+len(doc)/1024, q.cost)); err != nil {
 		return "", err
 	}
-	out, err := search(jp, data)
+	out, err := search(q.jp, data)
 	if err != nil {
 		return "", &EvalError{Pos: c.Pos, Msg: "JmesPath: " + err.Error(), Err: err}
 	}
@@ -515,7 +514,7 @@ func (e *evaluator) jmesPath(c *Call, doc, query string) (string, error) {
 
 // search runs a compiled query, turning a panic inside the JMESPath library
 // into an error.
-func search(jp jmespath.JMESPath, data any) (out any, err error) {
+func search(jp interface{ Search(any) (any, error) }, data any) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("query failed: %v", r)

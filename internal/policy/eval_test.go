@@ -492,3 +492,51 @@ func TestJSONCacheIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestJMESPathBounds: what a query can do is bounded before it runs.
+func TestJMESPathBounds(t *testing.T) {
+	dbl := strings.Repeat("[@,@][] | ", 9) + "length(@)" // 2^9 = 512 times the input
+	if _, err := Parse(`version=1.2; authorizationrules{=> permit();}; issuancerules{=> issue(type="r", value=JmesPath("[1]", "` + dbl + `"));};`); err == nil ||
+		!strings.Contains(err.Error(), "invalid JMESPath query: the query can produce values more than 256 times the size of its input") {
+		t.Errorf("growth: %v", err)
+	}
+	ok := strings.Repeat("[@,@][] | ", 8) + "length(@)" // 256: allowed
+	res, err := run(t, `=> issue(type="r", value=JmesPath("[1]", "`+ok+`"));`, nil)
+	if err != nil || mustJSON(res.ClaimsJSON()) != `{"r":"256"}` {
+		t.Errorf("growth 256: %v %v", err, res)
+	}
+	if _, err := Parse(`version=1.2; authorizationrules{=> permit();}; issuancerules{=> issue(type="r", value=JmesPath("{}", "let $a = @ in $a"));};`); err == nil ||
+		!strings.Contains(err.Error(), "let expressions and variables are not supported") {
+		t.Errorf("let: %v", err)
+	}
+	// Dynamic queries get the same checks.
+	if _, err := run(t, `c:[type=="q"] => issue(type="r", value=JmesPath("[1]", c.value));`, []Claim{ServiceClaim("q", String(dbl))}); err == nil || !strings.Contains(err.Error(), "more than 256 times") {
+		t.Errorf("dynamic growth: %v", err)
+	}
+	runCases(t, []evalCase{
+		{name: "pad_left", rules: "=> issue(type=\"r\", value=JmesPath(\"{}\", \"pad_left('ab', `5`, '*')\"));", out: `{"r":"\"***ab\""}`},
+		{name: "pad_right huge", rules: "=> issue(type=\"r\", value=JmesPath(\"{}\", \"pad_right('ab', `1e12`)\"));", err: "pad_right: width 1e+12 is more than 4194304"},
+		{name: "replace", rules: "=> issue(type=\"r\", value=JmesPath(\"{}\", \"replace('aXbX', 'X', '-')\"));", out: `{"r":"\"a-b-\""}`},
+		{name: "replace huge", rules: "=> issue(type=\"r\", value=JmesPath(\"{\\\"s\\\":\\\"" + strings.Repeat("x", 3000) + "\\\"}\", \"replace(s, '', '" + strings.Repeat("y", 2000) + "')\"));", err: "replace: result would be"},
+		{name: "join", rules: "=> issue(type=\"r\", value=JmesPath(\"[\\\"a\\\",\\\"b\\\"]\", \"join(', ', @)\"));", out: `{"r":"\"a, b\""}`},
+	})
+}
+
+// TestJMESPathCost: the TPM sample policy over 100 events stays far below
+// the default step limit.
+func TestJMESPathCost(t *testing.T) {
+	events, _ := os.ReadFile("testdata/tpm/events-100.json")
+	text, _ := os.ReadFile("testdata/examples/tpm-attestation-sample-policies-2.policy")
+	p, err := Parse(string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Evaluate(context.Background(), []Claim{ServiceClaim("events", String(string(events)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps > DefaultLimits().MaxSteps/20 {
+		t.Errorf("%d steps for a 40 KB event log", res.Steps)
+	}
+	t.Logf("%d steps", res.Steps)
+}

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	jmespath "github.com/jmespath-community/go-jmespath"
 )
 
 // argKind says what a function argument must evaluate to.
@@ -93,58 +91,7 @@ func editDistance(a, b string, max int) int {
 	return min(prev[len(b)], max)
 }
 
-// jmespathExtensions are the custom JMESPath functions MAA's sample policies
-// use. equals_ignore_case(a, b) is true when both are strings equal under
-// Unicode case folding, and false otherwise (including when a field is
-// missing and evaluates to null).
-var jmespathExtensions = []jmespath.FunctionEntry{{
-	Name: "equals_ignore_case",
-	Arguments: []jmespath.ArgSpec{
-		{Types: []jmespath.JpType{jmespath.JpAny}},
-		{Types: []jmespath.JpType{jmespath.JpAny}},
-	},
-	Handler: func(args []any) (any, error) {
-		a, ok1 := args[0].(string)
-		b, ok2 := args[1].(string)
-		return ok1 && ok2 && strings.EqualFold(a, b), nil
-	},
-}, {
-	// keys, values and items are replaced by versions that return object
-	// members sorted by key: the library's follow Go's random map order, and
-	// policy evaluation must be deterministic.
-	Name:      "keys",
-	Arguments: []jmespath.ArgSpec{{Types: []jmespath.JpType{jmespath.JpObject}}},
-	Handler: func(args []any) (any, error) {
-		m := args[0].(map[string]any)
-		out := make([]any, 0, len(m))
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			out = append(out, k)
-		}
-		return out, nil
-	},
-}, {
-	Name:      "values",
-	Arguments: []jmespath.ArgSpec{{Types: []jmespath.JpType{jmespath.JpObject}}},
-	Handler: func(args []any) (any, error) {
-		m := args[0].(map[string]any)
-		out := make([]any, 0, len(m))
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			out = append(out, m[k])
-		}
-		return out, nil
-	},
-}, {
-	Name:      "items",
-	Arguments: []jmespath.ArgSpec{{Types: []jmespath.JpType{jmespath.JpObject}}},
-	Handler: func(args []any) (any, error) {
-		m := args[0].(map[string]any)
-		out := make([]any, 0, len(m))
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			out = append(out, []any{k, m[k]})
-		}
-		return out, nil
-	},
-}}
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // checkJSONShape rejects documents larger than maxBytes or nested deeper than
 // maxDepth before they are decoded.

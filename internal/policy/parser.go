@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	jmespath "github.com/jmespath-community/go-jmespath"
 )
 
 // Policy is a parsed and checked policy, ready to evaluate. It is immutable
@@ -483,11 +481,11 @@ func (p *parser) parseCall(name token) (Expr, error) {
 			if len(q.Value) > p.lim.MaxQueryLen {
 				return nil, newParseError(q.Pos, "", "", fmt.Sprintf("the JMESPath query is %d bytes, more than the limit of %d", len(q.Value), p.lim.MaxQueryLen))
 			}
-			jp, err := compileJMESPath(q.Value)
+			cq, err := compileJMESPath(q.Value)
 			if err != nil {
 				return nil, newParseError(q.Pos, q.String(), "a valid JMESPath query", "invalid JMESPath query: "+err.Error())
 			}
-			c.jp = jp
+			c.query = &cq
 		}
 	}
 	return c, nil
@@ -629,14 +627,4 @@ func allowedActions(sec SectionKind) string {
 		return "permit, deny, add"
 	}
 	return "add, issue, issueproperty"
-}
-
-// compileJMESPath compiles a query with MAA's custom functions.
-func compileJMESPath(q string) (jp jmespath.JMESPath, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			jp, err = nil, fmt.Errorf("query rejected by the JMESPath parser: %v", r)
-		}
-	}()
-	return jmespath.Compile(q, jmespathExtensions...)
 }
