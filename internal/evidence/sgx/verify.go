@@ -182,9 +182,17 @@ func (v *Verifier) Verify(ctx context.Context, quote []byte, opts ...CallOption)
 // the QE Identity match and QE TCB level; the quote signature; TCB level
 // selection by the PCK certificate's components and PCESVN; status merge.
 //
-// On failure it returns nil and a *maaerr.Error (InvalidQuote, or
-// ServiceUnavailable when collateral could not be fetched) wrapping one of
-// the Err* sentinels.
+// Where QVL is lenient this is stricter: certificates must also be past
+// notBefore, TCB Info / QE Identity issueDate and CRL thisUpdate must not be
+// in the future (ErrCollateralNotYetValid), and an expired certificate is
+// never accepted (ErrCertificateExpired), even with AcceptExpiredCollateral.
+// Like QVL it compares only report_data[0:32] of the QE report, tolerates
+// bytes after the signature data, and treats TCB status Revoked (platform or
+// QE) as a failure (ErrTCBRevoked).
+//
+// On failure it returns nil and a *maaerr.Error (InvalidQuote; InvalidParameter
+// for a malformed PCK chain PEM; ServiceUnavailable when collateral could not
+// be fetched) wrapping one of the Err* sentinels.
 func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...CallOption) (*Result, error) {
 	var co callOpts
 	for _, o := range opts {
