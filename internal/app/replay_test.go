@@ -89,13 +89,24 @@ func requestBody(raw json.RawMessage, contentType string) []byte {
 }
 
 type reply struct {
-	status int
-	token  string
-	claims map[string]any
-	code   string
+	status  int
+	token   string
+	claims  map[string]any
+	code    string
+	message string
 }
 
 func send(t *testing.T, base, method, path string, body []byte, contentType string) reply {
+	t.Helper()
+	return sendReq(t, base, method, path, body, contentType, true)
+}
+
+func sendAuth(t *testing.T, base, method, path string, body []byte, auth bool) reply {
+	t.Helper()
+	return sendReq(t, base, method, path, body, "application/json", auth)
+}
+
+func sendReq(t *testing.T, base, method, path string, body []byte, contentType string, auth bool) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
 	if err != nil {
@@ -104,7 +115,9 @@ func send(t *testing.T, base, method, path string, body []byte, contentType stri
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("Authorization", "Bearer "+devToken)
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+devToken)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -120,13 +133,14 @@ func parseReply(t *testing.T, status int, b []byte) reply {
 	var env struct {
 		Token string `json:"token"`
 		Error struct {
-			Code string `json:"code"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(b, &env); err != nil {
 		t.Fatalf("response %q is not JSON: %v", b, err)
 	}
-	r.code = env.Error.Code
+	r.code, r.message = env.Error.Code, env.Error.Message
 	if env.Token != "" {
 		r.token = env.Token
 		j, err := jose.Parse(env.Token)
