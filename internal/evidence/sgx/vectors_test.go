@@ -1,13 +1,16 @@
 package sgx
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -293,5 +296,40 @@ func TestPCS2025Variants(t *testing.T) {
 			t.Errorf("%s: advisories %v lack %s", tc.file, res.AdvisoryIDs, tc.extra)
 		}
 		t.Logf("%s: %s %v", tc.file, res.TCBStatus, res.AdvisoryIDs)
+	}
+}
+
+// TestMAA2020Sample: the OE report Azure-Samples posted to MAA in 2020 and
+// the claims of MAA's answer (post.attest.response.jwt.body.json), whose
+// maa-quotehash was then SHA-256 of the SGX part (report[16:]).
+func TestMAA2020Sample(t *testing.T) {
+	var body struct{ Quote, EnclaveHeldData string }
+	if err := json.Unmarshal(readFile(t, "maa", "oe_validatequotes_post.attest.body.json"), &body); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(body.Quote, "="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ehd, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(body.EnclaveHeldData, "="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newTestVerifier(t, "2025-06-01T00:00:00Z")
+	res, err := v.Verify(context.Background(), rep[16:], WithCollateral(bundleFromDir(t, "pcs2025", "00906ED50000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Claims()
+	if c[ClaimMREnclave] != "90a328210154d861be7fc85a904e99fba713b05029321a470f62ea8495ec7d90" ||
+		c[ClaimMRSigner] != "6b1f95f512413b03759aaec2ec2b27cc2735468bb6113ccca163da92ca2b9b26" ||
+		c[ClaimSVN] != 8888 || c[ClaimProductID] != 1 || c[ClaimIsDebuggable] != false {
+		t.Errorf("claims %v", c)
+	}
+	if h := hex.EncodeToString(res.Hashes.Quote[:]); h != "e2e7d0d775f53b47b9bc9c579565cd5bca0cd0c51ccb9a99c1f076e1730607df" {
+		t.Errorf("quotehash %s", h)
+	}
+	if sum := sha256Sum(ehd); !bytes.Equal(sum[:], res.Report.ReportData[:32]) {
+		t.Error("report data does not bind the enclave held data")
 	}
 }
