@@ -30,11 +30,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -279,7 +281,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	if err := s.read(ctx, "ping", func() error { return s.pool.Ping(ctx) }); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
@@ -307,6 +309,9 @@ func utc(t *time.Time) time.Time {
 // wrapErr prefixes err with the operation and makes unique violations,
 // serialization failures and deadlocks match store.ErrConflict.
 func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -321,20 +326,75 @@ func wrapErr(op string, err error) error {
 
 // withTx runs fn in a READ COMMITTED transaction and commits it. fn is
 // expected to call bump first, which serialises it with every other change
-// of the same instance.
+// of the same instance. If PostgreSQL dropped the connection before COMMIT
+// was sent (a restart or failover leaves every pooled connection dead), the
+// transaction cannot have committed, so withTx resets the pool and runs it
+// once more on a fresh connection; fn must therefore be safe to rerun. A
+// failure of COMMIT itself is never retried: its outcome is unknown.
 func (s *Store) withTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	sentCommit, err := s.tx(ctx, op, fn)
+	if err == nil || sentCommit || !s.shouldRetry(ctx, op, err) {
+		return err
+	}
+	_, err = s.tx(ctx, op, fn)
+	return err
+}
+
+func (s *Store) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (sentCommit bool, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return wrapErr(op+": begin", err)
+		return false, wrapErr(op+": begin", err)
 	}
 	defer tx.Rollback(context.Background()) // no-op after Commit
 	if err := fn(tx); err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return wrapErr(op+": commit", err)
+		return true, wrapErr(op+": commit", err)
 	}
-	return nil
+	return true, nil
+}
+
+// read runs an idempotent read, once more on a fresh connection if the
+// first attempt failed because PostgreSQL dropped the connection.
+func (s *Store) read(ctx context.Context, op string, fn func() error) error {
+	err := fn()
+	if err == nil || !s.shouldRetry(ctx, op, err) {
+		return err
+	}
+	return fn()
+}
+
+// shouldRetry reports whether err means the connection was lost (see
+// connLost) and ctx still allows a retry; if so it resets the pool, because
+// a connection dropped by a restart means every idle one is dead too, and
+// pgxpool only pings connections idle for more than a second.
+func (s *Store) shouldRetry(ctx context.Context, op string, err error) bool {
+	if ctx.Err() != nil || !connLost(err) {
+		return false
+	}
+	s.log.Warn("postgres: connection lost; resetting the pool and retrying once", "op", op, "err", err)
+	s.pool.Reset()
+	return true
+}
+
+// connLost reports whether err says the server closed or refused the
+// session (shutdown, restart, pg_terminate_backend, network reset) rather
+// than rejecting the statement.
+func connLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", // admin_shutdown: pg_terminate_backend, smart/fast shutdown
+			"57P02", // crash_shutdown
+			"57P03": // cannot_connect_now: starting up or shutting down
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception class
+	}
+	return pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // bump increments the instance's generation inside tx, taking the instance
@@ -363,28 +423,30 @@ func (s *Store) CreateInstance(ctx context.Context, inst store.Instance) error {
 		return fmt.Errorf("postgres: invalid mode %q", inst.Mode)
 	}
 	now := s.ts()
-	// One statement, so one implicit transaction: the notification is sent
-	// only if the insert commits.
-	_, err := s.pool.Exec(ctx, `WITH i AS (
-			INSERT INTO instances (id, issuer, mode, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, generation)
-		SELECT pg_notify($5, i.id || ':' || i.generation) FROM i`,
-		inst.ID, inst.Issuer, string(inst.Mode), now, s.channel)
-	if err != nil {
-		err = wrapErr("create instance", err)
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("instance %q: %w", inst.ID, store.ErrConflict)
-		}
-		return err
+	// An explicit transaction (not an implicit one-statement one) so that
+	// withTx may retry it after a lost connection without turning a
+	// committed first attempt into a spurious ErrConflict.
+	err := s.withTx(ctx, "create instance", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `WITH i AS (
+				INSERT INTO instances (id, issuer, mode, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, generation)
+			SELECT pg_notify($5, i.id || ':' || i.generation) FROM i`,
+			inst.ID, inst.Issuer, string(inst.Mode), now, s.channel)
+		return wrapErr("create instance", err)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("instance %q: %w", inst.ID, err)
 	}
-	return nil
+	return err
 }
 
 // GetInstance implements store.Store.
 func (s *Store) GetInstance(ctx context.Context, id string) (store.Instance, error) {
 	var inst store.Instance
 	var mode string
-	err := s.pool.QueryRow(ctx, `SELECT id, issuer, mode, created_at, updated_at FROM instances WHERE id = $1`, id).
-		Scan(&inst.ID, &inst.Issuer, &mode, &inst.CreatedAt, &inst.UpdatedAt)
+	err := s.read(ctx, "get instance", func() error {
+		return s.pool.QueryRow(ctx, `SELECT id, issuer, mode, created_at, updated_at FROM instances WHERE id = $1`, id).
+			Scan(&inst.ID, &inst.Issuer, &mode, &inst.CreatedAt, &inst.UpdatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Instance{}, fmt.Errorf("instance %q: %w", id, store.ErrNotFound)
 	}
@@ -415,7 +477,9 @@ func (s *Store) UpdateInstance(ctx context.Context, inst store.Instance) error {
 // Generation implements store.Store.
 func (s *Store) Generation(ctx context.Context, instanceID string) (int64, error) {
 	var g int64
-	err := s.pool.QueryRow(ctx, `SELECT generation FROM instances WHERE id = $1`, instanceID).Scan(&g)
+	err := s.read(ctx, "generation", func() error {
+		return s.pool.QueryRow(ctx, `SELECT generation FROM instances WHERE id = $1`, instanceID).Scan(&g)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("instance %q: %w", instanceID, store.ErrNotFound)
 	}
@@ -436,7 +500,11 @@ func scanPolicy(row pgx.Row) (store.Policy, error) {
 
 // GetPolicy implements store.Store.
 func (s *Store) GetPolicy(ctx context.Context, instanceID, attestationType string) (store.Policy, error) {
-	p, err := scanPolicy(s.pool.QueryRow(ctx, `SELECT `+policyCols+` FROM policies WHERE instance_id = $1 AND attestation_type = $2`, instanceID, attestationType))
+	var p store.Policy
+	err := s.read(ctx, "get policy", func() (err error) {
+		p, err = scanPolicy(s.pool.QueryRow(ctx, `SELECT `+policyCols+` FROM policies WHERE instance_id = $1 AND attestation_type = $2`, instanceID, attestationType))
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Policy{}, fmt.Errorf("policy %s/%s: %w", instanceID, attestationType, store.ErrNotFound)
 	}
@@ -446,24 +514,20 @@ func (s *Store) GetPolicy(ctx context.Context, instanceID, attestationType strin
 	return p, nil
 }
 
-// ListPolicies implements store.Store. Policies are ordered by attestation
+// ListPolicies implements store.Store (nil when there are none). Policies are ordered by attestation
 // type in byte order (COLLATE "C", as SQLite), whatever the database's
 // collation.
 func (s *Store) ListPolicies(ctx context.Context, instanceID string) ([]store.Policy, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+policyCols+` FROM policies WHERE instance_id = $1 ORDER BY attestation_type COLLATE "C"`, instanceID)
-	if err != nil {
-		return nil, wrapErr("list policies", err)
-	}
-	defer rows.Close()
 	var out []store.Policy
-	for rows.Next() {
-		p, err := scanPolicy(rows)
+	err := s.read(ctx, "list policies", func() error {
+		rows, err := s.pool.Query(ctx, `SELECT `+policyCols+` FROM policies WHERE instance_id = $1 ORDER BY attestation_type COLLATE "C"`, instanceID)
 		if err != nil {
-			return nil, wrapErr("list policies", err)
+			return err
 		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		out, err = pgx.AppendRows([]store.Policy(nil), rows, func(r pgx.CollectableRow) (store.Policy, error) { return scanPolicy(r) })
+		return err
+	})
+	if err != nil {
 		return nil, wrapErr("list policies", err)
 	}
 	return out, nil
@@ -542,21 +606,21 @@ func (s *Store) DeletePolicy(ctx context.Context, instanceID, attestationType st
 
 // ListPolicyCertificates implements store.Store.
 func (s *Store) ListPolicyCertificates(ctx context.Context, instanceID string) ([]store.PolicyCertificate, error) {
-	rows, err := s.pool.Query(ctx, `SELECT instance_id, thumbprint, der, added_at FROM policy_certificates WHERE instance_id = $1 ORDER BY seq`, instanceID)
-	if err != nil {
-		return nil, wrapErr("list certificates", err)
-	}
-	defer rows.Close()
 	var out []store.PolicyCertificate
-	for rows.Next() {
-		var c store.PolicyCertificate
-		if err := rows.Scan(&c.InstanceID, &c.Thumbprint, &c.DER, &c.AddedAt); err != nil {
-			return nil, wrapErr("list certificates", err)
+	err := s.read(ctx, "list certificates", func() error {
+		rows, err := s.pool.Query(ctx, `SELECT instance_id, thumbprint, der, added_at FROM policy_certificates WHERE instance_id = $1 ORDER BY seq`, instanceID)
+		if err != nil {
+			return err
 		}
-		c.AddedAt = c.AddedAt.UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		out, err = pgx.AppendRows([]store.PolicyCertificate(nil), rows, func(r pgx.CollectableRow) (store.PolicyCertificate, error) {
+			var c store.PolicyCertificate
+			err := r.Scan(&c.InstanceID, &c.Thumbprint, &c.DER, &c.AddedAt)
+			c.AddedAt = c.AddedAt.UTC()
+			return c, err
+		})
+		return err
+	})
+	if err != nil {
 		return nil, wrapErr("list certificates", err)
 	}
 	return out, nil
@@ -604,25 +668,25 @@ func (s *Store) RemovePolicyCertificate(ctx context.Context, instanceID, thumbpr
 
 // ListSigningKeys implements store.Store.
 func (s *Store) ListSigningKeys(ctx context.Context, instanceID string) ([]store.SigningKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT instance_id, kid, private_key, cert_der, state, created_at, activated_at, retired_at
-		FROM signing_keys WHERE instance_id = $1 ORDER BY seq`, instanceID)
-	if err != nil {
-		return nil, wrapErr("list keys", err)
-	}
-	defer rows.Close()
 	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var state string
-		var activated, retired *time.Time
-		if err := rows.Scan(&k.InstanceID, &k.KID, &k.PrivateKey, &k.CertDER, &state, &k.CreatedAt, &activated, &retired); err != nil {
-			return nil, wrapErr("list keys", err)
+	err := s.read(ctx, "list keys", func() error {
+		rows, err := s.pool.Query(ctx, `SELECT instance_id, kid, private_key, cert_der, state, created_at, activated_at, retired_at
+			FROM signing_keys WHERE instance_id = $1 ORDER BY seq`, instanceID)
+		if err != nil {
+			return err
 		}
-		k.State = store.KeyState(state)
-		k.CreatedAt, k.ActivatedAt, k.RetiredAt = k.CreatedAt.UTC(), utc(activated), utc(retired)
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+		out, err = pgx.AppendRows([]store.SigningKey(nil), rows, func(r pgx.CollectableRow) (store.SigningKey, error) {
+			var k store.SigningKey
+			var state string
+			var activated, retired *time.Time
+			err := r.Scan(&k.InstanceID, &k.KID, &k.PrivateKey, &k.CertDER, &state, &k.CreatedAt, &activated, &retired)
+			k.State = store.KeyState(state)
+			k.CreatedAt, k.ActivatedAt, k.RetiredAt = k.CreatedAt.UTC(), utc(activated), utc(retired)
+			return k, err
+		})
+		return err
+	})
+	if err != nil {
 		return nil, wrapErr("list keys", err)
 	}
 	return out, nil
