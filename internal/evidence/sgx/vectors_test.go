@@ -333,3 +333,40 @@ func TestMAA2020Sample(t *testing.T) {
 		t.Error("report data does not bind the enclave held data")
 	}
 }
+
+// TestConcurrentVerify shares one verifier between goroutines verifying
+// different quotes (run with -race).
+func TestConcurrentVerify(t *testing.T) {
+	at := mustTime(t, "2025-06-01T00:00:00Z")
+	o := DefaultOptions()
+	o.Now = func() time.Time { return at }
+	o.CacheEntries = 2 // force evictions too
+	v, err := NewVerifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bundleFromDir(t, "pcs2025", "00906ED50000")
+	var quotes [][]byte
+	for _, n := range []string{"intel_sdk_enclave.info.release.json", "intel_sdk_enclave.info.debug.json", "oe_sdk_enclave.info.release.json"} {
+		q, _ := hex.DecodeString(loadEnclaveInfo(t, n).QuoteHex)
+		if q[0] == 1 {
+			q = q[16:]
+		}
+		quotes = append(quotes, q)
+	}
+	quotes = append(quotes, readFile(t, "oe2022/sgx_quote.bin"))
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := 0; i < 8; i++ {
+				_, err := v.Verify(context.Background(), quotes[(g+i)%len(quotes)], WithCollateral(b))
+				errs <- err
+			}
+		}(g)
+	}
+	for i := 0; i < 64; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
