@@ -1,0 +1,354 @@
+package tpm
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/google/go-eventlog/register"
+	"github.com/google/go-eventlog/tcg"
+)
+
+// Bounds on event logs.
+const (
+	maxLogBytes = 2 << 20
+	maxLogs     = 8
+)
+
+// TCG event types the claims use.
+const (
+	evSeparator               = 0x00000004
+	evEventTag                = 0x00000006
+	evEFIVariableDriverConfig = 0x80000001
+	evEFIVariableBoot         = 0x80000002
+	evEFIVariableAuthority    = 0x800000E0
+	evEFIVariableBoot2        = 0x8000000C
+)
+
+// EFIGlobalVariableGUID is the vendor GUID of SecureBoot, PK, KEK, as MAA
+// prints it.
+const EFIGlobalVariableGUID = "8BE4DF61-93CA-11D2-AA0D-00E098032B8C"
+
+// Event is one verified event in MAA's "events" claim shape.
+type Event struct {
+	EventSeq        int            `json:"EventSeq"`
+	EventType       uint32         `json:"EventType"`
+	EventTypeString string         `json:"EventTypeString"`
+	PcrIndex        int            `json:"PcrIndex"`
+	Digest          string         `json:"Digest"`
+	ProcessedData   map[string]any `json:"ProcessedData,omitempty"`
+
+	dataVerified bool // the event data hashes to its digest
+}
+
+// ParseEventLog parses one TCG PC Client event log (SHA-1 or crypto-agile)
+// without replaying it, and returns its event count. It exists for fuzzing
+// and inspection: verification goes through Service.Verify.
+func ParseEventLog(log []byte) (int, error) {
+	if len(log) > maxLogBytes {
+		return 0, fmt.Errorf("event log of %d bytes exceeds %d", len(log), maxLogBytes)
+	}
+	el, err := parseLog(log)
+	if err != nil {
+		return 0, err
+	}
+	evs := el.Events(register.HashSHA256)
+	for _, e := range evs {
+		processEventData(uint32(e.Type), e.Data)
+	}
+	return len(evs), nil
+}
+
+func parseLog(log []byte) (el *tcg.EventLog, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			el, err = nil, fmt.Errorf("malformed event log (%v)", r)
+		}
+	}()
+	return tcg.ParseEventLog(log, tcg.ParseOpts{})
+}
+
+// replayLogs combines the logs (in measurement order) and replays them
+// against the quoted PCR values. It returns the events on quoted PCRs, in log
+// order, each with the digest that replayed. Events on PCRs that were not
+// quoted are not verified and are dropped.
+func replayLogs(logs [][]byte, quoted map[uint16]map[int][]byte) ([]Event, error) {
+	if len(logs) == 0 {
+		return nil, nil
+	}
+	combined := logs[0]
+	if len(logs) > 1 {
+		var err error
+		combined, err = appendLogs(logs[0], logs[1:]...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	el, err := parseLog(combined)
+	if err != nil {
+		return nil, err
+	}
+	var mrs []register.MR
+	for alg, vals := range quoted {
+		h, ok := cryptoHashOf(alg)
+		if !ok {
+			continue
+		}
+		for idx, d := range vals {
+			mrs = append(mrs, register.PCR{Index: idx, Digest: d, DigestAlg: h})
+		}
+	}
+	evs, err := replay(el, mrs)
+	if err != nil {
+		var re tcg.ReplayError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("the event log does not replay to the quoted PCRs %v", re.InvalidMRs)
+		}
+		return nil, err
+	}
+	out := make([]Event, 0, len(evs))
+	for _, e := range evs {
+		t := uint32(e.Type)
+		ev := Event{
+			EventSeq:        int(e.Num()),
+			EventType:       t,
+			EventTypeString: e.Type.TCGString(),
+			PcrIndex:        e.Index,
+			Digest:          fmt.Sprintf("%x", e.Digest),
+			dataVerified:    dataMatchesDigest(e.Data, e.Digest),
+		}
+		// Only data bound to its measured digest is interpreted; for other
+		// events (e.g. EV_EFI_BOOT_SERVICES_APPLICATION, whose digest is the
+		// image hash) the data is unverified and left out.
+		if ev.dataVerified {
+			ev.ProcessedData = processEventData(t, e.Data)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func appendLogs(base []byte, more ...[]byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("malformed event log (%v)", r)
+		}
+	}()
+	return tcg.AppendEvents(base, more...)
+}
+
+func replay(el *tcg.EventLog, mrs []register.MR) (evs []tcg.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			evs, err = nil, fmt.Errorf("malformed event log (%v)", r)
+		}
+	}()
+	return el.Verify(mrs)
+}
+
+func dataMatchesDigest(data, digest []byte) bool {
+	var h crypto.Hash
+	switch len(digest) {
+	case 20:
+		h = crypto.SHA1
+	case 32:
+		h = crypto.SHA256
+	case 48:
+		h = crypto.SHA384
+	case 64:
+		h = crypto.SHA512
+	default:
+		return false
+	}
+	d := h.New()
+	d.Write(data)
+	return bytes.Equal(d.Sum(nil), digest)
+}
+
+// processEventData renders the data of the event types MAA's policies read.
+// It returns nil when the type is not interpreted or the data is malformed.
+func processEventData(t uint32, data []byte) map[string]any {
+	switch t {
+	case evEFIVariableDriverConfig, evEFIVariableBoot, evEFIVariableBoot2, evEFIVariableAuthority:
+		v, err := parseUEFIVariable(data)
+		if err != nil {
+			return nil
+		}
+		return map[string]any{
+			"VariableGuid": v.guid,
+			"UnicodeName":  v.name,
+			"VariableData": base64.RawURLEncoding.EncodeToString(v.data),
+		}
+	case evEventTag:
+		m, err := ParseTaggedEvent(data)
+		if err != nil {
+			return nil
+		}
+		return m
+	case evSeparator:
+		if len(data) == 4 {
+			return map[string]any{"Value": uint64(binary.LittleEndian.Uint32(data))}
+		}
+	}
+	return nil
+}
+
+type uefiVariable struct {
+	guid string
+	name string
+	data []byte
+}
+
+// parseUEFIVariable parses UEFI_VARIABLE_DATA with 64-bit UINTN (the only
+// width x64 and AArch64 firmware use), bounded by the data length.
+func parseUEFIVariable(b []byte) (uefiVariable, error) {
+	if len(b) < 32 {
+		return uefiVariable{}, errors.New("short UEFI_VARIABLE_DATA")
+	}
+	g := b[:16]
+	guid := fmt.Sprintf("%08X-%04X-%04X-%X-%X", binary.LittleEndian.Uint32(g[0:4]), binary.LittleEndian.Uint16(g[4:6]),
+		binary.LittleEndian.Uint16(g[6:8]), g[8:10], g[10:16])
+	nameLen := binary.LittleEndian.Uint64(b[16:24])
+	dataLen := binary.LittleEndian.Uint64(b[24:32])
+	rest := b[32:]
+	if nameLen > uint64(len(rest))/2 || dataLen != uint64(len(rest))-nameLen*2 {
+		return uefiVariable{}, errors.New("UEFI_VARIABLE_DATA lengths do not match its size")
+	}
+	u := make([]uint16, nameLen)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(rest[2*i:])
+	}
+	name := strings.TrimRight(string(utf16.Decode(u)), "\x00")
+	return uefiVariable{guid: guid, name: name, data: rest[nameLen*2:]}, nil
+}
+
+// EncodeUEFIVariable builds UEFI_VARIABLE_DATA (64-bit UINTN) for a GUID in
+// canonical text form, as firmware measures it. It is for clients and tests
+// building event logs; it returns an error for a malformed GUID.
+func EncodeUEFIVariable(guid, name string, data []byte) ([]byte, error) {
+	var g [16]byte
+	var d1 uint32
+	var d2, d3 uint16
+	var d4 [8]byte
+	h := strings.ReplaceAll(guid, "-", "")
+	if len(h) != 32 {
+		return nil, fmt.Errorf("bad GUID %q", guid)
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil || len(raw) != 16 {
+		return nil, fmt.Errorf("bad GUID %q", guid)
+	}
+	d1 = binary.BigEndian.Uint32(raw[0:4])
+	d2 = binary.BigEndian.Uint16(raw[4:6])
+	d3 = binary.BigEndian.Uint16(raw[6:8])
+	copy(d4[:], raw[8:16])
+	binary.LittleEndian.PutUint32(g[0:4], d1)
+	binary.LittleEndian.PutUint16(g[4:6], d2)
+	binary.LittleEndian.PutUint16(g[6:8], d3)
+	copy(g[8:], d4[:])
+	u := utf16.Encode([]rune(name))
+	out := make([]byte, 0, 32+2*len(u)+len(data))
+	out = append(out, g[:]...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(u)))
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(data)))
+	for _, c := range u {
+		out = binary.LittleEndian.AppendUint16(out, c)
+	}
+	return append(out, data...), nil
+}
+
+func cryptoHashOf(alg uint16) (crypto.Hash, bool) {
+	switch alg {
+	case 0x0004:
+		return crypto.SHA1, true
+	case 0x000B:
+		return crypto.SHA256, true
+	case 0x000C:
+		return crypto.SHA384, true
+	case 0x000D:
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+// bootState is what the Windows and UEFI events say, when they say it.
+type bootState struct {
+	SecureBootEnabled     *bool
+	BootDebuggingDisabled *bool
+	NotSafeMode           *bool
+	NotWinPE              *bool
+	IOMMUEnabled          *bool
+	VBSEnabled            *bool
+}
+
+// deriveBootState follows MAA's documented policy rules (policy-version-1-2.md)
+// over verified events only. A claim is set only when the events it depends
+// on are present.
+func deriveBootState(events []Event) bootState {
+	var st bootState
+	var secureBoot []Event
+	type acc struct{ seen, all bool }
+	collect := func(a *acc, v any, want bool) {
+		b, ok := v.(bool)
+		if !ok {
+			return
+		}
+		if !a.seen {
+			a.seen, a.all = true, true
+		}
+		if b != want {
+			a.all = false
+		}
+	}
+	var dbg, safe, winpe, iommu, vbs acc
+	for _, e := range events {
+		if e.ProcessedData == nil {
+			continue
+		}
+		switch e.EventType {
+		case evEFIVariableDriverConfig:
+			if e.PcrIndex == 7 && e.ProcessedData["VariableGuid"] == EFIGlobalVariableGUID && e.ProcessedData["UnicodeName"] == "SecureBoot" {
+				secureBoot = append(secureBoot, e)
+			}
+		case evEventTag:
+			tb, ok := e.ProcessedData["EVENT_TRUSTBOUNDARY"].(map[string]any)
+			if !ok {
+				continue
+			}
+			switch e.PcrIndex {
+			case 12, 13, 19, 20:
+				collect(&dbg, tb["EVENT_BOOTDEBUGGING"], false)
+				collect(&safe, tb["EVENT_SAFEMODE"], false)
+				collect(&winpe, tb["EVENT_WINPE"], false)
+				collect(&iommu, tb["EVENT_VBS_IOMMU_REQUIRED"], true)
+			}
+			if e.PcrIndex == 12 || e.PcrIndex == 19 {
+				collect(&vbs, tb["EVENT_VBS_VSM_REQUIRED"], true)
+				collect(&vbs, tb["EVENT_VBS_MANDATORY_ENFORCEMENT"], true)
+			}
+		}
+	}
+	if len(secureBoot) > 0 {
+		on := len(secureBoot) == 1 && secureBoot[0].ProcessedData["VariableData"] == "AQ"
+		st.SecureBootEnabled = &on
+	}
+	set := func(a acc) *bool {
+		if !a.seen {
+			return nil
+		}
+		v := a.all
+		return &v
+	}
+	st.BootDebuggingDisabled = set(dbg)
+	st.NotSafeMode = set(safe)
+	st.NotWinPE = set(winpe)
+	st.IOMMUEnabled = set(iommu)
+	st.VBSEnabled = set(vbs)
+	return st
+}
