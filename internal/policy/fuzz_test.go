@@ -125,3 +125,26 @@ func FuzzClaimsFromJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJMESPathQuery: any query string either fails to compile or runs to a
+// result or an error on a small event log, without panicking.
+func FuzzJMESPathQuery(f *testing.F) {
+	for _, q := range []string{
+		"Events[?EventTypeString == 'EV_EFI_VARIABLE_DRIVER_CONFIG' && ProcessedData.VariableGuid == '8BE4DF61-93CA-11D2-AA0D-00E098032B8C']",
+		"[?ProcessedData.UnicodeName == 'SecureBoot'] | length(@) == `1` && @[0].ProcessedData.VariableData == 'AQ'",
+		"[*].EVENT_LOADEDMODULE_AGGREGATION[] | [? EVENT_IMAGEVALIDATED == `true` && (equals_ignore_case(EVENT_FILEPATH, '\\windows\\system32\\drivers\\wdboot.sys'))] | @ != `null`",
+		"Events[? EventTypeString == 'EV_EVENT_TAG' && PcrIndex == `20`] | length(@) == `1` && @[0] | @.{EventSeq:EventSeq, V:ProcessedData}",
+		"keys(@) | join(',', @)", "sort_by(Events, &EventSeq)[0]", "map(&PcrIndex, Events)",
+	} {
+		f.Add(q)
+	}
+	doc := `{"Events":[{"EventSeq":1,"EventTypeString":"EV_EFI_VARIABLE_DRIVER_CONFIG","PcrIndex":7,"ProcessedData":{"UnicodeName":"SecureBoot","VariableGuid":"8BE4DF61-93CA-11D2-AA0D-00E098032B8C","VariableData":"AQ"}},{"EventSeq":2,"EventTypeString":"EV_EVENT_TAG","PcrIndex":20,"ProcessedData":{"EVENT_LOADEDMODULE_AGGREGATION":[{"EVENT_FILEPATH":"\\windows\\system32\\drivers\\wdboot.sys","EVENT_IMAGEVALIDATED":true}]}}]}`
+	f.Fuzz(func(t *testing.T, q string) {
+		if len(q) > 1024 {
+			return
+		}
+		e := &evaluator{ctx: context.Background(), lim: &Limits{MaxSteps: 1 << 20, MaxJSONBytes: 1 << 16, MaxJSONDepth: 64, MaxValueLen: 1 << 16, MaxQueryLen: 1 << 12}}
+		c := &Call{Name: "JmesPath", Args: []Expr{&StringLit{}, &StringLit{}}, fn: functions["JmesPath"]}
+		_, _ = e.jmesPath(c, doc, q)
+	})
+}
