@@ -71,7 +71,7 @@ func claimsJSON(cs []Claim) map[string]any {
 // evaluated, or a limit or ctx stops evaluation, it returns nil and an
 // *EvalError (code PolicyEvaluationError).
 func (p *Policy) Evaluate(ctx context.Context, incoming []Claim) (*Result, error) {
-	lim := p.limits
+	lim := &p.limits // read only
 	if len(incoming) > lim.MaxClaims {
 		return nil, evalErr(Pos{Line: 1, Col: 1}, "%d incoming claims, more than the limit of %d", len(incoming), lim.MaxClaims)
 	}
@@ -82,7 +82,7 @@ func (p *Policy) Evaluate(ctx context.Context, incoming []Claim) (*Result, error
 	}
 	e := evaluatorPool.Get().(*evaluator)
 	defer e.release()
-	e.ctx, e.lim, e.res, e.base = ctx, &lim, &Result{}, incoming
+	e.ctx, e.lim, e.res, e.base = ctx, lim, &Result{}, incoming
 	e.res.Claims = make([]Claim, 0, 8)
 	f := p.file
 	if s := f.Section(ConfigurationRules); s != nil {
