@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/policy"
 )
@@ -91,7 +90,7 @@ func TestAttestationErrorPaths(t *testing.T) {
 	}
 
 	// Isolated mode refuses unsigned policies.
-	iso := start(t, isolatedConfig(t))
+	iso := start(t, replayConfig(t, "isolated", netIsolated+"/isolatedSigningCertificate.larryoattestationiso_2020-11-22.pem"))
 	got := sendAuth(t, "http://"+iso.app.HTTPAddr(), "PUT", "/policies/SgxEnclave"+v, []byte(unsignedPolicy("version=1.0; authorizationrules{ => permit(); }; issuancerules{};")), true)
 	if got.status != 400 || got.code != "InvalidOperation" {
 		t.Fatalf("unsigned policy in Isolated mode: %d %s", got.status, got.code)
@@ -105,8 +104,4 @@ func hexOf(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
-}
-
-func isolatedConfig(t *testing.T) config.Config {
-	return replayConfig(t, "isolated", netIsolated+"/isolatedSigningCertificate.larryoattestationiso_2020-11-22.pem")
 }

@@ -32,6 +32,7 @@ func NewRootCommand() *cobra.Command {
 		NewAttestCommand(),
 		NewCertsCommand(),
 		NewTokenCommand(),
+		newBenchCommand(),
 	)
 	return root
 }

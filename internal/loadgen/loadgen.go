@@ -1,0 +1,205 @@
+// Package loadgen drives attestation requests against an MAA-compatible
+// endpoint and measures throughput and latency (the engine of `maat bench
+// attest`), and measures the crypto-bound throughput of this machine for
+// comparison: the two ECDSA-P256 verifications and one RS256 signature that
+// every SGX attestation must do.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maat-attest/maat/internal/jose"
+)
+
+// Options configures a load run. Endpoint, Evidence and a positive
+// Concurrency and Duration are required.
+type Options struct {
+	Endpoint    string // e.g. https://localhost:8443
+	Type        string // "SgxEnclave" or "OpenEnclave"
+	APIVersion  string // default 2022-08-01
+	Evidence    []byte
+	RuntimeData []byte // optional, sent as Binary
+	Concurrency int
+	Duration    time.Duration
+	// Client is the HTTP client; nil means one with keep-alives sized for
+	// Concurrency (and InsecureSkipVerify when Insecure).
+	Client   *http.Client
+	Insecure bool
+	// MaxRequests stops the run early (0: no limit); bounds test runs.
+	MaxRequests int64
+}
+
+// Result summarises a run.
+type Result struct {
+	Requests   int64            `json:"requests"`
+	Errors     int64            `json:"errors"`
+	ErrorCodes map[string]int64 `json:"errorCodes,omitempty"`
+	Seconds    float64          `json:"seconds"`
+	Throughput float64          `json:"throughputPerSecond"`
+	P50Millis  float64          `json:"p50Ms"`
+	P95Millis  float64          `json:"p95Ms"`
+	P99Millis  float64          `json:"p99Ms"`
+	MaxMillis  float64          `json:"maxMs"`
+}
+
+// Run drives the endpoint until Duration passes (or MaxRequests), with
+// Concurrency workers each sending one request at a time. It returns an
+// error only for invalid options; request failures are counted.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Endpoint == "" || len(o.Evidence) == 0 || o.Concurrency < 1 || o.Duration <= 0 {
+		return nil, errors.New("loadgen: endpoint, evidence, concurrency >= 1 and duration > 0 are required")
+	}
+	if o.Type == "" {
+		o.Type = "SgxEnclave"
+	}
+	if o.APIVersion == "" {
+		o.APIVersion = "2022-08-01"
+	}
+	field := "quote"
+	if o.Type == "OpenEnclave" {
+		field = "report"
+	}
+	req := map[string]any{field: jose.B64.EncodeToString(o.Evidence)}
+	if o.RuntimeData != nil {
+		req["runtimeData"] = map[string]string{"data": jose.B64.EncodeToString(o.RuntimeData), "dataType": "Binary"}
+	}
+	body, _ := json.Marshal(req)
+	url := o.Endpoint + "/attest/" + o.Type + "?api-version=" + o.APIVersion
+	client := o.Client
+	if client == nil {
+		tr := &http.Transport{MaxIdleConns: o.Concurrency * 2, MaxIdleConnsPerHost: o.Concurrency * 2, IdleConnTimeout: 30 * time.Second}
+		if o.Insecure {
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in for self-signed dev servers
+		}
+		client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		codes     = map[string]int64{}
+		count     atomic.Int64
+		errs      atomic.Int64
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1024)
+			for ctx.Err() == nil {
+				if n := count.Add(1); o.MaxRequests > 0 && n > o.MaxRequests {
+					break
+				}
+				t0 := time.Now()
+				code := do(ctx, client, url, body)
+				if ctx.Err() != nil && code != "" {
+					break // cut off by the deadline: not a server error
+				}
+				local = append(local, time.Since(t0))
+				if code != "" {
+					errs.Add(1)
+					mu.Lock()
+					codes[code]++
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	res := &Result{Requests: int64(len(latencies)), Errors: errs.Load(), Seconds: elapsed}
+	if len(codes) > 0 {
+		res.ErrorCodes = codes
+	}
+	if elapsed > 0 {
+		res.Throughput = float64(res.Requests-res.Errors) / elapsed
+	}
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		if len(latencies) == 0 {
+			return 0
+		}
+		i := int(p * float64(len(latencies)-1))
+		return float64(latencies[i].Microseconds()) / 1000
+	}
+	res.P50Millis, res.P95Millis, res.P99Millis, res.MaxMillis = pct(0.50), pct(0.95), pct(0.99), pct(1)
+	return res, nil
+}
+
+// do sends one request and returns "" on a 200 with a token, else a short
+// error label (HTTP status and MAA code, or the transport error kind).
+func do(ctx context.Context, c *http.Client, url string, body []byte) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return "request"
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "transport"
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusOK {
+		return ""
+	}
+	var env struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(b, &env)
+	return fmt.Sprintf("%d %s", resp.StatusCode, env.Error.Code)
+}
+
+// CryptoBound measures, on all CPUs for d, how many times per second this
+// machine can do the unavoidable crypto of one SGX attestation: two
+// ECDSA-P256 verifications (quote and QE report signatures) and one
+// RSA-2048 PKCS#1 v1.5 signature (the token). It is the ceiling attestation
+// throughput can approach.
+func CryptoBound(d time.Duration) float64 {
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	msg := sha256.Sum256([]byte("maat crypto bound"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, ek, msg[:])
+	var ops atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				ecdsa.VerifyASN1(&ek.PublicKey, msg[:], sig)
+				ecdsa.VerifyASN1(&ek.PublicKey, msg[:], sig)
+				_, _ = rk.Sign(rand.Reader, msg[:], crypto.SHA256)
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(ops.Load()) / d.Seconds()
+}
