@@ -128,7 +128,7 @@ func pcsServer(t testing.TB, down *atomic.Bool, hits *atomic.Int64) *httptest.Se
 	root := read(t, "dcapqvl", "root_ca_crl.der")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/sgx/certification/v4/tcb", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("fmspc") != "00906ED50000" {
+		if r.URL.Query().Get("fmspc") != "00906ED50000" || r.URL.Query().Get("update") == "bogus" {
 			w.Header().Set("Error-Message", "no such fmspc")
 			http.NotFound(w, r)
 			return
@@ -194,6 +194,13 @@ func TestPCS(t *testing.T) {
 	p2, _ := NewPCS(PCSOptions{BaseURL: srv.URL + "/sgx/certification/v4"})
 	if _, err := p2.Fetch(context.Background(), Key{Kind: KindQEIdentity}); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("untrusted TLS: %v", err)
+	}
+	pe, _ := NewPCS(PCSOptions{BaseURL: srv.URL + "/sgx/certification/v4", Client: srv.Client(), Update: "early"})
+	if _, err := pe.Fetch(context.Background(), Key{Kind: KindTCBInfo, FMSPC: "00906ED50000"}); err != nil {
+		t.Errorf("update=early: %v", err)
+	}
+	if _, err := NewPCS(PCSOptions{BaseURL: srv.URL, Update: "bogus"}); err == nil {
+		t.Error("bad update accepted")
 	}
 	if _, err := NewPCS(PCSOptions{BaseURL: "ftp://x"}); err == nil {
 		t.Error("ftp base URL accepted")

@@ -39,6 +39,9 @@ type PCSOptions struct {
 	Header http.Header
 	// Now stamps FetchedAt; nil means time.Now.
 	Now func() time.Time
+	// Update selects the TCB Info / QE Identity variant: "" (the service's
+	// default, standard), "standard" or "early" (PCS `update=` parameter).
+	Update string
 }
 
 // DefaultPCSOptions returns options for Intel's PCS v4.
@@ -73,6 +76,9 @@ func NewPCS(opts PCSOptions) (*PCS, error) {
 	if opts.Header != nil {
 		opts.Header = opts.Header.Clone()
 	}
+	if opts.Update != "" && opts.Update != "standard" && opts.Update != "early" {
+		return nil, fmt.Errorf("collateral: update must be standard or early, not %q", opts.Update)
+	}
 	c := opts.Client
 	if c == nil {
 		to := opts.Timeout
@@ -99,9 +105,15 @@ func (p *PCS) Fetch(ctx context.Context, key Key) (*Item, error) {
 	switch key.Kind {
 	case KindTCBInfo:
 		u = p.base.String() + "/tcb?fmspc=" + url.QueryEscape(key.FMSPC)
+		if p.opts.Update != "" {
+			u += "&update=" + p.opts.Update
+		}
 		chainHeader = "TCB-Info-Issuer-Chain"
 	case KindQEIdentity:
 		u = p.base.String() + "/qe/identity"
+		if p.opts.Update != "" {
+			u += "?update=" + p.opts.Update
+		}
 		chainHeader = "SGX-Enclave-Identity-Issuer-Chain"
 	case KindPCKCRL:
 		u = p.base.String() + "/pckcrl?ca=" + key.CA + "&encoding=der"
