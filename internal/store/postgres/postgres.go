@@ -59,6 +59,13 @@ const DefaultChannel = "maat_changes"
 // migrating ('MAAT' in ASCII); the second is hashtext(schema).
 const advisoryLockClass int32 = 0x4d414154
 
+// readCommitted is the isolation every transaction asks for explicitly: the
+// locking scheme (bump first, then read) relies on each statement seeing
+// what was committed before it, and a stricter database default
+// (default_transaction_isolation) would turn every concurrent change of an
+// instance into a serialization failure.
+var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
 // maxIdentifierLen is PostgreSQL's NAMEDATALEN-1: longer identifiers are
 // silently truncated by the server, so we refuse them instead.
 const maxIdentifierLen = 63
@@ -226,7 +233,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -341,7 +348,7 @@ func (s *Store) withTx(ctx context.Context, op string, fn func(tx pgx.Tx) error)
 }
 
 func (s *Store) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (sentCommit bool, err error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return false, wrapErr(op+": begin", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,119 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openStore(t, dsn, freshSchema(t, dsn))
 	})
+}
+
+// withParam appends a runtime parameter to a URL DSN.
+func withParam(t *testing.T, dsn, kv string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		t.Skip("test needs a URL-form MAAT_TEST_POSTGRES_DSN")
+	}
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + kv
+	}
+	return dsn + "?" + kv
+}
+
+// The store asks for READ COMMITTED itself, so a stricter database default
+// does not turn concurrent changes into conflicts.
+func TestConformanceUnderSerializableDefault(t *testing.T) {
+	dsn := testDSN(t)
+	strict := withParam(t, dsn, "default_transaction_isolation=serializable")
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openStore(t, strict, freshSchema(t, dsn))
+	})
+}
+
+// Concurrent changes of different policies of one instance all succeed:
+// the instance lock serialises them instead of failing them, also when the
+// database's default isolation is SERIALIZABLE.
+func TestConcurrentIndependentWrites(t *testing.T) {
+	dsn := testDSN(t)
+	for _, tc := range []struct{ name, dsn string }{
+		{"default", dsn},
+		{"serializable-default", withParam(t, dsn, "default_transaction_isolation=serializable")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			schema := freshSchema(t, dsn)
+			a, b := openStore(t, tc.dsn, schema), openStore(t, tc.dsn, schema)
+			if err := a.CreateInstance(ctx, store.Instance{ID: "i", Issuer: "x", Mode: store.ModeAAD}); err != nil {
+				t.Fatal(err)
+			}
+			g0, _ := a.Generation(ctx, "i")
+			const n = 8
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s := []*Store{a, b}[i%2]
+					_, errs[i] = s.PutPolicy(ctx, store.Policy{InstanceID: "i", AttestationType: fmt.Sprintf("T%d", i), JWS: "x", Text: "x"}, 0)
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("PutPolicy(T%d): %v", i, err)
+				}
+			}
+			list, _ := a.ListPolicies(ctx, "i")
+			g1, _ := a.Generation(ctx, "i")
+			if len(list) != n || g1 != g0+n {
+				t.Fatalf("%d policies, generation %d → %d; want %d and +%d", len(list), g0, g1, n, n)
+			}
+		})
+	}
+}
+
+// Without Options.Schema the store uses the connection's search_path (here
+// from the DSN) and the default channel.
+func TestSchemaFromDSN(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	schema := freshSchema(t, dsn)
+	admin := adminConn(t, dsn)
+	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, withParam(t, dsn, "search_path="+schema), "")
+	if s.Channel() != DefaultChannel {
+		t.Fatalf("Channel() = %q, want %q", s.Channel(), DefaultChannel)
+	}
+	if err := s.CreateInstance(ctx, store.Instance{ID: "i", Issuer: "x", Mode: store.ModeAAD}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := admin.QueryRow(ctx, `SELECT COUNT(*) FROM `+pgx.Identifier{schema, "instances"}.Sanitize()).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("instances in %s: %d, %v", schema, n, err)
+	}
+}
+
+// Schema names are quoted everywhere (search_path, CREATE SCHEMA, LISTEN).
+func TestQuotedSchemaName(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	schema := `Maat "Odd"-` + freshSchema(t, dsn)[len("maat_test_"):]
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			conn.Close(context.Background())
+		}
+	})
+	a, b := openStore(t, dsn, schema), openStore(t, dsn, schema)
+	if err := b.CreateInstance(ctx, store.Instance{ID: "i", Issuer: "x", Mode: store.ModeAAD}); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, a)
+	w.waitFor(t, 10*time.Second, "initial resync", func() bool { c, _ := w.state("i"); return c > 0 })
+	if err := b.AddPolicyCertificate(ctx, store.PolicyCertificate{InstanceID: "i", Thumbprint: "AA", DER: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := b.Generation(ctx, "i")
+	w.waitFor(t, time.Second, "notification", func() bool { _, g := w.state("i"); return g >= want })
 }
 
 func TestReopenKeepsData(t *testing.T) {
