@@ -279,9 +279,6 @@ func evidenceVerify(cmd *cobra.Command, f *evidenceVerifyFlags) error {
 		opts.Collateral = collateral.Dir{Path: f.collDir}
 	} else {
 		po := collateral.PCSOptions{BaseURL: f.collURL, RootCRLURL: f.rootCRLURL}
-		if po.RootCRLURL == "" && strings.TrimRight(f.collURL, "/") == collateral.IntelPCSBaseURL {
-			po.RootCRLURL = collateral.IntelRootCRLURL
-		}
 		if f.collCA != "" {
 			b, err := evidenceReadFile(f.collCA, false)
 			if err != nil {

@@ -368,3 +368,14 @@ func waitFor(t *testing.T, f func() bool) {
 	}
 	t.Fatal("condition not reached")
 }
+
+func TestPCSRootCRLURLDefault(t *testing.T) {
+	p, err := NewPCS(DefaultPCSOptions())
+	if err != nil || p.opts.RootCRLURL != IntelRootCRLURL {
+		t.Errorf("Intel PCS: %q %v", p.opts.RootCRLURL, err)
+	}
+	p, err = NewPCS(PCSOptions{BaseURL: "https://pccs.example:8081/sgx/certification/v4/"})
+	if err != nil || p.opts.RootCRLURL != "https://pccs.example:8081/sgx/certification/v4/rootcacrl" {
+		t.Errorf("PCCS: %q %v", p.opts.RootCRLURL, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 const (
 	IntelPCSBaseURL   = "https://api.trustedservices.intel.com/sgx/certification/v4"
 	IntelRootCRLURL   = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
+	intelPCSHost      = "api.trustedservices.intel.com"
 	maxResponseSize   = MaxItemSize
 	defaultPCSTimeout = 30 * time.Second
 )
@@ -27,7 +28,8 @@ type PCSOptions struct {
 	// PCCS's "https://pccs.example:8081/sgx/certification/v4".
 	BaseURL string
 	// RootCRLURL is where the Root CA CRL is fetched (DER, PEM or hex). Empty
-	// means BaseURL+"/rootcacrl" (the PCCS path).
+	// means IntelRootCRLURL when BaseURL is on Intel's PCS host, otherwise
+	// BaseURL+"/rootcacrl" (the PCCS path).
 	RootCRLURL string
 	// RootCAs verifies the server's TLS certificate; nil means the system pool.
 	RootCAs *x509.CertPool
@@ -46,7 +48,7 @@ type PCSOptions struct {
 
 // DefaultPCSOptions returns options for Intel's PCS v4.
 func DefaultPCSOptions() PCSOptions {
-	return PCSOptions{BaseURL: IntelPCSBaseURL, RootCRLURL: IntelRootCRLURL}
+	return PCSOptions{BaseURL: IntelPCSBaseURL}
 }
 
 // PCS is a Source speaking the Intel PCS v4 API (also served by PCCS and the
@@ -68,7 +70,11 @@ func NewPCS(opts PCSOptions) (*PCS, error) {
 		return nil, fmt.Errorf("collateral: bad PCS base URL %q", opts.BaseURL)
 	}
 	if opts.RootCRLURL == "" {
-		opts.RootCRLURL = base.String() + "/rootcacrl"
+		if base.Host == intelPCSHost {
+			opts.RootCRLURL = IntelRootCRLURL
+		} else {
+			opts.RootCRLURL = base.String() + "/rootcacrl"
+		}
 	}
 	if u, err := url.Parse(opts.RootCRLURL); err != nil || u.Host == "" {
 		return nil, fmt.Errorf("collateral: bad root CRL URL %q", opts.RootCRLURL)
