@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/maat-attest/maat/internal/attestation"
+	"github.com/maat-attest/maat/internal/auth"
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
@@ -131,15 +132,22 @@ func loadCertificates(paths []string) ([][]byte, error) {
 	return ders, nil
 }
 
-// buildAuth chooses how management calls are authenticated: a development
-// bearer token in --dev (random and printed when not configured), none when
-// auth-disabled. Outside --dev, without auth-disabled, management calls are
-// refused until OIDC validation is configured (not implemented yet).
+// buildAuth chooses how management calls are authenticated: none when
+// auth-disabled (loudly logged); OIDC bearer tokens when oidc-issuer is set;
+// else in --dev a development bearer token (random and printed when not
+// configured); else management calls are refused.
 func (a *App) buildAuth() (httpapi.Authenticator, error) {
 	switch {
 	case a.cfg.AuthDisabled:
 		a.log.Warn("AUTHENTICATION DISABLED: anyone who can reach this server can change its policies and certificates")
 		return nil, nil
+	case a.cfg.OIDCIssuer != "":
+		opts := auth.DefaultOptions()
+		opts.Issuer, opts.Audience = a.cfg.OIDCIssuer, a.cfg.OIDCAudience
+		opts.RolesClaim, opts.ReaderRoles, opts.ContributorRoles = a.cfg.OIDCRolesClaim, a.cfg.OIDCReaders, a.cfg.OIDCWriters
+		opts.Now = a.now
+		a.log.Info("management calls authenticated by OIDC bearer tokens", "issuer", opts.Issuer, "audience", opts.Audience, "roles_claim", opts.RolesClaim)
+		return auth.New(opts)
 	case a.cfg.Dev:
 		tok := a.cfg.DevBearerToken
 		if tok == "" {
@@ -152,7 +160,7 @@ func (a *App) buildAuth() (httpapi.Authenticator, error) {
 		}
 		return httpapi.StaticBearer{Token: tok}, nil
 	default:
-		a.log.Warn("management calls are refused: no authentication is configured (OIDC bearer-token validation is not implemented yet; use --auth-disabled on a closed network)")
+		a.log.Warn("management calls are refused: no authentication is configured (set oidc-issuer and oidc-audience, or auth-disabled on a closed network)")
 		return refuseAll{}, nil
 	}
 }

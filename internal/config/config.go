@@ -50,8 +50,13 @@ type Config struct {
 	PolicyMgmtCerts []string // PEM files: initial policy-management certificates (Isolated mode)
 
 	// Authentication of management calls.
-	DevBearerToken string // --dev only: the bearer token management calls must present (random if empty)
-	AuthDisabled   bool   // no authentication of management calls (loudly logged)
+	DevBearerToken string   // --dev only: the bearer token management calls must present (random if empty)
+	OIDCIssuer     string   // OpenID Connect issuer whose bearer tokens authorize management calls
+	OIDCAudience   string   // audience those tokens must carry
+	OIDCRolesClaim string   // claim holding roles ("" disables role checks)
+	OIDCReaders    []string // roles that may read policies and certificates
+	OIDCWriters    []string // roles that may also change them
+	AuthDisabled   bool     // no authentication of management calls (loudly logged)
 
 	// Development conveniences (--dev only).
 	DevTime string // RFC 3339: the server clock starts at this instant
@@ -69,6 +74,9 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		AcceptTCBStatus: []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"},
+		OIDCRolesClaim:  "roles",
+		OIDCReaders:     []string{"Attestation Reader"},
+		OIDCWriters:     []string{"Attestation Contributor"},
 	}
 }
 
@@ -115,6 +123,11 @@ var options = []option{
 	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
 	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
 	{"dev-bearer-token", "with --dev: the bearer token management calls must present (random and printed when empty)", kString, func(c *Config) any { return &c.DevBearerToken }},
+	{"oidc-issuer", "OpenID Connect issuer URL whose bearer tokens authorize management calls (Entra ID, Keycloak, Dex, …)", kString, func(c *Config) any { return &c.OIDCIssuer }},
+	{"oidc-audience", "audience (aud) management bearer tokens must carry", kString, func(c *Config) any { return &c.OIDCAudience }},
+	{"oidc-roles-claim", "token claim holding the caller's roles (empty: any valid token may manage)", kString, func(c *Config) any { return &c.OIDCRolesClaim }},
+	{"oidc-reader-roles", "comma-separated roles that may read policies and certificates", kList, func(c *Config) any { return &c.OIDCReaders }},
+	{"oidc-contributor-roles", "comma-separated roles that may change policies and certificates", kList, func(c *Config) any { return &c.OIDCWriters }},
 	{"auth-disabled", "do not authenticate policy and certificate management calls (unsafe outside a closed network)", kBool, func(c *Config) any { return &c.AuthDisabled }},
 	{"dev-time", "with --dev: RFC 3339 instant the server clock starts at (for replaying recorded evidence and collateral)", kString, func(c *Config) any { return &c.DevTime }},
 }
@@ -377,6 +390,14 @@ func (c Config) Validate() error {
 			bad("dev-time", "only allowed with --dev")
 		} else if _, err := time.Parse(time.RFC3339, c.DevTime); err != nil {
 			bad("dev-time", "%q is not an RFC 3339 time (e.g. 2025-06-01T00:00:00Z)", c.DevTime)
+		}
+	}
+	if c.OIDCIssuer != "" {
+		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("oidc-issuer", "%q must be an absolute http(s) URL", c.OIDCIssuer)
+		}
+		if c.OIDCAudience == "" {
+			bad("oidc-audience", "required with oidc-issuer")
 		}
 	}
 	if c.DevBearerToken != "" && !c.Dev {
