@@ -1,0 +1,497 @@
+package tpm
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maat-attest/maat/internal/maaerr"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func testKey() []byte {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(i + 1)
+	}
+	return k
+}
+
+func newTestService(t testing.TB, f *fixture, mutate ...func(*Options)) (*Service, *clock) {
+	t.Helper()
+	c := &clock{t: fixtureNow}
+	roots := x509.NewCertPool()
+	roots.AddCert(f.caCert)
+	o := DefaultOptions()
+	o.ServiceContextKey = testKey()
+	o.AIKRoots = roots
+	o.Now = c.now
+	for _, m := range mutate {
+		m(&o)
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+// reqOpts are per-field overrides of the request a well-behaved client builds.
+type reqOpts struct {
+	ecc         bool            // use the ECC AIK
+	binding     string          // BindingTPMQuote (default), BindingNone
+	pcrs        []int           // quoted PCRs; default all 24
+	aikCert     []byte          // default: the fixture CA's certificate for the AIK
+	noAIKCert   bool            //
+	signer      *rsa.PrivateKey // JWS signer; default the request key
+	quoteExtra  []byte          // override the quote's qualifying data
+	mutateAtt   func(*Attestation)
+	mutateData  func(*AttData)
+	mutateBytes func([]byte) []byte // the JWS payload bytes
+}
+
+type builtRequest struct {
+	jws       string
+	challenge []byte
+	svcCtx    string
+}
+
+// build runs Init→Challenge against svc and builds a signed v2 request.
+func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
+	t.Helper()
+	msg, err := DecodeMessage([]byte(`{"payload":{"type":"aikcert"},"metadata":{"os_ver":"test"}}`))
+	if err != nil || msg.Kind != KindInit {
+		t.Fatalf("DecodeMessage(init) = %v, %v", msg, err)
+	}
+	_, _, chMsg, err := svc.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ch struct {
+		Payload struct {
+			Challenge      string `json:"challenge"`
+			ServiceContext string `json:"service_context"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(chMsg, &ch); err != nil {
+		t.Fatal(err)
+	}
+	challenge, err := base64.RawURLEncoding.DecodeString(ch.Payload.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aik, cert := f.rsaAIK, f.aikCert
+	if ro.ecc {
+		aik, cert = f.eccAIK, f.eccCert
+	}
+	if ro.aikCert != nil {
+		cert = ro.aikCert
+	}
+	jwkBytes := mustMarshal(JWKOf(f.reqKey.Public()))
+	rk := &KeyObject{JWK: jwkBytes}
+	extra := challenge
+	if ro.binding == "" || ro.binding == BindingTPMQuote {
+		rk.Info = &KeyInfo{TPMQuote: &TPMQuoteBinding{HashAlg: "sha-256"}}
+		h := sha256.New()
+		h.Write(jwkBytes)
+		h.Write([]byte{0})
+		h.Write(challenge)
+		extra = h.Sum(nil)
+	}
+	if ro.quoteExtra != nil {
+		extra = ro.quoteExtra
+	}
+	pcrs := ro.pcrs
+	if pcrs == nil {
+		pcrs = allPCRs()
+	}
+	att := f.quote(t, aik, extra, pcrs)
+	if !ro.noAIKCert {
+		att.AIKCert = b64(cert)
+	}
+	if ro.mutateAtt != nil {
+		ro.mutateAtt(att)
+	}
+	ad := &AttData{
+		RPID:           "https://relying-party.example",
+		RPData:         b64([]byte("rp-nonce")),
+		Challenge:      ch.Payload.Challenge,
+		TPMAttData:     &TPMAttData{CurrentAttestation: att},
+		RequestKey:     rk,
+		ServiceContext: ch.Payload.ServiceContext,
+	}
+	if ro.mutateData != nil {
+		ro.mutateData(ad)
+	}
+	payload := mustMarshal(RequestPayload{AttType: "basic", AttData: mustMarshal(ad)})
+	if ro.mutateBytes != nil {
+		payload = ro.mutateBytes(payload)
+	}
+	signer := f.reqKey
+	if ro.signer != nil {
+		signer = ro.signer
+	}
+	jws, err := SignRequest(payload, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The HTTP layer sees {"payload":{"request": JWS}}.
+	m, err := DecodeMessage(mustMarshal(map[string]any{"payload": map[string]string{"request": jws}}))
+	if err != nil || m.Kind != KindRequest || m.Request != jws {
+		t.Fatalf("DecodeMessage(request) = %+v, %v", m, err)
+	}
+	return builtRequest{jws: jws, challenge: challenge, svcCtx: ch.Payload.ServiceContext}
+}
+
+func TestEndToEndRSA(t *testing.T) {
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	req := f.build(t, svc, reqOpts{})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true, RequiredPCRMask: 0x0000_10FF})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	wantBool := map[string]bool{
+		"aikValidated": true, "secureBootEnabled": true, "bootDebuggingDisabled": true,
+		"notSafeMode": true, "notWinPE": true, "iommuEnabled": true, "vbsEnabled": true,
+	}
+	for k, want := range wantBool {
+		if got, ok := res.Claims[k].(bool); !ok || got != want {
+			t.Errorf("claim %s = %v, want %v", k, res.Claims[k], want)
+		}
+	}
+	if res.Claims["tpmVersion"] != int64(2) {
+		t.Errorf("tpmVersion = %v", res.Claims["tpmVersion"])
+	}
+	der, _ := x509.MarshalPKIXPublicKey(f.rsaAIK.pub)
+	sum := sha256.Sum256(der)
+	if res.Claims["aikPubHash"] != base64.StdEncoding.EncodeToString(sum[:]) {
+		t.Errorf("aikPubHash = %v", res.Claims["aikPubHash"])
+	}
+	if res.RequestKey.Binding != BindingTPMQuote || res.RequestKeyJWK["kty"] != "RSA" || res.RequestKeyJWK["n"] != JWKOf(f.reqKey.Public())["n"] {
+		t.Errorf("request key = %+v / %v", res.RequestKey.Binding, res.RequestKeyJWK)
+	}
+	if string(res.RPData) != "rp-nonce" || res.RPID != "https://relying-party.example" {
+		t.Errorf("rp = %q %q", res.RPData, res.RPID)
+	}
+	if len(res.Events) != f.nEvents {
+		t.Errorf("%d events, want %d (all on quoted PCRs)", len(res.Events), f.nEvents)
+	}
+	var pcrs struct{ PCRs []PCR }
+	if err := json.Unmarshal([]byte(res.Claims["pcrs"].(string)), &pcrs); err != nil || len(pcrs.PCRs) != 24 {
+		t.Fatalf("pcrs claim: %v, %d entries", err, len(pcrs.PCRs))
+	}
+	for _, p := range pcrs.PCRs {
+		if len(p.Digests["SHA1"]) != 40 || len(p.Digests["SHA256"]) != 64 {
+			t.Errorf("PCR %d digests = %v", p.Index, p.Digests)
+		}
+	}
+	ev := res.Claims["events"].(string)
+	for _, want := range []string{`"EventTypeString":"EV_EFI_VARIABLE_DRIVER_CONFIG"`, `"VariableGuid":"8BE4DF61-93CA-11D2-AA0D-00E098032B8C"`,
+		`"UnicodeName":"SecureBoot"`, `"VariableData":"AQ"`, `"EVENT_TRUSTBOUNDARY"`, `"EVENT_BOOTDEBUGGING":false`,
+		`"EVENT_FILEPATH":"\\windows\\system32\\drivers\\wd\\wdboot.sys"`, `"EventTypeString":"EV_SEPARATOR"`} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("events claim lacks %s", want)
+		}
+	}
+	if !strings.Contains(res.Claims["x-ms-tpm-request-key"].(string), `"tpm_quote":{"hash_alg":"sha-256"}`) {
+		t.Errorf("x-ms-tpm-request-key = %s", res.Claims["x-ms-tpm-request-key"])
+	}
+
+	// The same request again: the context is used.
+	if _, err := svc.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidParameter) || !strings.Contains(err.Error(), "already used") {
+		t.Errorf("replay: %v", err)
+	}
+}
+
+func TestEndToEndECCWithCertifyBootAndCustomClaims(t *testing.T) {
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	var certify *TPMCertifyBinding
+	req := f.build(t, svc, reqOpts{ecc: true, binding: BindingNone, mutateData: func(ad *AttData) {
+		ch, _ := decodeB64(ad.Challenge)
+		certify = f.certify(t, f.eccAIK, f.certKey, ch)
+		ad.OtherKeys = []KeyObject{{JWK: mustMarshal(JWKOf(f.certKey.pub)), Info: &KeyInfo{TPMCertify: certify}}}
+		ad.CustomClaims = []CustomClaim{{Name: "os", Value: "linux", ValueType: "String"}, {Name: "build", Value: "42", ValueType: "Integer"}}
+		boot := f.quote(t, f.eccAIK, []byte("saved before hibernation"), []int{0, 7})
+		ad.TPMAttData.BootAttestation = boot
+	}})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true, CustomClaimPrefix: "https://x.example/"})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if !res.AIKValidated || res.RequestKey.Binding != BindingNone {
+		t.Errorf("aikValidated=%v binding=%s", res.AIKValidated, res.RequestKey.Binding)
+	}
+	if len(res.OtherKeys) != 1 || res.OtherKeys[0].Binding != BindingTPMCertify {
+		t.Fatalf("other keys = %+v", res.OtherKeys)
+	}
+	ok := res.Claims["x-ms-tpm-other-keys"].(string)
+	if !strings.Contains(ok, `"name_alg":11`) || !strings.Contains(ok, `"obj_attr":`) {
+		t.Errorf("x-ms-tpm-other-keys = %s", ok)
+	}
+	if res.CustomClaims["https://x.example/os"] != "linux" || res.CustomClaims["https://x.example/build"] != int64(42) {
+		t.Errorf("custom claims = %v", res.CustomClaims)
+	}
+	if _, has := res.Claims["bootEvents"]; !has || res.BootEvents == nil {
+		t.Errorf("no bootEvents claim")
+	}
+}
+
+func TestNoWindowsEventsNoGuessedClaims(t *testing.T) {
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	// Quote only PCRs 0-7: the trust boundary on PCR 12 is not verified, so
+	// the Windows claims are absent, and secureBootEnabled (PCR 7) stays.
+	req := f.build(t, svc, reqOpts{pcrs: []int{0, 1, 2, 3, 4, 5, 6, 7}})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"bootDebuggingDisabled", "notSafeMode", "notWinPE", "iommuEnabled", "vbsEnabled"} {
+		if v, has := res.Claims[k]; has {
+			t.Errorf("claim %s = %v, want absent", k, v)
+		}
+	}
+	if res.Claims["secureBootEnabled"] != true {
+		t.Errorf("secureBootEnabled = %v", res.Claims["secureBootEnabled"])
+	}
+	// No logs at all: no events, no derived claims.
+	req = f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) { a.Logs = nil }})
+	res, err = svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, has := res.Claims["secureBootEnabled"]; has || res.Claims["events"] != `{"Events":[]}` {
+		t.Errorf("claims without log: %v / %v", res.Claims["secureBootEnabled"], res.Claims["events"])
+	}
+}
+
+func isCode(err error, c maaerr.Code) bool {
+	var e *maaerr.Error
+	return errors.As(err, &e) && e.Code == c
+}
+
+func TestNegative(t *testing.T) {
+	f := getFixture(t)
+	otherCAKey, otherCA := newCA("untrusted CA")
+	untrustedCert := issueCert(otherCAKey, otherCA, f.rsaAIK.pub)
+	otherSigner, _ := rsa.GenerateKey(rand.Reader, 2048)
+
+	tests := []struct {
+		name string
+		ro   reqOpts
+		vo   VerifyOptions
+		// before runs after the request is built (e.g. to move the clock).
+		before  func(*clock)
+		code    maaerr.Code
+		message string
+	}{
+		{name: "wrong challenge in att_data", ro: reqOpts{mutateData: func(ad *AttData) { ad.Challenge = b64(make([]byte, 16)) }},
+			code: maaerr.InvalidParameter, message: "challenge does not match"},
+		{name: "quote over another challenge", ro: reqOpts{binding: BindingNone, quoteExtra: []byte("0123456789abcdef")},
+			code: maaerr.InvalidQuote, message: "qualifying data"},
+		{name: "tpm_quote binding of another key", ro: reqOpts{mutateData: func(ad *AttData) {
+			ad.RequestKey.JWK = mustMarshal(JWKOf(otherSigner.Public()))
+		}, signer: otherSigner}, code: maaerr.InvalidQuote, message: "qualifying data"},
+		{name: "expired service context", before: func(c *clock) { c.t = c.t.Add(DefaultChallengeTTL + time.Second) },
+			code: maaerr.InvalidParameter, message: "expired"},
+		{name: "forged service context", ro: reqOpts{mutateData: func(ad *AttData) {
+			raw, _ := decodeB64(ad.ServiceContext)
+			var sc sealedContext
+			_ = json.Unmarshal(raw, &sc)
+			ct, _ := decodeB64(sc.ProtectedContext)
+			ct[len(ct)-1] ^= 1
+			sc.ProtectedContext = b64(ct)
+			ad.ServiceContext = b64(mustMarshal(sc))
+		}}, code: maaerr.InvalidParameter, message: "invalid service_context"},
+		{name: "PCR value not matching the quote", ro: reqOpts{mutateAtt: func(a *Attestation) {
+			a.PCRs[1].Values[3].Digest = b64(make([]byte, 32))
+		}}, code: maaerr.InvalidQuote, message: "PCR digest"},
+		{name: "PCR reported but not quoted", ro: reqOpts{mutateAtt: func(a *Attestation) {
+			a.PCRs[0].Values = a.PCRs[0].Values[:23]
+		}}, code: maaerr.InvalidQuote, message: "selection"},
+		{name: "log does not replay", ro: reqOpts{mutateAtt: func(a *Attestation) {
+			l := realisticLog(100)
+			l.events[4].data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0})
+			l.events[4].measured = l.events[4].data
+			a.Logs[0].Log = b64(l.bytes())
+		}}, code: maaerr.InvalidQuote, message: "does not verify"},
+		{name: "AIK not chaining, required", ro: reqOpts{aikCert: untrustedCert}, vo: VerifyOptions{RequireValidAIKCert: true},
+			code: maaerr.InvalidQuote, message: "does not chain"},
+		{name: "no AIK cert, required", ro: reqOpts{noAIKCert: true}, vo: VerifyOptions{RequireValidAIKCert: true},
+			code: maaerr.InvalidQuote, message: "does not chain"},
+		{name: "AIK cert of another key", ro: reqOpts{aikCert: f.eccCert}, code: maaerr.InvalidQuote, message: "other than aik_pub"},
+		{name: "quote signed by another AIK", ro: reqOpts{mutateAtt: func(a *Attestation) { a.AIKPub = mustMarshal(JWKOf(otherSigner.Public())); a.AIKCert = "" }},
+			code: maaerr.InvalidQuote, message: "not signed by the AIK"},
+		{name: "PCR missing from required_pcr_mask", ro: reqOpts{pcrs: []int{0, 1, 2, 3, 4, 5, 6, 7}}, vo: VerifyOptions{RequiredPCRMask: 1<<7 | 1<<12},
+			code: maaerr.InvalidQuote, message: "[12]"},
+		{name: "JWS signed by another key", ro: reqOpts{signer: otherSigner}, code: maaerr.InvalidParameter, message: "not signed by its request_key"},
+		{name: "vbs att_type", ro: reqOpts{mutateBytes: func(b []byte) []byte {
+			return []byte(strings.Replace(string(b), `"att_type":"basic"`, `"att_type":"vbs"`, 1))
+		}}, code: maaerr.InvalidOperation, message: "not supported"},
+		{name: "v1 fields", ro: reqOpts{mutateData: func(ad *AttData) { ad.AttestKey = ad.RequestKey.JWK }},
+			code: maaerr.InvalidOperation, message: "v1"},
+		{name: "IMA log", ro: reqOpts{mutateAtt: func(a *Attestation) { a.Logs[0].Type = "IMA" }}, code: maaerr.InvalidOperation, message: "IMA"},
+		{name: "truncated quote", ro: reqOpts{mutateAtt: func(a *Attestation) {
+			q, _ := decodeB64(a.Quote)
+			a.Quote = b64(q[:len(q)-3])
+		}}, code: maaerr.InvalidQuote, message: "malformed quote"},
+		{name: "garbage signature", ro: reqOpts{mutateAtt: func(a *Attestation) { a.Signature = b64([]byte("garbage!")) }},
+			code: maaerr.InvalidQuote, message: "malformed signature"},
+		{name: "truncated log", ro: reqOpts{mutateAtt: func(a *Attestation) {
+			l, _ := decodeB64(a.Logs[0].Log)
+			a.Logs[0].Log = b64(l[:len(l)-10])
+		}}, code: maaerr.InvalidQuote, message: "TCG log"},
+		{name: "bad custom claim", ro: reqOpts{mutateData: func(ad *AttData) {
+			ad.CustomClaims = []CustomClaim{{Name: "n", Value: "x", ValueType: "Integer"}}
+		}}, code: maaerr.InvalidParameter, message: "not an integer"},
+		{name: "three other keys", ro: reqOpts{mutateData: func(ad *AttData) {
+			k := KeyObject{JWK: ad.RequestKey.JWK}
+			ad.OtherKeys = []KeyObject{k, k, k}
+		}}, code: maaerr.InvalidParameter, message: "at most 2"},
+		{name: "tpm_certify over another challenge", ro: reqOpts{mutateData: func(ad *AttData) {
+			ad.OtherKeys = []KeyObject{{JWK: mustMarshal(JWKOf(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, []byte("stale"))}}}
+		}}, code: maaerr.InvalidQuote, message: "not bound to the challenge"},
+		{name: "tpm_certify of another key", ro: reqOpts{mutateData: func(ad *AttData) {
+			ch, _ := decodeB64(ad.Challenge)
+			ad.OtherKeys = []KeyObject{{JWK: ad.RequestKey.JWK, Info: &KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, ch)}}}
+		}}, code: maaerr.InvalidQuote, message: "not the key in jwk"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, clk := newTestService(t, f)
+			req := f.build(t, svc, tc.ro)
+			if tc.before != nil {
+				tc.before(clk)
+			}
+			_, err := svc.Verify(context.Background(), req.jws, tc.vo)
+			if !isCode(err, tc.code) || !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("Verify error = %v; want code %s containing %q", err, tc.code, tc.message)
+			}
+		})
+	}
+}
+
+func TestAIKNotChainingIsOnlyAClaimWhenNotRequired(t *testing.T) {
+	f := getFixture(t)
+	k, ca := newCA("untrusted")
+	svc, _ := newTestService(t, f)
+	req := f.build(t, svc, reqOpts{aikCert: issueCert(k, ca, f.rsaAIK.pub)})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Claims["aikValidated"] != false {
+		t.Errorf("aikValidated = %v", res.Claims["aikValidated"])
+	}
+	// An expired AIK certificate does not validate either.
+	svc, clk := newTestService(t, f, func(o *Options) { o.ChallengeTTL = 365 * 24 * time.Hour })
+	req = f.build(t, svc, reqOpts{})
+	clk.t = clk.t.Add(60 * 24 * time.Hour)
+	if res, err = svc.Verify(context.Background(), req.jws, VerifyOptions{}); err != nil || res.AIKValidated {
+		t.Errorf("expired AIK cert: %v, validated=%v", err, res != nil && res.AIKValidated)
+	}
+}
+
+func TestServiceContextAcrossReplicasAndRotation(t *testing.T) {
+	f := getFixture(t)
+	a, _ := newTestService(t, f)
+	req := f.build(t, a, reqOpts{})
+	// Another replica with the same key takes the request.
+	b, _ := newTestService(t, f)
+	if _, err := b.Verify(context.Background(), req.jws, VerifyOptions{}); err != nil {
+		t.Fatalf("replica: %v", err)
+	}
+	// After rotation the old key still opens contexts it sealed.
+	req = f.build(t, a, reqOpts{})
+	newKey := make([]byte, 32)
+	c, _ := newTestService(t, f, func(o *Options) { o.ServiceContextKey = newKey; o.PreviousServiceContextKeys = [][]byte{testKey()} })
+	if _, err := c.Verify(context.Background(), req.jws, VerifyOptions{}); err != nil {
+		t.Fatalf("rotation: %v", err)
+	}
+	// A replica without the key cannot.
+	req = f.build(t, a, reqOpts{})
+	d, _ := newTestService(t, f, func(o *Options) { o.ServiceContextKey = newKey })
+	if _, err := d.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidParameter) {
+		t.Fatalf("foreign key: %v", err)
+	}
+}
+
+func TestDecodeMessage(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		kind MessageKind
+		code maaerr.Code
+	}{
+		{`{"payload": { "type": "aikcert" } }`, KindInit, ""}, // the recorded C++ SDK body
+		{`{"payload":{"type":"aikcert"},"metadata":{"os_ver":"10.0.19041"}}`, KindInit, ""},
+		{`{"payload":{"request":"a.b.c"}}`, KindRequest, ""},
+		{`{"request":"a.b.c"}`, KindRequest, ""},
+		{`{"payload":{"type":"ekcert"}}`, 0, maaerr.InvalidParameter},
+		{`{"payload":{}}`, 0, maaerr.InvalidParameter},
+		{`[`, 0, maaerr.InvalidParameter},
+		{strings.Repeat("[", 100) + strings.Repeat("]", 100), 0, maaerr.InvalidParameter},
+	} {
+		m, err := DecodeMessage([]byte(tc.in))
+		if tc.code != "" {
+			if !isCode(err, tc.code) {
+				t.Errorf("%s: err = %v, want %s", tc.in, err, tc.code)
+			}
+			continue
+		}
+		if err != nil || m.Kind != tc.kind {
+			t.Errorf("%s: %+v, %v", tc.in, m, err)
+		}
+	}
+}
+
+func TestRecordedChallengeShape(t *testing.T) {
+	// Our Challenge message has the recorded MAA shape: 16-byte challenge,
+	// service_context = base64url JSON {ProtectionKeyName, ProtectedContext}.
+	raw, err := readTestdata("maa_challenge_response.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec, ours struct {
+		Payload struct {
+			Challenge      string `json:"challenge"`
+			ServiceContext string `json:"service_context"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	_, _, msg, _ := svc.Challenge()
+	if err := json.Unmarshal(msg, &ours); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ name, challenge, ctx string }{{"recorded", rec.Payload.Challenge, rec.Payload.ServiceContext}, {"ours", ours.Payload.Challenge, ours.Payload.ServiceContext}} {
+		c, err := base64.RawURLEncoding.DecodeString(p.challenge)
+		if err != nil || len(c) != ChallengeSize {
+			t.Errorf("%s challenge: %d bytes, %v", p.name, len(c), err)
+		}
+		sc, err := base64.RawURLEncoding.DecodeString(p.ctx)
+		var outer map[string]string
+		if err != nil || json.Unmarshal(sc, &outer) != nil || outer["ProtectionKeyName"] == "" || outer["ProtectedContext"] == "" {
+			t.Errorf("%s service_context: %s", p.name, sc)
+		}
+	}
+	// The recorded context is not ours: it fails closed.
+	if _, err := svc.openContext(rec.Payload.ServiceContext, fixtureNow); !isCode(err, maaerr.InvalidParameter) {
+		t.Errorf("recorded context opened: %v", err)
+	}
+}
