@@ -53,7 +53,8 @@ func (a *App) buildAttestation(ctx context.Context) (*attestation.Attester, erro
 	}
 	cacheOpts := collateral.DefaultCacheOptions()
 	cacheOpts.Now = a.now
-	cacheOpts.Offline = cfg.Offline && cfg.CollateralDir == ""
+	// Offline needs collateral-dir (validated), and Dir never touches the
+	// network, so offline mode is the Dir source itself.
 	cacheOpts.Logger = a.log
 	cache := collateral.NewCache(src, cacheOpts)
 
