@@ -21,6 +21,11 @@
 // Change notification: the same transaction calls pg_notify on the store's
 // channel with the payload "<instance id>:<generation>", delivered to
 // listeners when (and only if) it commits. Store.Watch listens for them.
+//
+// Connection pooling proxies: Watch needs a session-level connection
+// (LISTEN does not work through PgBouncer in transaction mode), and the pool
+// uses prepared statements; point the DSN at PostgreSQL itself or at a
+// session-mode pooler.
 package postgres
 
 import (
@@ -84,7 +89,9 @@ type Options struct {
 	// MaxConns caps the connection pool; 0 keeps pgxpool's default (the
 	// DSN's pool_max_conns, else max(4, GOMAXPROCS)).
 	MaxConns int32
-	// Logger receives Watch's reconnect messages; nil discards them.
+	// Logger receives warnings about lost connections (Watch reconnecting,
+	// the pool being reset after a restart); nil discards them. Messages
+	// never contain the DSN's password.
 	Logger *slog.Logger
 }
 

@@ -227,6 +227,26 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+// Errors from Open must not carry the DSN's password into logs.
+func TestOpenErrorRedactsPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, dsn := range []string{
+		"postgres://u:s3cret@127.0.0.1:99999999/db",
+		"postgres://u:s3cret@ho st/db",
+		"host=127.0.0.1 password=s3cret port=abc",
+		"postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=2", // connection refused
+	} {
+		_, err := Open(ctx, dsn, Options{})
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open error leaks the password: %v", err)
+		}
+	}
+}
+
 func TestRejectsBadSchemaName(t *testing.T) {
 	long := "s" + fmt.Sprintf("%070d", 0)
 	if _, err := Open(context.Background(), "postgres://127.0.0.1:1/x", Options{Schema: long}); err == nil {
