@@ -266,27 +266,35 @@ func (m *Management) SetPolicy(ctx context.Context, typ string, body []byte) (st
 	return m.issue(claims)
 }
 
-// putPolicy replaces the stored policy, retrying on optimistic-concurrency
-// conflicts: a set is a full replacement, so the last writer wins and every
-// response describes what was stored when it committed.
-func (m *Management) putPolicy(ctx context.Context, sp store.Policy) (store.Policy, error) {
+// putPolicy replaces the stored policy. A set is a full replacement, so the
+// last writer wins and every response describes what was stored when it
+// committed.
+func (m *Management) putPolicy(ctx context.Context, sp store.Policy) (stored store.Policy, err error) {
+	err = m.withCurrentVersion(ctx, sp.AttestationType, func(version int64, _ bool) error {
+		stored, err = m.Store.PutPolicy(ctx, sp, version)
+		return err
+	})
+	return stored, err
+}
+
+// withCurrentVersion runs fn with the stored policy's version (0 and
+// exists=false when none is stored), retrying while fn fails with an
+// optimistic-concurrency conflict.
+func (m *Management) withCurrentVersion(ctx context.Context, typ string, fn func(version int64, exists bool) error) error {
 	for attempt := 0; ; attempt++ {
-		cur, err := m.Store.GetPolicy(ctx, m.InstanceID, sp.AttestationType)
-		var version int64
-		switch {
-		case err == nil:
-			version = cur.Version
-		case !errors.Is(err, store.ErrNotFound):
-			return store.Policy{}, storeErr(err)
+		cur, err := m.Store.GetPolicy(ctx, m.InstanceID, typ)
+		exists := err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return storeErr(err)
 		}
-		stored, err := m.Store.PutPolicy(ctx, sp, version)
+		err = fn(cur.Version, exists)
 		if errors.Is(err, store.ErrConflict) && attempt < 20 {
 			continue
 		}
 		if err != nil {
-			return store.Policy{}, storeErr(err)
+			return storeErr(err)
 		}
-		return stored, nil
+		return nil
 	}
 }
 
@@ -312,22 +320,14 @@ func (m *Management) ResetPolicy(ctx context.Context, typ string, body []byte) (
 	if p := bytes.TrimSpace(j.Payload); len(p) != 0 && !bytes.Equal(p, []byte("null")) && !bytes.Equal(p, []byte("{}")) {
 		return "", maaerr.New(maaerr.InvalidOperation, "A policy reset JWS must have an empty payload.")
 	}
-	for attempt := 0; ; attempt++ {
-		cur, err := m.Store.GetPolicy(ctx, m.InstanceID, typ)
-		if errors.Is(err, store.ErrNotFound) {
-			break
+	err = m.withCurrentVersion(ctx, typ, func(version int64, exists bool) error {
+		if !exists {
+			return nil
 		}
-		if err != nil {
-			return "", storeErr(err)
-		}
-		err = m.Store.DeletePolicy(ctx, m.InstanceID, typ, cur.Version)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
-			continue
-		}
-		if err != nil {
-			return "", storeErr(err)
-		}
-		break
+		return m.Store.DeletePolicy(ctx, m.InstanceID, typ, version)
+	})
+	if err != nil {
+		return "", err
 	}
 	def, err := DefaultPolicy(typ)
 	if err != nil {

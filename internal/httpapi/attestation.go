@@ -47,18 +47,37 @@ func (s StaticBearer) Authenticate(r *http.Request) error {
 }
 
 func (s *Server) registerAttestation(rt *router) {
+	m := s.Management
 	rt.handle(http.MethodPost, "/attest/{type}", s.attest)
-	rt.handle(http.MethodGet, "/policies/{type}", s.mgmt(s.getPolicy))
-	rt.handle(http.MethodPut, "/policies/{type}", s.mgmt(s.setPolicy))
-	rt.handle(http.MethodPost, "/policies/{type}:reset", s.mgmt(s.resetPolicy))
-	rt.handle(http.MethodGet, "/certificates", s.mgmt(s.getCertificates))
-	rt.handle(http.MethodPost, "/certificates:add", s.mgmt(s.modifyCertificate(true)))
-	rt.handle(http.MethodPost, "/certificates:remove", s.mgmt(s.modifyCertificate(false)))
+	rt.handle(http.MethodGet, "/policies/{type}", s.mgmt(func(r *http.Request, typ string, _ []byte) (string, error) {
+		return m.GetPolicy(r.Context(), typ)
+	}, true, false))
+	rt.handle(http.MethodPut, "/policies/{type}", s.mgmt(func(r *http.Request, typ string, body []byte) (string, error) {
+		return m.SetPolicy(r.Context(), typ, body)
+	}, true, true))
+	rt.handle(http.MethodPost, "/policies/{type}:reset", s.mgmt(func(r *http.Request, typ string, body []byte) (string, error) {
+		return m.ResetPolicy(r.Context(), typ, body)
+	}, true, true))
+	rt.handle(http.MethodGet, "/certificates", s.mgmt(func(r *http.Request, _ string, _ []byte) (string, error) {
+		return m.GetCertificates(r.Context())
+	}, false, false))
+	rt.handle(http.MethodPost, "/certificates:add", s.mgmt(func(r *http.Request, _ string, body []byte) (string, error) {
+		return m.ModifyCertificate(r.Context(), body, true)
+	}, false, true))
+	rt.handle(http.MethodPost, "/certificates:remove", s.mgmt(func(r *http.Request, _ string, body []byte) (string, error) {
+		return m.ModifyCertificate(r.Context(), body, false)
+	}, false, true))
 }
 
-// mgmt wraps a management handler with the api-version check and
-// authentication.
-func (s *Server) mgmt(h handlerFunc) handlerFunc {
+// mgmtOp is one management operation: it gets the canonical attestation
+// type (when the path has one) and the body (when the method has one) and
+// returns the management token.
+type mgmtOp func(r *http.Request, typ string, body []byte) (string, error)
+
+// mgmt adapts a management operation: api-version check, authentication,
+// the attestation type from the path, the size-limited body, and the
+// {"token": …} response.
+func (s *Server) mgmt(op mgmtOp, hasType, hasBody bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := checkAPIVersion(r, false); err != nil {
 			return err
@@ -68,7 +87,24 @@ func (s *Server) mgmt(h handlerFunc) handlerFunc {
 				return err
 			}
 		}
-		return h(w, r)
+		var typ string
+		var body []byte
+		var err error
+		if hasType {
+			if typ, err = attestation.CanonicalType(param(r, "type")); err != nil {
+				return err
+			}
+		}
+		if hasBody {
+			if body, err = readBody(r); err != nil {
+				return err
+			}
+		}
+		tok, err := op(r, typ, body)
+		if err != nil {
+			return err
+		}
+		return writeToken(w, tok)
 	}
 }
 
@@ -77,81 +113,11 @@ func writeToken(w http.ResponseWriter, tok string) error {
 	return nil
 }
 
-func pathType(r *http.Request) (string, error) {
-	return attestation.CanonicalType(param(r, "type"))
-}
-
-func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
-	typ, err := pathType(r)
-	if err != nil {
-		return err
-	}
-	tok, err := s.Management.GetPolicy(r.Context(), typ)
-	if err != nil {
-		return err
-	}
-	return writeToken(w, tok)
-}
-
-func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
-	typ, err := pathType(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	tok, err := s.Management.SetPolicy(r.Context(), typ, body)
-	if err != nil {
-		return err
-	}
-	return writeToken(w, tok)
-}
-
-func (s *Server) resetPolicy(w http.ResponseWriter, r *http.Request) error {
-	typ, err := pathType(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	tok, err := s.Management.ResetPolicy(r.Context(), typ, body)
-	if err != nil {
-		return err
-	}
-	return writeToken(w, tok)
-}
-
-func (s *Server) getCertificates(w http.ResponseWriter, r *http.Request) error {
-	tok, err := s.Management.GetCertificates(r.Context())
-	if err != nil {
-		return err
-	}
-	return writeToken(w, tok)
-}
-
-func (s *Server) modifyCertificate(add bool) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		body, err := readBody(r)
-		if err != nil {
-			return err
-		}
-		tok, err := s.Management.ModifyCertificate(r.Context(), body, add)
-		if err != nil {
-			return err
-		}
-		return writeToken(w, tok)
-	}
-}
-
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	if _, err := checkAPIVersion(r, false); err != nil {
 		return err
 	}
-	typ, err := pathType(r)
+	typ, err := attestation.CanonicalType(param(r, "type"))
 	if err != nil {
 		return err
 	}
