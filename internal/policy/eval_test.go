@@ -540,3 +540,21 @@ func TestJMESPathCost(t *testing.T) {
 	}
 	t.Logf("%d steps", res.Steps)
 }
+
+// TestJMESPathDoesNotMutateDocuments: sort_by on a document must not reorder
+// it for later queries (the library sorts in place; ours copies).
+func TestJMESPathDoesNotMutateDocuments(t *testing.T) {
+	in := claimsOf(t, `{"d":[{"k":3},{"k":1},{"k":2}]}`)
+	res, err := run(t, "c:[type==\"d\"] => issue(type=\"sorted\", value=JmesPath(c.value, \"sort_by(@, &k)[*].k\"));\n"+
+		"c:[type==\"d\"] => issue(type=\"after\", value=JmesPath(c.value, \"[*].k\"));\n"+
+		"c:[type==\"d\"] => issue(type=\"str\", value=JmesPath(\"[{\\\"k\\\":\\\"b\\\"},{\\\"k\\\":\\\"a\\\"}]\", \"sort_by(@, &k)[*].k\"));", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustJSON(res.ClaimsJSON()); got != `{"after":"[3,1,2]","sorted":"[1,2,3]","str":"[\"a\",\"b\"]"}` {
+		t.Fatalf("got %s", got)
+	}
+	if _, err := run(t, "=> issue(type=\"x\", value=JmesPath(\"[{\\\"k\\\":1},{\\\"k\\\":\\\"a\\\"}]\", \"sort_by(@, &k)\"));", nil); err == nil || !strings.Contains(err.Error(), "sort_by: the expression must give numbers") {
+		t.Fatalf("mixed keys: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	jmespath "github.com/jmespath-community/go-jmespath"
@@ -200,7 +201,61 @@ var jmespathExtensions = []jmespath.FunctionEntry{{
 		}
 		return strings.Replace(s, old, repl, count), nil
 	},
+}, {
+	// sort_by sorts a copy: the library sorts its argument in place, which
+	// would reorder the (cached, shared) document for later queries.
+	Name: "sort_by",
+	Arguments: []jmespath.ArgSpec{
+		{Types: []jmespath.JpType{jmespath.JpArray}},
+		{Types: []jmespath.JpType{jmespath.JpExpref}},
+	},
+	Handler: sortBy,
 }, pad("pad_left", true), pad("pad_right", false)}
+
+func sortBy(args []any) (any, error) {
+	arr, ok := args[0].([]any)
+	if !ok {
+		return nil, errors.New("sort_by: invalid type, must be an array")
+	}
+	exp := args[1].(jmespath.ExpRef)
+	keys := make([]any, len(arr))
+	for i, it := range arr {
+		k, err := exp(it)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+	}
+	idx := make([]int, len(arr))
+	for i := range idx {
+		idx[i] = i
+	}
+	if len(arr) > 0 {
+		switch keys[0].(type) {
+		case float64:
+			for _, k := range keys {
+				if _, ok := k.(float64); !ok {
+					return nil, errors.New("sort_by: the expression must give numbers for every element")
+				}
+			}
+			sort.SliceStable(idx, func(a, b int) bool { return keys[idx[a]].(float64) < keys[idx[b]].(float64) })
+		case string:
+			for _, k := range keys {
+				if _, ok := k.(string); !ok {
+					return nil, errors.New("sort_by: the expression must give strings for every element")
+				}
+			}
+			sort.SliceStable(idx, func(a, b int) bool { return keys[idx[a]].(string) < keys[idx[b]].(string) })
+		default:
+			return nil, errors.New("sort_by: invalid type, must be number or string")
+		}
+	}
+	out := make([]any, len(arr))
+	for i, j := range idx {
+		out[i] = arr[j]
+	}
+	return out, nil
+}
 
 func pad(name string, left bool) jmespath.FunctionEntry {
 	return jmespath.FunctionEntry{
