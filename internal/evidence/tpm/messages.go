@@ -1,7 +1,6 @@
 package tpm
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -31,8 +30,8 @@ type Message struct {
 
 // RequestPayload is the JWS payload of a Request message.
 type RequestPayload struct {
-	AttType string          `json:"att_type"`
-	AttData json.RawMessage `json:"att_data"`
+	AttType string   `json:"att_type"`
+	AttData *AttData `json:"att_data"`
 }
 
 // AttData is att_data of a basic v2 request.
@@ -167,27 +166,30 @@ func EncodeReport(token string) []byte {
 }
 
 // checkJSONDepth rejects JSON nested deeper than max, before a full decode.
+// It only counts brackets outside strings; validity is left to the decoder.
 func checkJSONDepth(data []byte, max int) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	depth := 0
-	for {
-		t, err := dec.Token()
-		if err != nil {
-			if err.Error() == "EOF" {
-				return nil
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
 			}
-			return err
-		}
-		if d, ok := t.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				depth++
-				if depth > max {
-					return fmt.Errorf("JSON nested deeper than %d", max)
-				}
-			default:
-				depth--
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				return fmt.Errorf("JSON nested deeper than %d", max)
 			}
+		case c == '}' || c == ']':
+			depth--
 		}
 	}
+	return nil
 }

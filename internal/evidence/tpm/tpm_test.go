@@ -134,7 +134,7 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	if ro.mutateData != nil {
 		ro.mutateData(ad)
 	}
-	payload := mustMarshal(RequestPayload{AttType: "basic", AttData: mustMarshal(ad)})
+	payload := mustMarshal(RequestPayload{AttType: "basic", AttData: ad})
 	if ro.mutateBytes != nil {
 		payload = ro.mutateBytes(payload)
 	}

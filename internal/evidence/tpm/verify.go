@@ -145,10 +145,10 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	default:
 		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request att_type %q is not supported; only \"basic\" is", rp.AttType)
 	}
-	var ad AttData
-	if err := json.Unmarshal(rp.AttData, &ad); err != nil {
-		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM request att_data")
+	if rp.AttData == nil {
+		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request has no att_data")
 	}
+	ad := rp.AttData
 	if len(ad.AttestKey) > 0 || len(ad.ReportSigned) > 0 || (ad.TPMAttData != nil && (ad.TPMAttData.CurrentClaim != "" || ad.TPMAttData.SRTMBootLog != "")) {
 		return nil, maaerr.New(maaerr.InvalidOperation, "TPM request v1 fields (attest_key, current_claim, srtm_boot_log, report_signed) are not supported")
 	}

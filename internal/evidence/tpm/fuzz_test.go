@@ -1,0 +1,97 @@
+package tpm
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+)
+
+// Seeds come from the simulator fixture (a real quote, signature, public
+// area, certification and event log) plus the edge cases below.
+
+func FuzzParseTPMStructures(f *testing.F) {
+	fx := getFixture(f)
+	att := fx.quote(f, fx.rsaAIK, []byte("seed"), []int{0, 7})
+	q, _ := decodeB64(att.Quote)
+	s, _ := decodeB64(att.Signature)
+	ecc := fx.quote(f, fx.eccAIK, []byte("seed"), []int{0})
+	es, _ := decodeB64(ecc.Signature)
+	c := fx.certify(f, fx.rsaAIK, fx.certKey, []byte("seed"))
+	cert, _ := decodeB64(c.Certification)
+	for _, seed := range [][]byte{q, s, es, cert, tpm2.Marshal(fx.rsaAIK.public), tpm2.Marshal(fx.eccAIK.public), {}, {0xff, 0x54, 0x43, 0x47}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := bytes.Clone(data)
+		if a, err := ParseAttest(data); err == nil {
+			if !bytes.Equal(tpm2.Marshal(*a), data) {
+				t.Fatal("TPMS_ATTEST does not round-trip")
+			}
+			_, _ = a.Attested.Quote()
+			_, _ = a.Attested.Certify()
+		}
+		if sig, err := ParseSignature(data); err == nil {
+			_, _ = verifyTPMSignature(fx.rsaAIK.pub, sig, data)
+			_, _ = verifyTPMSignature(fx.eccAIK.pub, sig, data)
+		}
+		if p, err := ParsePublic(data); err == nil {
+			_, _ = tpm2.Pub(*p)
+			_, _ = tpm2.ObjectName(p)
+			_ = objectAttributes(p)
+		}
+		if !bytes.Equal(in, data) {
+			t.Fatal("parser modified its input")
+		}
+	})
+}
+
+func FuzzEventLog(f *testing.F) {
+	fx := getFixture(f)
+	f.Add(fx.log)
+	f.Add(realisticLog(30).bytes())
+	f.Add(fx.log[:200])
+	f.Add([]byte{})
+	quoted := map[uint16]map[int][]byte{0x000B: {0: make([]byte, 32), 7: make([]byte, 32), 12: make([]byte, 32)}, 0x0004: {0: make([]byte, 20)}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseEventLog(data)
+		_, _ = replayLogs([][]byte{data}, quoted)
+		_, _ = replayLogs([][]byte{fx.log, data}, quoted)
+	})
+}
+
+func FuzzEventData(f *testing.F) {
+	l := realisticLog(30)
+	for _, e := range l.events {
+		f.Add(e.typ, e.data)
+	}
+	f.Add(uint32(evEventTag), []byte{1, 0, 1, 0x40, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, typ uint32, data []byte) {
+		_ = processEventData(typ, data)
+		_, _ = ParseTaggedEvent(data)
+	})
+}
+
+func FuzzVerifyRequest(f *testing.F) {
+	fx := getFixture(f)
+	svc, _ := newTestService(f, fx)
+	req := fx.build(f, svc, reqOpts{pcrs: []int{0, 7, 12}})
+	f.Add(req.jws)
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJQUzI1NiIsInR5cCI6ImF0dFJlcVYyIn0.e30.")
+	f.Fuzz(func(t *testing.T, jws string) {
+		s, _ := newTestService(t, fx)
+		res, err := s.Verify(context.Background(), jws, VerifyOptions{})
+		if err == nil && res == nil {
+			t.Fatal("nil result without error")
+		}
+	})
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	for _, s := range []string{`{"payload":{"type":"aikcert"}}`, `{"payload":{"request":"a.b.c"}}`, `{"request":1}`, `[[[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { _, _ = DecodeMessage(data) })
+}
