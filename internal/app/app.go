@@ -27,6 +27,7 @@ import (
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keys"
 	"github.com/maat-attest/maat/internal/store"
+	"github.com/maat-attest/maat/internal/store/postgres"
 	"github.com/maat-attest/maat/internal/store/sqlite"
 	"github.com/maat-attest/maat/internal/token"
 )
@@ -182,9 +183,16 @@ const devBanner = `
 ************************************************************************
 `
 
-// OpenStore opens the store the configuration names (the embedded SQLite
-// database in the data directory).
+// OpenStore opens the store the configuration names: PostgreSQL for a
+// postgres:// DSN, else the embedded SQLite database in the data directory.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.Store != "" {
+		s, err := postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return s, nil
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -357,10 +365,30 @@ func (a *App) Run(ctx context.Context) error {
 	return runErr
 }
 
-// pollChanges reloads the keys when another process (e.g. `maat keys
-// rotate`) changed the instance; the store's generation counter makes this
-// one cheap query a second.
+// watcher is implemented by stores that push change notifications
+// (PostgreSQL LISTEN/NOTIFY).
+type watcher interface {
+	Watch(ctx context.Context, fn func(instanceID string, generation int64)) error
+}
+
+// pollChanges reloads keys and drops cached policies when another process
+// (another replica, or `maat keys rotate`) changed the instance. Stores that
+// push notifications wake it at once; the store's generation counter is
+// also polled every second, as notifications can be lost.
 func (a *App) pollChanges(ctx context.Context) {
+	wake := make(chan struct{}, 1)
+	if w, ok := a.store.(watcher); ok {
+		go func() {
+			_ = w.Watch(ctx, func(instanceID string, _ int64) {
+				if instanceID == InstanceID {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			})
+		}()
+	}
 	last, _ := a.store.Generation(ctx, InstanceID)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -369,9 +397,10 @@ func (a *App) pollChanges(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		g, err := a.store.Generation(ctx, InstanceID)
-		if err != nil || g == last {
+		if err != nil || g <= last {
 			continue
 		}
 		if err := a.keys.Reload(ctx); err != nil {

@@ -68,7 +68,7 @@ func (p *Policies) load(ctx context.Context, typ string) (*ActivePolicy, error) 
 		return DefaultPolicy(typ)
 	}
 	if err != nil {
-		return nil, maaerr.Wrap(err, maaerr.Internal, "loading the %s policy failed", typ)
+		return nil, maaerr.Wrap(err, maaerr.ServiceUnavailable, "The %s policy could not be loaded; the policy store is unavailable.", typ)
 	}
 	compiled, err := policy.Parse(sp.Text)
 	if err != nil {

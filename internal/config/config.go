@@ -32,6 +32,8 @@ type Config struct {
 	TLSCert         string        // PEM certificate file for HTTPS
 	TLSKey          string        // PEM key file for HTTPS
 	DataDir         string        // directory of the embedded database and dev files
+	Store           string        // "" (embedded SQLite in DataDir) or a postgres:// DSN
+	StoreSchema     string        // PostgreSQL schema for Maat's tables ("" = the DSN's search_path)
 	Issuer          string        // instance URI; derived from the listen address when empty
 	Mode            string        // "aad" or "isolated"
 	Dev             bool          // development mode
@@ -108,6 +110,8 @@ var options = []option{
 	{"tls-cert", "PEM certificate (chain) for HTTPS", kString, func(c *Config) any { return &c.TLSCert }},
 	{"tls-key", "PEM private key for HTTPS", kString, func(c *Config) any { return &c.TLSKey }},
 	{"data", "data directory (embedded database, dev TLS certificate)", kString, func(c *Config) any { return &c.DataDir }},
+	{"store", "shared store: a postgres://user@host/db DSN for several replicas (default: embedded SQLite in the data directory)", kString, func(c *Config) any { return &c.Store }},
+	{"store-schema", "PostgreSQL schema for Maat's tables (default: the DSN's search_path)", kString, func(c *Config) any { return &c.StoreSchema }},
 	{"issuer", "instance URI used as iss, in jku and as the signing certificate subject (default: derived from the listen address)", kString, func(c *Config) any { return &c.Issuer }},
 	{"mode", "policy management mode: aad or isolated", kString, func(c *Config) any { return &c.Mode }},
 	{"dev", "development mode: generated TLS certificate, loud banner, test conveniences", kBool, func(c *Config) any { return &c.Dev }},
@@ -322,6 +326,12 @@ func (c Config) Validate() error {
 		} else if st.IsDir() {
 			bad(key, "%s is a directory", p)
 		}
+	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		bad("store", "must be a postgres:// or postgresql:// DSN (or empty for the embedded SQLite store)")
+	}
+	if c.StoreSchema != "" && c.Store == "" {
+		bad("store-schema", "only applies to a PostgreSQL store")
 	}
 	if c.DataDir == "" {
 		bad("data", "must not be empty")

@@ -1,0 +1,148 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/policy"
+)
+
+// pgConfig returns a replica configuration on a fresh PostgreSQL schema,
+// skipping when MAAT_TEST_POSTGRES_DSN is not set.
+func pgSchema(t *testing.T) (dsn, schema string) {
+	t.Helper()
+	dsn = os.Getenv("MAAT_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("MAAT_TEST_POSTGRES_DSN not set; skipping PostgreSQL replica tests")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema = "maat_replicas_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	return dsn, schema
+}
+
+func replicaConfig(t *testing.T, dsn, schema string) config.Config {
+	cfg := replayConfig(t, "aad")
+	cfg.Store, cfg.StoreSchema = dsn, schema
+	cfg.Issuer = "https://maat.replicas.example"
+	return cfg
+}
+
+// TestReplicasShareState runs three replicas on one empty PostgreSQL
+// schema, started together: they agree on one signing key, and a policy set
+// through one replica is used by the others' next attestations within a
+// second (the measured delay is logged).
+func TestReplicasShareState(t *testing.T) {
+	dsn, schema := pgSchema(t)
+	var wg sync.WaitGroup
+	reps := make([]*running, 3)
+	for i := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i] = start(t, replicaConfig(t, dsn, schema))
+		}()
+	}
+	wg.Wait()
+	var first []string
+	for i, r := range reps {
+		var set struct {
+			Keys []struct {
+				KID string `json:"kid"`
+			} `json:"keys"`
+		}
+		getJSON(t, http.DefaultClient, "http://"+r.app.HTTPAddr()+"/certs", &set)
+		var ks []string
+		for _, k := range set.Keys {
+			ks = append(ks, k.KID)
+		}
+		if len(ks) != 1 {
+			t.Fatalf("replica %d publishes %v; want exactly one key", i, ks)
+		}
+		if i == 0 {
+			first = ks
+		} else if !reflect.DeepEqual(ks, first) {
+			t.Fatalf("replica %d publishes %v, replica 0 %v", i, ks, first)
+		}
+	}
+
+	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	attest := func(r *running) string {
+		b, _ := json.Marshal(map[string]any{"report": b64url(report)})
+		got := sendAuth(t, "http://"+r.app.HTTPAddr(), "POST", "/attest/OpenEnclave?api-version=2022-08-01", b, false)
+		if got.status != 200 {
+			t.Fatalf("attest: %d %s %s", got.status, got.code, got.message)
+		}
+		return got.claims["x-ms-policy-hash"].(string)
+	}
+	for _, r := range reps {
+		if h := attest(r); h != policy.DefaultSGXPolicyHash {
+			t.Fatalf("initial policy hash %s", h)
+		}
+	}
+	text := "version=1.0; authorizationrules{ => permit(); }; issuancerules{ => issue(type=\"replicated\", value=true); };"
+	set := sendAuth(t, "http://"+reps[0].app.HTTPAddr(), "PUT", "/policies/OpenEnclave?api-version=2022-08-01", []byte(unsignedPolicy(text)), true)
+	if set.status != 200 {
+		t.Fatalf("set policy: %d %s", set.status, set.code)
+	}
+	setAt := time.Now()
+	want := policy.Hash(text)
+	for i, r := range reps[1:] {
+		for attest(r) != want {
+			if time.Since(setAt) > 5*time.Second {
+				t.Fatalf("replica %d still uses the old policy after 5 s", i+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		d := time.Since(setAt)
+		t.Logf("replica %d uses the new policy %v after the set", i+1, d.Round(time.Millisecond))
+		if d > time.Second {
+			t.Errorf("propagation to replica %d took %v, want ≤ 1 s", i+1, d)
+		}
+	}
+
+	// Rotation on one replica is published by all.
+	k, err := reps[2].app.Keys().Rotate(context.Background(), reps[2].app.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for _, r := range reps {
+		for {
+			var set struct {
+				Keys []struct {
+					KID string `json:"kid"`
+				} `json:"keys"`
+			}
+			getJSON(t, http.DefaultClient, "http://"+r.app.HTTPAddr()+"/certs", &set)
+			if len(set.Keys) == 2 && set.Keys[0].KID == k.KID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rotation not seen by a replica: %+v", set)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func b64url(b []byte) string { return jose.B64.EncodeToString(b) }
