@@ -464,12 +464,10 @@ func TestWatchDeliversChange(t *testing.T) {
 	var fromCommit, fromStart []time.Duration
 	for i := range 20 {
 		start := time.Now()
-		p, err := b.PutPolicy(ctx, store.Policy{InstanceID: "i", AttestationType: "Tpm", JWS: "x", Text: fmt.Sprint(i)}, int64(i))
-		if err != nil {
+		if _, err := b.PutPolicy(ctx, store.Policy{InstanceID: "i", AttestationType: "Tpm", JWS: "x", Text: fmt.Sprint(i)}, int64(i)); err != nil {
 			t.Fatal(err)
 		}
 		committed := time.Now()
-		_ = p
 		want, _ := b.Generation(ctx, "i")
 		w.waitFor(t, time.Second, fmt.Sprintf("notification of generation %d", want), func() bool { _, g := w.state("i"); return g >= want })
 		at := w.deliveredAt("i")
