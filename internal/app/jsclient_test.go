@@ -27,6 +27,10 @@ type jsStep struct {
 	Policy      string  `json:"policy,omitempty"`
 	Key         string  `json:"key,omitempty"`
 	Cert        string  `json:"cert,omitempty"`
+	// DefaultValidation validates with the client's default options (no
+	// issuer check, no callback) instead of everything on.
+	DefaultValidation bool    `json:"defaultValidation,omitempty"`
+	Bearer            *string `json:"bearer,omitempty"`
 }
 
 type jsToken struct {
@@ -75,7 +79,7 @@ type jsResult struct {
 }
 
 // jsRun runs steps with the official JS client against r over HTTPS, its
-// clock pinned to the server's (dev) clock, and returns one result per step.
+// clock shifted to the server's (dev) clock, and returns one result per step.
 func jsRun(t *testing.T, r *running, dir string, keys map[string]*mgmtKey, steps []jsStep) []jsResult {
 	t.Helper()
 	node, jsDir := requireJSClient(t)
@@ -85,9 +89,10 @@ func jsRun(t *testing.T, r *running, dir string, keys map[string]*mgmtKey, steps
 	}
 	job := map[string]any{
 		"issuer": r.app.Issuer(),
-		"now":    r.app.now().UTC().Format(time.RFC3339Nano),
-		"keys":   jk,
-		"steps":  steps,
+		// The server's dev clock runs at the real rate from DevTime.
+		"clockOffsetMs": r.app.now().Sub(time.Now()).Milliseconds(),
+		"keys":          jk,
+		"steps":         steps,
 	}
 	b, err := json.Marshal(job)
 	if err != nil {
@@ -172,7 +177,30 @@ func TestJSClientAttest(t *testing.T) {
 		{Op: "attestOpenEnclave", Evidence: ev.report, RuntimeData: ev.runtime, RuntimeJSON: true},
 		{Op: "attestOpenEnclave", Evidence: ev.report, RuntimeData: ev.runtime, DraftPolicy: &draft},
 	}
-	res := jsRun(t, r, dir, nil, steps)
+	wrong := append(append([]byte(nil), ev.runtime...), 'x')
+	deny, broken := denyPolicy, brokenPolicy
+	errSteps := []jsStep{
+		{Op: "attestSgxEnclave", Evidence: ev.quote, RuntimeData: ev.runtime, DefaultValidation: true},
+		{Op: "attestSgxEnclave", Evidence: ev.quote, RuntimeData: wrong},
+		{Op: "attestOpenEnclave", Evidence: ev.report, RuntimeData: wrong, RuntimeJSON: true},
+		{Op: "attestOpenEnclave", Evidence: ev.report, RuntimeData: ev.runtime, DraftPolicy: &deny},
+		{Op: "attestSgxEnclave", Evidence: ev.quote, RuntimeData: ev.runtime, DraftPolicy: &broken},
+		{Op: "attestSgxEnclave", Evidence: ev.quote[:len(ev.quote)/2], RuntimeData: ev.runtime},
+	}
+	res := jsRun(t, r, dir, nil, append(steps, errSteps...))
+	errRes := res[len(steps):]
+	res = res[:len(steps)]
+	// The client's default validation (signature and times) passes too.
+	if !errRes[0].OK || errRes[0].Result.MrEnclave != wantMrEnclave {
+		t.Fatalf("attestSgxEnclave with the client's default validation: %+v", errRes[0])
+	}
+	mustFail(t, 1, errRes[1], 400, "InvalidParameter") // binary runtime data not matching report_data
+	mustFail(t, 2, errRes[2], 400, "InvalidParameter") // JSON runtime data not matching report_data
+	mustFail(t, 3, errRes[3], 400, "PolicyEvaluationError")
+	mustFail(t, 4, errRes[4], 400, "PolicyParsingError")
+	if errRes[5].OK || errRes[5].Error.StatusCode != 400 || (errRes[5].Error.Code != "InvalidParameter" && errRes[5].Error.Code != "InvalidQuote") {
+		t.Fatalf("truncated quote: %+v", errRes[5])
+	}
 	defHash := defaultPolicyHash(t, "SgxEnclave")
 	for i, got := range res {
 		wantKID := kid
@@ -218,6 +246,7 @@ func TestJSClientPolicyAAD(t *testing.T) {
 	kid := serverKID(t, r, dir)
 	signer := newMgmtKey(t, "maat js policy signer")
 	keys := map[string]*mgmtKey{"signer": signer}
+	wrongBearer := "not-the-bearer-token"
 	steps := []jsStep{
 		0:  {Op: "getPolicy", Type: "SgxEnclave"},
 		1:  {Op: "setPolicy", Type: "SgxEnclave", Policy: permitPolicy},
@@ -233,6 +262,9 @@ func TestJSClientPolicyAAD(t *testing.T) {
 		11: {Op: "getCerts"},
 		12: {Op: "addCert", Cert: "signer", Key: "signer"},
 		13: {Op: "setPolicy", Type: "SgxEnclave", Policy: brokenPolicy},
+		14: {Op: "getPolicy", Type: "SgxEnclave", Bearer: &wrongBearer},
+		15: {Op: "setPolicy", Type: "SgxEnclave", Policy: permitPolicy, Bearer: &wrongBearer},
+		16: {Op: "getPolicy", Type: "SgxEnclave", DefaultValidation: true},
 	}
 	res := jsRun(t, r, dir, keys, steps)
 	defText := defaultPolicyText(t, "SgxEnclave")
@@ -291,6 +323,11 @@ func TestJSClientPolicyAAD(t *testing.T) {
 	}
 	mustFail(t, 12, res[12], 400, "InvalidOperation")
 	mustFail(t, 13, res[13], 400, "PolicyParsingError")
+	mustFail(t, 14, res[14], 401, "Unauthorized")
+	mustFail(t, 15, res[15], 401, "Unauthorized")
+	if !res[16].OK || res[16].Policy != defText {
+		t.Fatalf("getPolicy with the client's default validation: %+v %+v", res[16], res[16].Error)
+	}
 }
 
 // TestJSClientIsolated: signed policy management and policy-management

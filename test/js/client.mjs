@@ -12,7 +12,7 @@
 // job.json:
 //   {
 //     "issuer": "https://localhost:PORT",  // expected token issuer (validateIssuer)
-//     "now": "2025-06-01T00:00:05Z",       // optional: the client's clock (see pinClock)
+//     "clockOffsetMs": -46000000000,        // optional: server clock minus real clock (see shiftClock)
 //     "keys": {"name": {"key": PEM, "cert": PEM}},  // signing keys steps refer to
 //     "steps": [
 //       {"op": "attestSgxEnclave" | "attestOpenEnclave", "evidence": b64,
@@ -24,6 +24,9 @@
 //       {"op": "addCert" | "removeCert", "cert": name, "key": name}
 //     ]
 //   }
+//   Any step may also have "defaultValidation": true (validate with the
+//   client's default options instead of everything-on plus issuer) and
+//   "bearer": token (management steps use this bearer token instead).
 // Management calls authenticate with a bearer token from $MAAT_BEARER.
 //
 // TLS: point NODE_EXTRA_CA_CERTS at the server's certificate.
@@ -38,13 +41,13 @@ if (!op || !endpoint) {
   process.exit(2);
 }
 
-// pinClock makes the client's clock (Date, which the client's exp/nbf checks
-// use) run from iso: a development server started with --dev-time issues
-// tokens in its own time, and the client has to share that time for its
-// expiry checks to be meaningful rather than switched off.
-function pinClock(iso) {
+// shiftClock makes the client's clock (Date, which the client's exp/nbf
+// checks use) run offset milliseconds ahead of the real one: a development
+// server started with --dev-time issues tokens in its own time, and the
+// client has to share that time for its expiry checks to be meaningful
+// rather than switched off.
+function shiftClock(offset) {
   const RealDate = Date;
-  const offset = RealDate.parse(iso) - RealDate.now();
   class PinnedDate extends RealDate {
     constructor(...args) {
       if (args.length === 0) super(RealDate.now() + offset);
@@ -115,12 +118,13 @@ function tokenParts(token) {
 
 async function run() {
   const job = JSON.parse(readFileSync(jobFile, "utf8"));
-  if (job.now) pinClock(job.now);
-  const credential = {
-    getToken: async () => ({ token: process.env.MAAT_BEARER ?? "", expiresOnTimestamp: Date.now() + 3600e3 }),
-  };
+  if (job.clockOffsetMs) shiftClock(job.clockOffsetMs);
+  const credential = (token) => ({
+    getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600e3 }),
+  });
   const client = new AttestationClient(endpoint);
-  const admin = new AttestationAdministrationClient(endpoint, credential);
+  const defaultAdmin = new AttestationAdministrationClient(endpoint, credential(process.env.MAAT_BEARER ?? ""));
+  let admin = defaultAdmin;
   const keys = job.keys ?? {};
   const keyOf = (name) => {
     if (!name) return {};
@@ -214,6 +218,10 @@ async function run() {
     const fn = steps[s.op];
     if (!fn) throw new Error(`unknown step ${s.op}`);
     const v = validation(job.issuer);
+    // "defaultValidation": the client's own defaults (no validationOptions).
+    if (s.defaultValidation) v.options = undefined;
+    // "bearer": this step authenticates with another bearer token.
+    admin = s.bearer !== undefined ? new AttestationAdministrationClient(endpoint, credential(s.bearer)) : defaultAdmin;
     try {
       const out = await fn(s, v);
       results.push({ op: s.op, ok: true, validation: v.seen, ...out });
