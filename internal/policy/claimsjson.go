@@ -161,3 +161,14 @@ func valueFromJSON(raw json.RawMessage) (Value, error) {
 	}
 	return Integer(i), nil
 }
+
+// JSONClaim returns an incoming AttestationService claim whose value is the
+// JSON document doc (compacted), as MAA exposes "events" or "pcrs". It
+// returns an error when doc is not a single valid JSON value.
+func JSONClaim(typ string, doc []byte) (Claim, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, doc); err != nil {
+		return Claim{}, fmt.Errorf("claim %q: %w", typ, err)
+	}
+	return ServiceClaim(typ, String(buf.String())), nil
+}

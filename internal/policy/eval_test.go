@@ -558,3 +558,13 @@ func TestJMESPathDoesNotMutateDocuments(t *testing.T) {
 		t.Fatalf("mixed keys: %v", err)
 	}
 }
+
+func TestJSONClaim(t *testing.T) {
+	c, err := JSONClaim("events", []byte("{ \"Events\" : [ 1, 2 ] }\n"))
+	if err != nil || c.Type != "events" || c.Issuer != IssuerService || c.Value != String(`{"Events":[1,2]}`) {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := JSONClaim("events", []byte("{")); err == nil {
+		t.Fatal("invalid JSON accepted")
+	}
+}
