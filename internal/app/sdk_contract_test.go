@@ -637,3 +637,130 @@ func TestSDKContractIsolated(t *testing.T) {
 // Make sure the http package is used for the transport type assertion in
 // sdkOptions (httpsClient returns *http.Client, a policy.Transporter).
 var _ azpolicy.Transporter = (*http.Client)(nil)
+
+// TestSDKContractServiceVersions runs attestation, signed policy management
+// and certificate add/list/remove with every api-version the SDK speaks
+// (2025-06-01 wraps the certificate JWS in an object).
+func TestSDKContractServiceVersions(t *testing.T) {
+	ev := loadMAAEvidence(t)
+	dir := t.TempDir()
+	cfg, k1 := contractIsolatedConfig(t, dir)
+	r := start(t, cfg)
+	k2 := newMgmtKey(t, "maat sdk versioned management key")
+	ctx := context.Background()
+	sgx := azattest.AttestationTypeSGXEnclave
+	for _, v := range azattest.PossibleServiceVersionValues() {
+		t.Run(string(v), func(t *testing.T) {
+			o := sdkOptions(t, r, dir)
+			o.ServiceVersion = v
+			c, err := azattest.NewClient("https://"+r.app.HTTPSAddr(), nil, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin, err := azattest.NewAdministrationClient("https://"+r.app.HTTPSAddr(), staticCred{testBearer}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.GetSigners(ctx, nil); err != nil {
+				t.Fatalf("GetSigners: %v", err)
+			}
+			if _, err := c.GetOpenIDMetadata(ctx, nil); err != nil {
+				t.Fatalf("GetOpenIDMetadata: %v", err)
+			}
+			nonce := "n-" + string(v)
+			a, err := c.AttestOpenEnclave(ctx, ev.report, &azattest.AttestOpenEnclaveOptions{
+				RuntimeData: &azattest.AttestationData{Data: ev.runtime, DataType: azattest.DataTypeJSON}, Nonce: &nonce,
+			})
+			if err != nil {
+				t.Fatalf("AttestOpenEnclave: %v", err)
+			}
+			checkSGXClaims(t, "AttestOpenEnclave", a.AttestationResult, r.app.Issuer())
+			if a.Nonce == nil || *a.Nonce != nonce || a.RuntimeClaims == nil {
+				t.Fatalf("nonce %v, x-ms-runtime %v", a.Nonce, a.RuntimeClaims)
+			}
+			if _, err := admin.SetPolicy(ctx, sgx, permitPolicy2, &azattest.SetPolicyOptions{SigningKey: k1.signingKey()}); err != nil {
+				t.Fatalf("SetPolicy: %v", err)
+			}
+			if g, err := admin.GetPolicy(ctx, sgx, nil); err != nil || g.Policy != permitPolicy2 {
+				t.Fatalf("GetPolicy = %q, %v", g.Policy, err)
+			}
+			s, err := c.AttestSGXEnclave(ctx, ev.quote, &azattest.AttestSGXEnclaveOptions{
+				RuntimeData: &azattest.AttestationData{Data: ev.runtime, DataType: azattest.DataTypeBinary},
+			})
+			if err != nil {
+				t.Fatalf("AttestSGXEnclave: %v", err)
+			}
+			if *s.PolicyHash != policy.Hash(permitPolicy2) {
+				t.Fatalf("x-ms-policy-hash %s", *s.PolicyHash)
+			}
+			add, err := admin.AddPolicyManagementCertificate(ctx, k2.cert, *k1.signingKey(), nil)
+			if err != nil || add.Result != azattest.CertificateModificationIsPresent || add.Thumbprint != k2.thumbprint() {
+				t.Fatalf("AddPolicyManagementCertificate = %+v, %v", add.PolicyCertificatesModificationResult, err)
+			}
+			list, err := admin.GetPolicyManagementCertificates(ctx, nil)
+			if err != nil || len(list.Signers) != 2 {
+				t.Fatalf("GetPolicyManagementCertificates = %d, %v", len(list.Signers), err)
+			}
+			rm, err := admin.RemovePolicyManagementCertificate(ctx, k2.cert, *k1.signingKey(), nil)
+			if err != nil || rm.Result != azattest.CertificateModificationIsAbsent || rm.Thumbprint != k2.thumbprint() {
+				t.Fatalf("RemovePolicyManagementCertificate = %+v, %v", rm.PolicyCertificatesModificationResult, err)
+			}
+			rs, err := admin.ResetPolicy(ctx, sgx, &azattest.ResetPolicyOptions{SigningKey: k1.signingKey()})
+			if err != nil || rs.Result != azattest.PolicyModificationRemoved {
+				t.Fatalf("ResetPolicy = %+v, %v", rs.PolicyResult, err)
+			}
+		})
+	}
+}
+
+// TestSDKContractPlainHTTP follows the SDK README's recipe for a local
+// server over plain http: ExpectedIssuer set to the server's issuer, and
+// InsecureAllowCredentialWithHTTP for management.
+func TestSDKContractPlainHTTP(t *testing.T) {
+	ev := loadMAAEvidence(t)
+	cfg := contractConfig(t.TempDir())
+	cfg.HTTPSAddr = ""
+	r := start(t, cfg)
+	endpoint := "http://" + r.app.HTTPAddr()
+	o := &azattest.ClientOptions{
+		Scopes:                          []string{"api://maat/.default"},
+		InsecureAllowCredentialWithHTTP: true,
+		TokenValidation:                 azattest.TokenValidationOptions{ExpectedIssuer: r.app.Issuer(), Now: r.app.now},
+	}
+	o.Retry = azpolicy.RetryOptions{MaxRetries: -1}
+	ctx := context.Background()
+	c, err := azattest.NewClient(endpoint, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := azattest.NewAdministrationClient(endpoint, staticCred{testBearer}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetPolicy(ctx, azattest.AttestationTypeSGXEnclave, permitPolicy, nil); err != nil {
+		t.Fatalf("SetPolicy over http: %v", err)
+	}
+	s, err := c.AttestSGXEnclave(ctx, ev.quote, &azattest.AttestSGXEnclaveOptions{
+		RuntimeData: &azattest.AttestationData{Data: ev.runtime, DataType: azattest.DataTypeBinary},
+	})
+	if err != nil {
+		t.Fatalf("AttestSGXEnclave over http: %v", err)
+	}
+	checkSGXClaims(t, "over http", s.AttestationResult, r.app.Issuer())
+	if *s.PolicyHash != policy.Hash(permitPolicy) {
+		t.Fatalf("x-ms-policy-hash %s", *s.PolicyHash)
+	}
+	// The issuer check is real: the endpoint string is not the issuer.
+	strict := *o
+	strict.TokenValidation.ExpectedIssuer = ""
+	c2, err := azattest.NewClient(endpoint, nil, &strict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if endpoint != r.app.Issuer() {
+		_, err = c2.AttestSGXEnclave(ctx, ev.quote, nil)
+		if !errors.Is(err, azattest.ErrIssuerMismatch) {
+			t.Fatalf("token from %s validated against issuer %s: %v, want ErrIssuerMismatch", r.app.Issuer(), endpoint, err)
+		}
+	}
+}
