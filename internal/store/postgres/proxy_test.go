@@ -2,96 +2,14 @@ package postgres
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/maat-attest/maat/internal/store"
+	"github.com/maat-attest/maat/internal/testutil/tcpproxy"
 )
-
-// tcpProxy forwards a local port to PostgreSQL and can be taken down (all
-// connections cut, new ones refused) and brought back up on the same port,
-// which is what clients see when PostgreSQL restarts or fails over.
-type tcpProxy struct {
-	t      *testing.T
-	addr   string // 127.0.0.1:port, stable across down/up
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{t: t, addr: ln.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *tcpProxy) pipe(c net.Conn) {
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // went down meanwhile
-		p.mu.Unlock()
-		c.Close()
-		s.Close()
-		return
-	}
-	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { io.Copy(s, c); s.Close(); c.Close() }()
-	io.Copy(c, s)
-	c.Close()
-	s.Close()
-}
-
-// down closes the listener and cuts every proxied connection.
-func (p *tcpProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) up() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy up: %v", err)
-	}
-	p.serve(ln)
-}
 
 // The database disappears (connections cut, new ones refused) and comes
 // back: calls fail while it is away instead of hanging, and afterwards the
@@ -110,8 +28,8 @@ func TestRecoversFromDatabaseOutage(t *testing.T) {
 	ctx := context.Background()
 	schema := freshSchema(t, dsn)
 	direct := openStore(t, dsn, schema)
-	proxy := newTCPProxy(t, target)
-	u.Host = proxy.addr
+	proxy := tcpproxy.New(t, target)
+	u.Host = proxy.Addr
 	viaProxy := openStore(t, u.String(), schema)
 	if err := direct.CreateInstance(ctx, store.Instance{ID: "i", Issuer: "x", Mode: store.ModeAAD}); err != nil {
 		t.Fatal(err)
@@ -119,7 +37,7 @@ func TestRecoversFromDatabaseOutage(t *testing.T) {
 	w := startWatch(t, viaProxy)
 	w.waitFor(t, 10*time.Second, "initial resync", func() bool { c, _ := w.state("i"); return c > 0 })
 
-	proxy.down()
+	proxy.Down()
 	downAt := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	_, err = viaProxy.GetInstance(cctx, "i")
@@ -133,7 +51,7 @@ func TestRecoversFromDatabaseOutage(t *testing.T) {
 	}
 	want, _ := direct.Generation(ctx, "i")
 	time.Sleep(2 * time.Second) // several refused reconnects, backoff grows
-	proxy.up()
+	proxy.Up()
 	upAt := time.Now()
 	w.waitFor(t, 15*time.Second, "resync after outage", func() bool { _, g := w.state("i"); return g >= want })
 	t.Logf("Watch caught up %v after the database came back (outage %v)", time.Since(upAt), upAt.Sub(downAt))

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/maat-attest/maat/internal/testutil/tcpproxy"
+)
+
+// TestDatabaseOutage: a replica whose PostgreSQL goes away keeps attesting
+// from memory (no 5xx), refuses management with 503 in MAA's envelope,
+// reports not ready, and recovers by itself when the database returns.
+func TestDatabaseOutage(t *testing.T) {
+	dsn, schema := pgSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Skip("needs a URL-form MAAT_TEST_POSTGRES_DSN")
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	proxy := tcpproxy.New(t, target)
+	u.Host = proxy.Addr
+	r := start(t, replicaConfig(t, u.String(), schema))
+	base := "http://" + r.app.HTTPAddr()
+	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	body, _ := json.Marshal(map[string]any{"report": b64url(report)})
+	attest := func() reply {
+		return sendAuth(t, base, "POST", "/attest/OpenEnclave?api-version=2022-08-01", body, false)
+	}
+	if got := attest(); got.status != 200 {
+		t.Fatalf("before the outage: %d %s", got.status, got.code)
+	}
+
+	// Load runs across the outage.
+	stop := make(chan struct{})
+	var ok, bad atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if got := attest(); got.status == 200 {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+					t.Errorf("attestation during the outage: %d %s %s", got.status, got.code, got.message)
+				}
+			}
+		}()
+	}
+
+	proxy.Down()
+	time.Sleep(300 * time.Millisecond)
+	pol := unsignedPolicy("version=1.0; authorizationrules{ => permit(); }; issuancerules{};")
+	if got := sendAuth(t, base, "PUT", "/policies/OpenEnclave?api-version=2022-08-01", []byte(pol), true); got.status != 503 || got.code != "ServiceUnavailable" {
+		t.Errorf("management while the database is down: %d %s; want 503 ServiceUnavailable", got.status, got.code)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("/readyz while the database is down: %d", resp.StatusCode)
+	}
+	time.Sleep(time.Second)
+	proxy.Up()
+
+	// Management recovers by itself.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := sendAuth(t, base, "PUT", "/policies/OpenEnclave?api-version=2022-08-01", []byte(pol), true)
+		if got.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("management did not recover: %d %s", got.status, got.code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("attestations across the outage: %d ok, %d failed", ok.Load(), bad.Load())
+	if ok.Load() == 0 {
+		t.Fatal("no attestation ran during the outage")
+	}
+}
