@@ -15,21 +15,26 @@ import (
 )
 
 func newKeysCommand() *cobra.Command {
-	var dataDir, kek string
+	var dataDir, kek, storeDSN, schema string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "List, rotate and retire the token-signing keys in a data directory",
 		Long: `List, rotate and retire the token-signing keys of the instance stored in
---data. A running server picks up changes within about a second.`,
+--data (or in the PostgreSQL store given by --store). Running servers pick up
+changes within about a second.`,
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data", config.Default().DataDir, "data directory (env MAAT_DATA)")
+	cmd.PersistentFlags().StringVar(&storeDSN, "store", "", "PostgreSQL DSN of a shared store (env MAAT_STORE); default: the SQLite database in --data")
+	cmd.PersistentFlags().StringVar(&schema, "store-schema", "", "PostgreSQL schema (env MAAT_STORE_SCHEMA)")
 	cmd.PersistentFlags().StringVar(&kek, "key-encryption-key-file", "", "key-encryption key file, if the server uses one (env MAAT_KEY_ENCRYPTION_KEY_FILE)")
 
 	open := func(cmd *cobra.Command) (*keys.Manager, func(), string, error) {
 		cfg := config.Default()
 		cfg.DataDir = envOr(cmd, "data", "MAAT_DATA", dataDir)
 		cfg.KeyEncryption = envOr(cmd, "key-encryption-key-file", "MAAT_KEY_ENCRYPTION_KEY_FILE", kek)
+		cfg.Store = envOr(cmd, "store", "MAAT_STORE", storeDSN)
+		cfg.StoreSchema = envOr(cmd, "store-schema", "MAAT_STORE_SCHEMA", schema)
 		st, err := app.OpenStore(cmd.Context(), cfg)
 		if err != nil {
 			return nil, nil, "", err
