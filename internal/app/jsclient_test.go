@@ -70,6 +70,8 @@ type jsResult struct {
 	PolicyResolution  string `json:"policyResolution"`
 	PolicyTokenHash   string `json:"policyTokenHash"`
 	ExpectedTokenHash string `json:"expectedTokenHash"`
+	SentIsCreated     bool   `json:"sentIsCreated"`
+	SentAlg           string `json:"sentAlg"`
 	PolicySigner      *struct {
 		Certificates []string `json:"certificates"`
 	} `json:"policySigner"`
@@ -275,9 +277,7 @@ func TestJSClientPolicyAAD(t *testing.T) {
 	}
 	for _, i := range []int{1, 4} {
 		mustOK(t, i, res[i], kid)
-		if res[i].PolicyResolution != "Updated" || res[i].PolicyTokenHash == "" || res[i].PolicyTokenHash != res[i].ExpectedTokenHash {
-			t.Fatalf("step %d setPolicy: resolution %q, x-ms-policy-token-hash %q, client computed %q", i, res[i].PolicyResolution, res[i].PolicyTokenHash, res[i].ExpectedTokenHash)
-		}
+		checkSetPolicy(t, i, res[i])
 	}
 	if res[1].PolicySigner != nil && len(res[1].PolicySigner.Certificates) != 0 {
 		t.Fatalf("unsigned setPolicy reported a signer %+v", res[1].PolicySigner)
@@ -340,7 +340,8 @@ func TestJSClientIsolated(t *testing.T) {
 	r := start(t, cfg)
 	kid := serverKID(t, r, dir)
 	k2 := newMgmtKey(t, "maat js second management key")
-	keys := map[string]*mgmtKey{"k1": k1, "k2": k2}
+	ec := newECMgmtKey(t, "maat js EC management key")
+	keys := map[string]*mgmtKey{"k1": k1, "k2": k2, "ec": ec}
 	steps := []jsStep{
 		0:  {Op: "getCerts"},
 		1:  {Op: "setPolicy", Type: "SgxEnclave", Policy: permitPolicy, Key: "k1"},
@@ -358,6 +359,14 @@ func TestJSClientIsolated(t *testing.T) {
 		13: {Op: "resetPolicy", Type: "SgxEnclave"},
 		14: {Op: "resetPolicy", Type: "SgxEnclave", Key: "k1"},
 		15: {Op: "getPolicy", Type: "SgxEnclave"},
+		// ES256: an ECDSA P-256 management key.
+		16: {Op: "addCert", Cert: "ec", Key: "k1"},
+		17: {Op: "setPolicy", Type: "SgxEnclave", Policy: permitPolicy, Key: "ec"},
+		18: {Op: "getPolicy", Type: "SgxEnclave"},
+		19: {Op: "attestSgxEnclave", Evidence: ev.quote, RuntimeData: ev.runtime},
+		20: {Op: "resetPolicy", Type: "SgxEnclave", Key: "ec"},
+		21: {Op: "removeCert", Cert: "ec", Key: "ec"},
+		22: {Op: "getCerts"},
 	}
 	res := jsRun(t, r, dir, keys, steps)
 	certsAre := func(i int, want ...*mgmtKey) {
@@ -381,9 +390,7 @@ func TestJSClientIsolated(t *testing.T) {
 	certsAre(0, k1)
 	for _, i := range []int{1, 8} {
 		mustOK(t, i, res[i], kid)
-		if res[i].PolicyResolution != "Updated" || res[i].PolicyTokenHash != res[i].ExpectedTokenHash {
-			t.Fatalf("step %d signed setPolicy: %q, hash %q, client computed %q", i, res[i].PolicyResolution, res[i].PolicyTokenHash, res[i].ExpectedTokenHash)
-		}
+		checkSetPolicy(t, i, res[i])
 	}
 	if res[1].PolicySigner == nil || len(res[1].PolicySigner.Certificates) != 1 || pemBody(res[1].PolicySigner.Certificates[0]) != pemBody(string(k1.certPEM)) {
 		t.Fatalf("signed setPolicy: x-ms-policy-signer %+v, want k1", res[1].PolicySigner)
@@ -421,6 +428,46 @@ func TestJSClientIsolated(t *testing.T) {
 	mustOK(t, 15, res[15], kid)
 	if res[15].Policy != defaultPolicyText(t, "SgxEnclave") {
 		t.Fatalf("getPolicy after reset = %q, want the default", res[15].Policy)
+	}
+
+	mustOK(t, 16, res[16], kid)
+	if res[16].CertResult != "IsPresent" || res[16].Thumbprint != ec.thumbprint() {
+		t.Fatalf("addCert EC: %q %q", res[16].CertResult, res[16].Thumbprint)
+	}
+	mustOK(t, 17, res[17], kid)
+	checkSetPolicy(t, 17, res[17])
+	if res[17].SentAlg != "ES256" || res[17].PolicySigner == nil || len(res[17].PolicySigner.Certificates) != 1 || pemBody(res[17].PolicySigner.Certificates[0]) != pemBody(string(ec.certPEM)) {
+		t.Fatalf("ES256 setPolicy: sent %s, x-ms-policy-signer %+v", res[17].SentAlg, res[17].PolicySigner)
+	}
+	mustOK(t, 18, res[18], kid)
+	if res[18].Policy != permitPolicy {
+		t.Fatalf("getPolicy after the ES256 setPolicy = %q", res[18].Policy)
+	}
+	mustOK(t, 19, res[19], kid)
+	if res[19].Token.Claims["x-ms-policy-hash"] != policy.Hash(permitPolicy) || res[19].Token.Claims["x-ms-policy-signer"] == nil {
+		t.Fatalf("attestation under the ES256-signed policy: claims %v", res[19].Token.Claims)
+	}
+	mustOK(t, 20, res[20], kid)
+	if res[20].PolicyResolution != "Removed" {
+		t.Fatalf("ES256 resetPolicy: %q", res[20].PolicyResolution)
+	}
+	mustOK(t, 21, res[21], kid)
+	if res[21].CertResult != "IsAbsent" || res[21].Thumbprint != ec.thumbprint() {
+		t.Fatalf("removeCert EC: %q %q", res[21].CertResult, res[21].Thumbprint)
+	}
+	certsAre(22, k1)
+}
+
+// checkSetPolicy: the policy was Updated, and x-ms-policy-token-hash is
+// SHA-256 of the JWS the client sent, which (RS256 or unsigned) is what the
+// client's createAttestationPolicyToken builds.
+func checkSetPolicy(t *testing.T, i int, res jsResult) {
+	t.Helper()
+	if res.PolicyResolution != "Updated" || res.ExpectedTokenHash == "" || res.PolicyTokenHash != res.ExpectedTokenHash {
+		t.Fatalf("step %d setPolicy: resolution %q, x-ms-policy-token-hash %q, SHA-256 of the JWS sent %q", i, res.PolicyResolution, res.PolicyTokenHash, res.ExpectedTokenHash)
+	}
+	if res.SentAlg != "ES256" && !res.SentIsCreated {
+		t.Fatalf("step %d setPolicy: the %s JWS sent is not what createAttestationPolicyToken builds", i, res.SentAlg)
 	}
 }
 

@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -137,10 +140,10 @@ func contractIsolatedConfig(t *testing.T, dir string) (config.Config, *mgmtKey) 
 	return cfg, k
 }
 
-// mgmtKey is an RSA key with a self-signed certificate valid around the dev
+// mgmtKey is a key (RSA unless made by newECMgmtKey) with a self-signed certificate valid around the dev
 // clock, usable as a policy signing or policy management key.
 type mgmtKey struct {
-	key     *rsa.PrivateKey
+	key     crypto.Signer
 	cert    *x509.Certificate
 	keyPEM  []byte // PKCS#8
 	certPEM []byte
@@ -152,6 +155,21 @@ func newMgmtKey(t *testing.T, cn string) *mgmtKey {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return certifyMgmtKey(t, cn, key)
+}
+
+// newECMgmtKey is newMgmtKey with an ECDSA P-256 key (ES256).
+func newECMgmtKey(t *testing.T, cn string) *mgmtKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certifyMgmtKey(t, cn, key)
+}
+
+func certifyMgmtKey(t *testing.T, cn string, key crypto.Signer) *mgmtKey {
+	t.Helper()
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -162,7 +180,7 @@ func newMgmtKey(t *testing.T, cn string) *mgmtKey {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -763,4 +781,59 @@ func TestSDKContractPlainHTTP(t *testing.T) {
 			t.Fatalf("token from %s validated against issuer %s: %v, want ErrIssuerMismatch", r.app.Issuer(), endpoint, err)
 		}
 	}
+}
+
+// TestSDKContractES256: ECDSA P-256 policy signing and management keys
+// (the SDK signs ES256 with them), in AAD and Isolated mode.
+func TestSDKContractES256(t *testing.T) {
+	ev := loadMAAEvidence(t)
+	ctx := context.Background()
+	ec := newECMgmtKey(t, "maat sdk EC key")
+	binary := &azattest.AttestationData{Data: ev.runtime, DataType: azattest.DataTypeBinary}
+	setAndAttest := func(t *testing.T, r *running, dir string) {
+		t.Helper()
+		c, admin := sdkClient(t, r, dir), sdkAdmin(t, r, dir, testBearer)
+		s, err := admin.SetPolicy(ctx, azattest.AttestationTypeSGXEnclave, permitPolicy, &azattest.SetPolicyOptions{SigningKey: ec.signingKey()})
+		if err != nil {
+			t.Fatalf("SetPolicy signed ES256: %v", err)
+		}
+		if s.Signer == nil || !s.Signer.Certificates[0].Equal(ec.cert) {
+			t.Fatalf("SetPolicy signer %+v, want the EC certificate", s.Signer)
+		}
+		g, err := admin.GetPolicy(ctx, azattest.AttestationTypeSGXEnclave, nil)
+		if err != nil || g.Policy != permitPolicy || g.PolicyToken.Header().Algorithm != "ES256" {
+			t.Fatalf("GetPolicy = %q (%v), %v", g.Policy, g.PolicyToken, err)
+		}
+		a, err := c.AttestSGXEnclave(ctx, ev.quote, &azattest.AttestSGXEnclaveOptions{RuntimeData: binary})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.PolicySigner == nil || !a.PolicySigner.Certificates[0].Equal(ec.cert) {
+			t.Fatalf("attestation x-ms-policy-signer %v, want the EC certificate", a.PolicySigner)
+		}
+		if _, err := admin.ResetPolicy(ctx, azattest.AttestationTypeSGXEnclave, &azattest.ResetPolicyOptions{SigningKey: ec.signingKey()}); err != nil {
+			t.Fatalf("ResetPolicy signed ES256: %v", err)
+		}
+	}
+	t.Run("AAD", func(t *testing.T) {
+		dir := t.TempDir()
+		setAndAttest(t, start(t, contractConfig(dir)), dir)
+	})
+	t.Run("Isolated", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg, k1 := contractIsolatedConfig(t, dir)
+		r := start(t, cfg)
+		admin := sdkAdmin(t, r, dir, testBearer)
+		add, err := admin.AddPolicyManagementCertificate(ctx, ec.cert, *k1.signingKey(), nil)
+		if err != nil || add.Thumbprint != ec.thumbprint() {
+			t.Fatalf("adding an EC management certificate: %+v, %v", add, err)
+		}
+		setAndAttest(t, r, dir)
+		// The EC key removes itself; then it is no management key anymore.
+		if _, err := admin.RemovePolicyManagementCertificate(ctx, ec.cert, *ec.signingKey(), nil); err != nil {
+			t.Fatalf("EC key removing itself: %v", err)
+		}
+		_, err = admin.SetPolicy(ctx, azattest.AttestationTypeSGXEnclave, permitPolicy, &azattest.SetPolicyOptions{SigningKey: ec.signingKey()})
+		wantResponseError(t, "SetPolicy signed by the removed EC key", err, 400, "InvalidParameter")
+	})
 }

@@ -122,8 +122,22 @@ async function run() {
   const credential = (token) => ({
     getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600e3 }),
   });
+  // Records the body of every management request as the client sent it.
+  let sentBody = null;
+  const capture = {
+    position: "perCall",
+    policy: {
+      name: "maatCaptureBody",
+      sendRequest: async (req, next) => {
+        if (typeof req.body === "string") sentBody = req.body;
+        return next(req);
+      },
+    },
+  };
+  const newAdmin = (token) =>
+    new AttestationAdministrationClient(endpoint, credential(token), { additionalPolicies: [capture] });
   const client = new AttestationClient(endpoint);
-  const defaultAdmin = new AttestationAdministrationClient(endpoint, credential(process.env.MAAT_BEARER ?? ""));
+  const defaultAdmin = newAdmin(process.env.MAAT_BEARER ?? "");
   let admin = defaultAdmin;
   const keys = job.keys ?? {};
   const keyOf = (name) => {
@@ -146,15 +160,17 @@ async function run() {
     },
     async setPolicy(s, v) {
       const k = keyOf(s.key);
-      // The JWS the client sends, rebuilt the way setPolicy builds it
-      // (RS256 PKCS#1 v1.5 is deterministic), so its hash can be compared
-      // with the service's x-ms-policy-token-hash.
-      const sent = createAttestationPolicyToken(s.policy, k.privateKey, k.certificate).serialize();
+      sentBody = null;
       const res = await admin.setPolicy(s.type, s.policy, { ...k, validationOptions: v.options });
+      // The policy JWS as the client's createAttestationPolicyToken builds
+      // it; for RS256 (deterministic) it must be exactly what was sent.
+      const created = createAttestationPolicyToken(s.policy, k.privateKey, k.certificate).serialize();
       return {
         policyResolution: res.body.policyResolution,
         policyTokenHash: b64(res.body.policyTokenHash),
-        expectedTokenHash: sha256b64(sent),
+        expectedTokenHash: sentBody === null ? null : sha256b64(sentBody),
+        sentIsCreated: sentBody === created,
+        sentAlg: sentBody === null ? null : JSON.parse(Buffer.from(sentBody.split(".")[0], "base64url")).alg,
         policySigner: res.body.policySigner ?? null,
         token: tokenParts(res.token),
       };
@@ -221,7 +237,7 @@ async function run() {
     // "defaultValidation": the client's own defaults (no validationOptions).
     if (s.defaultValidation) v.options = undefined;
     // "bearer": this step authenticates with another bearer token.
-    admin = s.bearer !== undefined ? new AttestationAdministrationClient(endpoint, credential(s.bearer)) : defaultAdmin;
+    admin = s.bearer !== undefined ? newAdmin(s.bearer) : defaultAdmin;
     try {
       const out = await fn(s, v);
       results.push({ op: s.op, ok: true, validation: v.seen, ...out });
