@@ -3,6 +3,8 @@ package tpm
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/binary"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -51,13 +53,15 @@ func FuzzEventLog(f *testing.F) {
 	fx := getFixture(f)
 	f.Add(fx.log)
 	f.Add(realisticLog(30).bytes())
+	f.Add(encodeLegacySHA1Log())
 	f.Add(fx.log[:200])
 	f.Add([]byte{})
+	small := realisticLog(12).bytes()
 	quoted := map[uint16]map[int][]byte{0x000B: {0: make([]byte, 32), 7: make([]byte, 32), 12: make([]byte, 32)}, 0x0004: {0: make([]byte, 20)}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseEventLog(data)
 		_, _ = replayLogs([][]byte{data}, quoted)
-		_, _ = replayLogs([][]byte{fx.log, data}, quoted)
+		_, _ = replayLogs([][]byte{small, data}, quoted)
 	})
 }
 
@@ -94,4 +98,18 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { _, _ = DecodeMessage(data) })
+}
+
+// encodeLegacySHA1Log is a TCG 1.2-format (SHA-1 only) log seed.
+func encodeLegacySHA1Log() []byte {
+	var out []byte
+	for _, e := range realisticLog(12).events {
+		d := sha1.Sum(e.measured)
+		out = binary.LittleEndian.AppendUint32(out, uint32(e.pcr))
+		out = binary.LittleEndian.AppendUint32(out, e.typ)
+		out = append(out, d[:]...)
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(e.data)))
+		out = append(out, e.data...)
+	}
+	return out
 }

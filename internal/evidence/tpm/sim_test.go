@@ -435,3 +435,27 @@ func mustMarshal(v any) json.RawMessage {
 	}
 	return b
 }
+
+// signJWSInTPM signs a PS256 JWS over payload with the TPM-resident key.
+func (f *fixture) signJWSInTPM(tb testing.TB, payload []byte) string {
+	tb.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := b64([]byte(`{"alg":"PS256","typ":"attReqV2"}`)) + "." + b64(payload)
+	d := sha256.Sum256([]byte(in))
+	r, err := tpm2.Sign{
+		KeyHandle: tpm2.AuthHandle{Handle: f.certKey.handle, Name: f.certKey.name, Auth: tpm2.PasswordAuth(nil)},
+		Digest:    tpm2.TPM2BDigest{Buffer: d[:]},
+		InScheme: tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgRSAPSS,
+			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgRSAPSS, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256})},
+		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+	}.Execute(f.tpm)
+	if err != nil {
+		tb.Fatalf("TPM2_Sign: %v", err)
+	}
+	pss, err := r.Signature.Signature.RSAPSS()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return in + "." + b64(pss.Sig.Buffer)
+}

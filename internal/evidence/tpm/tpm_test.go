@@ -59,6 +59,7 @@ type reqOpts struct {
 	mutateAtt   func(*Attestation)
 	mutateData  func(*AttData)
 	mutateBytes func([]byte) []byte // the JWS payload bytes
+	residentKey bool                // request key = the TPM-resident key, tpm_certify binding, JWS signed by the TPM
 }
 
 type builtRequest struct {
@@ -101,7 +102,9 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	jwkBytes := mustMarshal(JWKOf(f.reqKey.Public()))
 	rk := &KeyObject{JWK: jwkBytes}
 	extra := challenge
-	if ro.binding == "" || ro.binding == BindingTPMQuote {
+	if ro.residentKey {
+		rk = &KeyObject{JWK: mustMarshal(JWKOf(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, aik, f.certKey, challenge)}}
+	} else if ro.binding == "" || ro.binding == BindingTPMQuote {
 		rk.Info = &KeyInfo{TPMQuote: &TPMQuoteBinding{HashAlg: "sha-256"}}
 		h := sha256.New()
 		h.Write(jwkBytes)
@@ -142,8 +145,10 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	if ro.signer != nil {
 		signer = ro.signer
 	}
-	jws, err := SignRequest(payload, signer)
-	if err != nil {
+	var jws string
+	if ro.residentKey {
+		jws = f.signJWSInTPM(t, payload)
+	} else if jws, err = SignRequest(payload, signer); err != nil {
 		t.Fatal(err)
 	}
 	// The HTTP layer sees {"payload":{"request": JWS}}.
@@ -493,5 +498,35 @@ func TestRecordedChallengeShape(t *testing.T) {
 	// The recorded context is not ours: it fails closed.
 	if _, err := svc.openContext(rec.Payload.ServiceContext, fixtureNow); !isCode(err, maaerr.InvalidParameter) {
 		t.Errorf("recorded context opened: %v", err)
+	}
+}
+
+func TestRequestKeyResidentInTPM(t *testing.T) {
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	req := f.build(t, svc, reqOpts{residentKey: true})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if res.RequestKey.Binding != BindingTPMCertify || !samePublicKey(res.RequestKey.Public, f.certKey.pub) {
+		t.Errorf("request key binding = %s", res.RequestKey.Binding)
+	}
+	// The key-attestation sample's check: obj_attr of the certified key.
+	rk := res.Claims["x-ms-tpm-request-key"].(string)
+	var obj struct {
+		Info struct {
+			TPMCertify struct {
+				NameAlg int    `json:"name_alg"`
+				ObjAttr uint32 `json:"obj_attr"`
+			} `json:"tpm_certify"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal([]byte(rk), &obj); err != nil {
+		t.Fatal(err)
+	}
+	// fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|noDA|sign = 0x40472
+	if obj.Info.TPMCertify.NameAlg != 11 || obj.Info.TPMCertify.ObjAttr != 0x00040472 {
+		t.Errorf("tpm_certify policy object = %+v (%s)", obj.Info.TPMCertify, rk)
 	}
 }
