@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -26,6 +27,7 @@ import (
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keys"
+	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/store"
 	"github.com/maat-attest/maat/internal/store/postgres"
 	"github.com/maat-attest/maat/internal/store/sqlite"
@@ -34,6 +36,18 @@ import (
 
 // InstanceID is the id of the one instance a server serves for now.
 const InstanceID = "default"
+
+// fresh implements the max-staleness bound: attestation is refused once the
+// store has not answered for longer than the bound.
+func (a *App) fresh() error {
+	if a.cfg.MaxStaleness <= 0 {
+		return nil
+	}
+	if since := a.now().Sub(time.Unix(0, a.lastStoreOK.Load())); since > a.cfg.MaxStaleness {
+		return maaerr.New(maaerr.ServiceUnavailable, "The attestation state is stale: the store has been unreachable for %s (limit %s).", since.Round(time.Second), a.cfg.MaxStaleness)
+	}
+	return nil
+}
 
 // ErrDataDirLocked is returned when another maat process holds the data
 // directory.
@@ -53,6 +67,8 @@ type App struct {
 
 	policies   *attestation.Policies
 	management *attestation.Management
+	// lastStoreOK is when the store last answered (unix nanoseconds).
+	lastStoreOK atomic.Int64
 
 	httpLn, httpsLn net.Listener
 	servers         []*http.Server
@@ -118,6 +134,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		fmt.Fprintf(out, "dev clock: starts at %s\n", start.Format(time.RFC3339))
 		log.Warn("DEVELOPMENT CLOCK: the server's time for verification and tokens is pinned", "dev_time", cfg.DevTime)
 	}
+	a.lastStoreOK.Store(a.now().UnixNano())
 	sealer, err := Sealer(cfg)
 	if err != nil {
 		return err
@@ -400,6 +417,9 @@ func (a *App) pollChanges(ctx context.Context) {
 		case <-wake:
 		}
 		g, err := a.store.Generation(ctx, InstanceID)
+		if err == nil {
+			a.lastStoreOK.Store(a.now().UnixNano())
+		}
 		if err != nil || g <= last {
 			continue
 		}

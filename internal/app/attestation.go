@@ -100,6 +100,7 @@ func (a *App) buildAttestation(ctx context.Context) (*attestation.Attester, erro
 		Policies:  a.policies,
 		Tokens:    a.tokens,
 		AcceptTCB: accept,
+		Fresh:     a.fresh,
 	}, nil
 }
 

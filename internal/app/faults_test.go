@@ -99,3 +99,48 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatal("no attestation ran during the outage")
 	}
 }
+
+// TestMaxStaleness: with max-staleness set, a replica whose database stays
+// away longer than the bound refuses attestation with 503 instead of
+// attesting from ever older state, and resumes when the database returns.
+func TestMaxStaleness(t *testing.T) {
+	dsn, schema := pgSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Skip("needs a URL-form MAAT_TEST_POSTGRES_DSN")
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	proxy := tcpproxy.New(t, target)
+	u.Host = proxy.Addr
+	cfg := replicaConfig(t, u.String(), schema)
+	cfg.MaxStaleness = 2 * time.Second
+	r := start(t, cfg)
+	base := "http://" + r.app.HTTPAddr()
+	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	body, _ := json.Marshal(map[string]any{"report": b64url(report)})
+	attest := func() reply {
+		return sendAuth(t, base, "POST", "/attest/OpenEnclave?api-version=2022-08-01", body, false)
+	}
+	if got := attest(); got.status != 200 { // warms the policy cache
+		t.Fatalf("before the outage: %d %s", got.status, got.code)
+	}
+	proxy.Down()
+	if got := attest(); got.status != 200 {
+		t.Fatalf("right after the outage began: %d %s", got.status, got.code)
+	}
+	time.Sleep(4 * time.Second)
+	if got := attest(); got.status != 503 || got.code != "ServiceUnavailable" {
+		t.Fatalf("after the staleness bound: %d %s", got.status, got.code)
+	}
+	proxy.Up()
+	deadline := time.Now().Add(15 * time.Second)
+	for attest().status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("attestation did not resume after the database returned")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -65,6 +65,10 @@ type Attester struct {
 	Policies  *Policies
 	Tokens    Issuer
 	AcceptTCB []collateral.TCBStatus
+	// Fresh, when set, is asked before every attestation whether the
+	// in-memory policy state may still be used (bounded staleness while the
+	// store is unreachable); its error is returned as is.
+	Fresh func() error
 }
 
 // Attest verifies req's evidence, binds its runtime and init-time data,
@@ -74,6 +78,11 @@ type Attester struct {
 // PolicyParsingError for a bad draft policy, PolicyEvaluationError when the
 // policy does not authorize.
 func (a *Attester) Attest(ctx context.Context, req Request) (string, error) {
+	if a.Fresh != nil {
+		if err := a.Fresh(); err != nil {
+			return "", err
+		}
+	}
 	var res *sgx.Result
 	switch req.Type {
 	case TypeSGX:

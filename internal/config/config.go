@@ -34,6 +34,7 @@ type Config struct {
 	DataDir         string        // directory of the embedded database and dev files
 	Store           string        // "" (embedded SQLite in DataDir) or a postgres:// DSN
 	StoreSchema     string        // PostgreSQL schema for Maat's tables ("" = the DSN's search_path)
+	MaxStaleness    time.Duration // refuse attestation when the store has been unreachable longer (0 = never)
 	Issuer          string        // instance URI; derived from the listen address when empty
 	Mode            string        // "aad" or "isolated"
 	Dev             bool          // development mode
@@ -112,6 +113,7 @@ var options = []option{
 	{"data", "data directory (embedded database, dev TLS certificate)", kString, func(c *Config) any { return &c.DataDir }},
 	{"store", "shared store: a postgres://user@host/db DSN for several replicas (default: embedded SQLite in the data directory)", kString, func(c *Config) any { return &c.Store }},
 	{"store-schema", "PostgreSQL schema for Maat's tables (default: the DSN's search_path)", kString, func(c *Config) any { return &c.StoreSchema }},
+	{"max-staleness", "refuse attestation (503) when the store has been unreachable for longer than this; 0 attests from memory for as long as an outage lasts", kDuration, func(c *Config) any { return &c.MaxStaleness }},
 	{"issuer", "instance URI used as iss, in jku and as the signing certificate subject (default: derived from the listen address)", kString, func(c *Config) any { return &c.Issuer }},
 	{"mode", "policy management mode: aad or isolated", kString, func(c *Config) any { return &c.Mode }},
 	{"dev", "development mode: generated TLS certificate, loud banner, test conveniences", kBool, func(c *Config) any { return &c.Dev }},
@@ -354,6 +356,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.MaxStaleness < 0 {
+		bad("max-staleness", "must not be negative")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")
