@@ -267,6 +267,7 @@ func TestJSClientPolicyAAD(t *testing.T) {
 		14: {Op: "getPolicy", Type: "SgxEnclave", Bearer: &wrongBearer},
 		15: {Op: "setPolicy", Type: "SgxEnclave", Policy: permitPolicy, Bearer: &wrongBearer},
 		16: {Op: "getPolicy", Type: "SgxEnclave", DefaultValidation: true},
+		17: {Op: "getPolicy", Type: "Tpm"},
 	}
 	res := jsRun(t, r, dir, keys, steps)
 	defText := defaultPolicyText(t, "SgxEnclave")
@@ -325,6 +326,13 @@ func TestJSClientPolicyAAD(t *testing.T) {
 	mustFail(t, 13, res[13], 400, "PolicyParsingError")
 	mustFail(t, 14, res[14], 401, "Unauthorized")
 	mustFail(t, 15, res[15], 401, "Unauthorized")
+	// Tpm has no default policy. MAA then answers x-ms-policy
+	// "eyJhbGciOiJub25lIn0.." (C++ SDK recording GetPolicy_AAD_Tpm), on which
+	// @azure/attestation 1.0.0 itself throws a TypeError after the HTTP call
+	// succeeded; Maat answers the same and the client fails the same way.
+	if res[17].OK || res[17].Error.StatusCode != 0 || res[17].Error.Name != "TypeError" {
+		t.Fatalf("getPolicy Tpm: %+v %+v; want the client's own TypeError on MAA's empty policy JWS", res[17], res[17].Error)
+	}
 	if !res[16].OK || res[16].Policy != defText {
 		t.Fatalf("getPolicy with the client's default validation: %+v %+v", res[16], res[16].Error)
 	}

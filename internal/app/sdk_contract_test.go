@@ -510,6 +510,17 @@ func TestSDKContractPolicyAAD(t *testing.T) {
 		}
 	}
 
+	// Tpm has no default policy: MAA answers x-ms-policy
+	// "eyJhbGciOiJub25lIn0.." (C++ SDK recording GetPolicy_AAD_Tpm), the SDK
+	// an empty policy.
+	tpm, err := admin.GetPolicy(ctx, azattest.AttestationTypeTPM, nil)
+	if err != nil {
+		t.Fatalf("GetPolicy Tpm: %v", err)
+	}
+	if tpm.Policy != "" || tpm.PolicyToken.String() != "eyJhbGciOiJub25lIn0.." {
+		t.Fatalf("GetPolicy Tpm = %q, JWS %s; want MAA's empty unsecured JWS", tpm.Policy, tpm.PolicyToken)
+	}
+
 	// Certificates: empty list, and changes refused in AAD mode.
 	certs, err := admin.GetPolicyManagementCertificates(ctx, nil)
 	if err != nil {
@@ -836,4 +847,36 @@ func TestSDKContractES256(t *testing.T) {
 		_, err = admin.SetPolicy(ctx, azattest.AttestationTypeSGXEnclave, permitPolicy, &azattest.SetPolicyOptions{SigningKey: ec.signingKey()})
 		wantResponseError(t, "SetPolicy signed by the removed EC key", err, 400, "InvalidParameter")
 	})
+}
+
+// TestSDKContractKeyRotation: after the server rotates its signing key, a
+// client that cached the old /certs fetches them again for the unknown kid
+// and validates the new tokens.
+func TestSDKContractKeyRotation(t *testing.T) {
+	ev := loadMAAEvidence(t)
+	dir := t.TempDir()
+	r := start(t, contractConfig(dir))
+	o := sdkOptions(t, r, dir)
+	o.SignerRefreshInterval = time.Millisecond
+	c, err := azattest.NewClient("https://"+r.app.HTTPSAddr(), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	before, err := c.AttestSGXEnclave(ctx, ev.quote, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := r.app.Keys().Rotate(ctx, r.app.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	after, err := c.AttestSGXEnclave(ctx, ev.quote, nil)
+	if err != nil {
+		t.Fatalf("attestation after key rotation: %v", err)
+	}
+	if after.Token.Header().KeyID != k.KID || before.Token.Header().KeyID == k.KID {
+		t.Fatalf("kid before %s, after %s; rotated to %s", before.Token.Header().KeyID, after.Token.Header().KeyID, k.KID)
+	}
 }
