@@ -530,3 +530,27 @@ func TestRequestKeyResidentInTPM(t *testing.T) {
 		t.Errorf("tpm_certify policy object = %+v (%s)", obj.Info.TPMCertify, rk)
 	}
 }
+
+func TestSeveralLogsInMeasurementOrder(t *testing.T) {
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	evs := realisticLog(100).events
+	first, second := encodeLog(evs[:40]), encodeLog(evs[40:])
+	req := f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) {
+		a.Logs = []Log{{Type: "TCG", Log: b64(first)}, {Type: "TCG", Log: b64(second)}}
+	}})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if len(res.Events) != len(evs) || res.Events[len(res.Events)-1].EventSeq != len(evs) {
+		t.Errorf("%d events, last seq %d", len(res.Events), res.Events[len(res.Events)-1].EventSeq)
+	}
+	// In the wrong order they do not replay.
+	req = f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) {
+		a.Logs = []Log{{Type: "TCG", Log: b64(second)}, {Type: "TCG", Log: b64(first)}}
+	}})
+	if _, err := svc.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidQuote) {
+		t.Errorf("reversed logs: %v", err)
+	}
+}
