@@ -65,6 +65,10 @@ type jsResult struct {
 		EnclaveHeldData []byte         `json:"enclaveHeldData"`
 		RunTimeClaims   map[string]any `json:"runTimeClaims"`
 		PolicyHash      []byte         `json:"policyHash"`
+		VerifierType    string         `json:"verifierType"`
+		PolicySigner    *struct {
+			Certificates []string `json:"certificates"`
+		} `json:"policySigner"`
 	} `json:"result"`
 	Policy            string `json:"policy"`
 	PolicyResolution  string `json:"policyResolution"`
@@ -215,7 +219,7 @@ func TestJSClientAttest(t *testing.T) {
 		mustOK(t, i, got, wantKID)
 		g := got.Result
 		if g.Issuer != r.app.Issuer() || g.MrEnclave != wantMrEnclave || g.MrSigner != wantMrSigner ||
-			!g.IsDebuggable || g.ProductID != 1 || g.SVN != 1 {
+			!g.IsDebuggable || g.ProductID != 1 || g.SVN != 1 || g.VerifierType != "sgx" || g.PolicySigner != nil {
 			t.Fatalf("step %d (%s): client result %+v", i, got.Op, g)
 		}
 		wantHash := defHash
@@ -411,6 +415,9 @@ func TestJSClientIsolated(t *testing.T) {
 	if res[3].Token.Claims["x-ms-policy-hash"] != policy.Hash(permitPolicy) {
 		t.Fatalf("attestation under the signed policy: x-ms-policy-hash %v", res[3].Token.Claims["x-ms-policy-hash"])
 	}
+	if ps := res[3].Result.PolicySigner; ps == nil || len(ps.Certificates) != 1 || pemBody(ps.Certificates[0]) != pemBody(string(k1.certPEM)) {
+		t.Fatalf("attestation under the signed policy: client's policySigner %+v, want k1", ps)
+	}
 	mustFail(t, 4, res[4], 400, "InvalidOperation") // unsigned in Isolated mode
 	mustFail(t, 5, res[5], 400, "InvalidParameter") // k2 is not (yet) a management certificate
 	mustOK(t, 6, res[6], kid)
@@ -452,8 +459,11 @@ func TestJSClientIsolated(t *testing.T) {
 		t.Fatalf("getPolicy after the ES256 setPolicy = %q", res[18].Policy)
 	}
 	mustOK(t, 19, res[19], kid)
-	if res[19].Token.Claims["x-ms-policy-hash"] != policy.Hash(permitPolicy) || res[19].Token.Claims["x-ms-policy-signer"] == nil {
+	if res[19].Token.Claims["x-ms-policy-hash"] != policy.Hash(permitPolicy) {
 		t.Fatalf("attestation under the ES256-signed policy: claims %v", res[19].Token.Claims)
+	}
+	if ps := res[19].Result.PolicySigner; ps == nil || len(ps.Certificates) != 1 || pemBody(ps.Certificates[0]) != pemBody(string(ec.certPEM)) {
+		t.Fatalf("attestation under the ES256-signed policy: client's policySigner %+v, want the EC certificate", ps)
 	}
 	mustOK(t, 20, res[20], kid)
 	if res[20].PolicyResolution != "Removed" {

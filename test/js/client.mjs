@@ -224,6 +224,7 @@ async function run() {
         runTimeClaims: b.runTimeClaims ?? null,
         policyHash: b64(b.policyHash),
         verifierType: b.verifierType ?? null,
+        policySigner: b.policySigner ? { keyId: b.policySigner.keyId ?? null, certificates: b.policySigner.certificates } : null,
       },
       token: tokenParts(res.token),
     };
