@@ -225,6 +225,13 @@ func TestJSClientAttest(t *testing.T) {
 		wantHash := defHash
 		if steps[i].DraftPolicy != nil {
 			wantHash = policy.Hash(draft)
+		} else {
+			// The default policy's issuance rules: MAA's legacy claim names.
+			c := got.Token.Claims
+			if c["is-debuggable"] != true || c["product-id"] != 1.0 || c["svn"] != 1.0 || c["sgx-mrenclave"] != wantMrEnclave ||
+				c["sgx-mrsigner"] != wantMrSigner || c["tee"] != "sgx" {
+				t.Fatalf("step %d: default-policy claims %v", i, c)
+			}
 		}
 		if got.Token.Claims["x-ms-policy-hash"] != wantHash || base64.RawURLEncoding.EncodeToString(g.PolicyHash) != wantHash {
 			t.Fatalf("step %d: x-ms-policy-hash %v (client decoded %x), want %s", i, got.Token.Claims["x-ms-policy-hash"], g.PolicyHash, wantHash)

@@ -347,6 +347,12 @@ func TestSDKContractAttest(t *testing.T) {
 		if res.PolicyHash == nil || *res.PolicyHash != defHash {
 			t.Fatalf("%s: x-ms-policy-hash %v, want the default policy's %s", what, res.PolicyHash, defHash)
 		}
+		// The default policy issues MAA's legacy claim names.
+		if res.DeprecatedIsDebuggable == nil || !*res.DeprecatedIsDebuggable || res.DeprecatedProductID == nil || *res.DeprecatedProductID != 1 ||
+			res.DeprecatedSVN == nil || *res.DeprecatedSVN != 1 || res.DeprecatedSGXMrEnclave == nil || *res.DeprecatedSGXMrEnclave != wantMrEnclave ||
+			res.DeprecatedSGXMrSigner == nil || *res.DeprecatedSGXMrSigner != wantMrSigner || res.DeprecatedTee == nil || *res.DeprecatedTee != "sgx" {
+			t.Fatalf("%s: default-policy claims %v", what, res.PolicyClaims)
+		}
 		if data.DataType == azattest.DataTypeJSON {
 			if !reflect.DeepEqual(res.RuntimeClaims, ev.runtimeJSON(t)) || res.EnclaveHeldData != nil {
 				t.Fatalf("%s: x-ms-runtime %v, ehd %q", what, res.RuntimeClaims, res.EnclaveHeldData)
