@@ -69,43 +69,10 @@ func getFixture(tb testing.TB) *fixture {
 	return fix
 }
 
-func rsaAIKTemplate() tpm2.TPMTPublic {
-	return tpm2.TPMTPublic{
-		Type:    tpm2.TPMAlgRSA,
-		NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
-			UserWithAuth: true, Restricted: true, SignEncrypt: true, NoDA: true},
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
-			Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
-			Scheme: tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgRSASSA,
-				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSASSA, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256})},
-			KeyBits: 2048,
-		}),
-		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: make([]byte, 256)}),
-	}
-}
-
-func eccAIKTemplate() tpm2.TPMTPublic {
-	return tpm2.TPMTPublic{
-		Type:    tpm2.TPMAlgECC,
-		NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
-			UserWithAuth: true, Restricted: true, SignEncrypt: true, NoDA: true},
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-			Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
-			Scheme: tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgECDSA,
-				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256})},
-			CurveID: tpm2.TPMECCNistP256,
-			KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
-		}),
-		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{X: tpm2.TPM2BECCParameter{Buffer: make([]byte, 32)}, Y: tpm2.TPM2BECCParameter{Buffer: make([]byte, 32)}}),
-	}
-}
-
 // certKeyTemplate is an ordinary (not restricted) signing key, as a client
 // would create for a TPM-resident request or other key.
 func certKeyTemplate() tpm2.TPMTPublic {
-	t := rsaAIKTemplate()
+	t := RSAAIKTemplate()
 	t.ObjectAttributes.Restricted = false
 	t.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
 		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
@@ -137,10 +104,10 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{sim: sim, tpm: transport.FromReadWriter(sim)}
-	if f.rsaAIK, err = createPrimary(f.tpm, rsaAIKTemplate()); err != nil {
+	if f.rsaAIK, err = createPrimary(f.tpm, RSAAIKTemplate()); err != nil {
 		return nil, err
 	}
-	if f.eccAIK, err = createPrimary(f.tpm, eccAIKTemplate()); err != nil {
+	if f.eccAIK, err = createPrimary(f.tpm, ECCAIKTemplate()); err != nil {
 		return nil, err
 	}
 	if f.certKey, err = createPrimary(f.tpm, certKeyTemplate()); err != nil {
@@ -199,43 +166,11 @@ func (f *fixture) quote(tb testing.TB, aik tpmKey, extra []byte, pcrs []int) *At
 	tb.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	sel := tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
-		{Hash: tpm2.TPMAlgSHA1, PCRSelect: pcrBitmap(pcrs)},
-		{Hash: tpm2.TPMAlgSHA256, PCRSelect: pcrBitmap(pcrs)},
-	}}
-	q, err := tpm2.Quote{
-		SignHandle:     tpm2.AuthHandle{Handle: aik.handle, Name: aik.name, Auth: tpm2.PasswordAuth(nil)},
-		QualifyingData: tpm2.TPM2BData{Buffer: extra},
-		InScheme:       tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
-		PCRSelect:      sel,
-	}.Execute(f.tpm)
+	att, err := QuoteAttestation(f.tpm, tpm2.AuthHandle{Handle: aik.handle, Name: aik.name, Auth: tpm2.PasswordAuth(nil)}, aik.pub, extra, pcrs, nil)
 	if err != nil {
-		tb.Fatalf("quote: %v", err)
+		tb.Fatal(err)
 	}
-	att := &Attestation{
-		Logs:      []Log{{Type: "TCG", Log: b64(f.log)}},
-		AIKPub:    mustMarshal(JWKOf(aik.pub)),
-		Quote:     b64(q.Quoted.Bytes()),
-		Signature: b64(tpm2.Marshal(q.Signature)),
-	}
-	for _, alg := range []tpm2.TPMAlgID{tpm2.TPMAlgSHA1, tpm2.TPMAlgSHA256} {
-		bank := PCRBank{Algorithm: uint16(alg)}
-		for start := 0; start < len(pcrs); start += 8 {
-			end := min(start+8, len(pcrs))
-			r, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
-				{Hash: alg, PCRSelect: pcrBitmap(pcrs[start:end])}}}}.Execute(f.tpm)
-			if err != nil {
-				tb.Fatalf("PCR read: %v", err)
-			}
-			if len(r.PCRValues.Digests) != end-start {
-				tb.Fatalf("PCR read returned %d values, want %d", len(r.PCRValues.Digests), end-start)
-			}
-			for i, d := range r.PCRValues.Digests {
-				bank.Values = append(bank.Values, PCRValue{Index: pcrs[start+i], Digest: b64(d.Buffer)})
-			}
-		}
-		att.PCRs = append(att.PCRs, bank)
-	}
+	att.Logs = []Log{{Type: "TCG", Log: b64(f.log)}}
 	return att
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
+
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -552,5 +554,45 @@ func TestSeveralLogsInMeasurementOrder(t *testing.T) {
 	}})
 	if _, err := svc.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidQuote) {
 		t.Errorf("reversed logs: %v", err)
+	}
+}
+
+// TestClientBuildRequest drives the exchange with the exported client helper,
+// as the CLI does: Init → Challenge → BuildRequest → Verify.
+func TestClientBuildRequest(t *testing.T) {
+	f := getFixture(t)
+	svc, _ := newTestService(t, f)
+	if m, err := DecodeMessage(InitMessage()); err != nil || m.Kind != KindInit {
+		t.Fatalf("init: %v", err)
+	}
+	_, _, ch, err := svc.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	msg, err := BuildRequest(ClientInput{
+		TPM:          f.tpm,
+		AIK:          tpm2.AuthHandle{Handle: f.eccAIK.handle, Name: f.eccAIK.name, Auth: tpm2.PasswordAuth(nil)},
+		AIKPublic:    f.eccAIK.pub,
+		AIKCert:      f.eccCert,
+		Logs:         [][]byte{f.log},
+		RequestKey:   f.reqKey,
+		RPData:       []byte("nonce"),
+		CustomClaims: []CustomClaim{{Name: "ok", Value: "true", ValueType: "Boolean"}},
+	}, ch)
+	f.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeMessage(msg)
+	if err != nil || m.Kind != KindRequest {
+		t.Fatalf("request: %v", err)
+	}
+	res, err := svc.Verify(context.Background(), m.Request, VerifyOptions{RequireValidAIKCert: true, RequiredPCRMask: 0xFFFFFF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Claims["secureBootEnabled"] != true || string(res.RPData) != "nonce" || res.CustomClaims[DefaultCustomClaimPrefix+"ok"] != true {
+		t.Errorf("claims = %v, rp_data %q, custom %v", res.Claims["secureBootEnabled"], res.RPData, res.CustomClaims)
 	}
 }
