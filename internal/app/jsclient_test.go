@@ -131,9 +131,9 @@ func jsRun(t *testing.T, r *running, dir string, keys map[string]*mgmtKey, steps
 	return got.Results
 }
 
-// mustOK fails unless the step succeeded and the client's own token
+// jsMustOK fails unless the step succeeded and the client's own token
 // validation ran and found a signer from the server's /certs (kid).
-func mustOK(t *testing.T, i int, res jsResult, kid string) {
+func jsMustOK(t *testing.T, i int, res jsResult, kid string) {
 	t.Helper()
 	if !res.OK {
 		t.Fatalf("step %d (%s) failed in the JS client: %+v", i, res.Op, *res.Error)
@@ -146,7 +146,7 @@ func mustOK(t *testing.T, i int, res jsResult, kid string) {
 	}
 }
 
-func mustFail(t *testing.T, i int, res jsResult, status int, code string) {
+func jsMustFail(t *testing.T, i int, res jsResult, status int, code string) {
 	t.Helper()
 	if res.OK {
 		t.Fatalf("step %d (%s) succeeded, want %d %s", i, res.Op, status, code)
@@ -200,10 +200,10 @@ func TestJSClientAttest(t *testing.T) {
 	if !errRes[0].OK || errRes[0].Result.MrEnclave != wantMrEnclave {
 		t.Fatalf("attestSgxEnclave with the client's default validation: %+v", errRes[0])
 	}
-	mustFail(t, 1, errRes[1], 400, "InvalidParameter") // binary runtime data not matching report_data
-	mustFail(t, 2, errRes[2], 400, "InvalidParameter") // JSON runtime data not matching report_data
-	mustFail(t, 3, errRes[3], 400, "PolicyEvaluationError")
-	mustFail(t, 4, errRes[4], 400, "PolicyParsingError")
+	jsMustFail(t, 1, errRes[1], 400, "InvalidParameter") // binary runtime data not matching report_data
+	jsMustFail(t, 2, errRes[2], 400, "InvalidParameter") // JSON runtime data not matching report_data
+	jsMustFail(t, 3, errRes[3], 400, "PolicyEvaluationError")
+	jsMustFail(t, 4, errRes[4], 400, "PolicyParsingError")
 	if errRes[5].OK || errRes[5].Error.StatusCode != 400 || (errRes[5].Error.Code != "InvalidParameter" && errRes[5].Error.Code != "InvalidQuote") {
 		t.Fatalf("truncated quote: %+v", errRes[5])
 	}
@@ -216,7 +216,7 @@ func TestJSClientAttest(t *testing.T) {
 				t.Fatalf("step %d: draft-policy token alg %v, want none", i, got.Token.Header["alg"])
 			}
 		}
-		mustOK(t, i, got, wantKID)
+		jsMustOK(t, i, got, wantKID)
 		g := got.Result
 		if g.Issuer != r.app.Issuer() || g.MrEnclave != wantMrEnclave || g.MrSigner != wantMrSigner ||
 			!g.IsDebuggable || g.ProductID != 1 || g.SVN != 1 || g.VerifierType != "sgx" || g.PolicySigner != nil {
@@ -283,30 +283,30 @@ func TestJSClientPolicyAAD(t *testing.T) {
 	res := jsRun(t, r, dir, keys, steps)
 	defText := defaultPolicyText(t, "SgxEnclave")
 
-	mustOK(t, 0, res[0], kid)
+	jsMustOK(t, 0, res[0], kid)
 	if res[0].Policy != defText {
 		t.Fatalf("default SgxEnclave policy from the client:\n%q\nwant\n%q", res[0].Policy, defText)
 	}
 	for _, i := range []int{1, 4} {
-		mustOK(t, i, res[i], kid)
+		jsMustOK(t, i, res[i], kid)
 		checkSetPolicy(t, i, res[i])
 	}
 	if res[1].PolicySigner != nil && len(res[1].PolicySigner.Certificates) != 0 {
 		t.Fatalf("unsigned setPolicy reported a signer %+v", res[1].PolicySigner)
 	}
-	if res[4].PolicySigner == nil || len(res[4].PolicySigner.Certificates) != 1 || pemBody(res[4].PolicySigner.Certificates[0]) != pemBody(string(signer.certPEM)) {
+	if res[4].PolicySigner == nil || len(res[4].PolicySigner.Certificates) != 1 || jsPEMBody(res[4].PolicySigner.Certificates[0]) != jsPEMBody(string(signer.certPEM)) {
 		t.Fatalf("signed setPolicy: x-ms-policy-signer %+v, want the signing certificate", res[4].PolicySigner)
 	}
-	mustOK(t, 2, res[2], kid)
+	jsMustOK(t, 2, res[2], kid)
 	if res[2].Policy != permitPolicy {
 		t.Fatalf("getPolicy after setPolicy = %q, want %q", res[2].Policy, permitPolicy)
 	}
-	mustOK(t, 5, res[5], kid)
+	jsMustOK(t, 5, res[5], kid)
 	if res[5].Policy != permitPolicy2 {
 		t.Fatalf("getPolicy after signed setPolicy = %q, want %q", res[5].Policy, permitPolicy2)
 	}
 	for i, want := range map[int]string{3: permitPolicy, 6: permitPolicy2} {
-		mustOK(t, i, res[i], kid)
+		jsMustOK(t, i, res[i], kid)
 		if h := res[i].Token.Claims["x-ms-policy-hash"]; h != policy.Hash(want) {
 			t.Fatalf("step %d: attestation after setPolicy has x-ms-policy-hash %v, want %s", i, h, policy.Hash(want))
 		}
@@ -318,25 +318,25 @@ func TestJSClientPolicyAAD(t *testing.T) {
 		t.Fatalf("attestation under a signed policy has no x-ms-policy-signer")
 	}
 	for _, i := range []int{7, 9} {
-		mustOK(t, i, res[i], kid)
+		jsMustOK(t, i, res[i], kid)
 		if res[i].PolicyResolution != "Removed" {
 			t.Fatalf("step %d resetPolicy: resolution %q", i, res[i].PolicyResolution)
 		}
 	}
 	for i, typ := range map[int]string{8: "SgxEnclave", 10: "OpenEnclave"} {
-		mustOK(t, i, res[i], kid)
+		jsMustOK(t, i, res[i], kid)
 		if res[i].Policy != defaultPolicyText(t, typ) {
 			t.Fatalf("step %d: getPolicy after reset = %q, want the default", i, res[i].Policy)
 		}
 	}
-	mustOK(t, 11, res[11], kid)
+	jsMustOK(t, 11, res[11], kid)
 	if len(res[11].Certificates) != 0 {
 		t.Fatalf("AAD-mode getPolicyManagementCertificates = %v, want none", res[11].Certificates)
 	}
-	mustFail(t, 12, res[12], 400, "InvalidOperation")
-	mustFail(t, 13, res[13], 400, "PolicyParsingError")
-	mustFail(t, 14, res[14], 401, "Unauthorized")
-	mustFail(t, 15, res[15], 401, "Unauthorized")
+	jsMustFail(t, 12, res[12], 400, "InvalidOperation")
+	jsMustFail(t, 13, res[13], 400, "PolicyParsingError")
+	jsMustFail(t, 14, res[14], 401, "Unauthorized")
+	jsMustFail(t, 15, res[15], 401, "Unauthorized")
 	// Tpm has no default policy. MAA then answers x-ms-policy
 	// "eyJhbGciOiJub25lIn0.." (C++ SDK recording GetPolicy_AAD_Tpm), on which
 	// @azure/attestation 1.0.0 itself throws a TypeError after the HTTP call
@@ -390,93 +390,93 @@ func TestJSClientIsolated(t *testing.T) {
 	res := jsRun(t, r, dir, keys, steps)
 	certsAre := func(i int, want ...*mgmtKey) {
 		t.Helper()
-		mustOK(t, i, res[i], kid)
+		jsMustOK(t, i, res[i], kid)
 		var got []string
 		for _, chain := range res[i].Certificates {
 			if len(chain) != 1 {
 				t.Fatalf("step %d: certificate entry with %d certificates", i, len(chain))
 			}
-			got = append(got, pemBody(chain[0]))
+			got = append(got, jsPEMBody(chain[0]))
 		}
 		var w []string
 		for _, k := range want {
-			w = append(w, pemBody(string(k.certPEM)))
+			w = append(w, jsPEMBody(string(k.certPEM)))
 		}
-		if !sameSet(got, w) {
+		if !jsSameSet(got, w) {
 			t.Fatalf("step %d: policy management certificates differ: got %d, want %d", i, len(got), len(w))
 		}
 	}
 	certsAre(0, k1)
 	for _, i := range []int{1, 8} {
-		mustOK(t, i, res[i], kid)
+		jsMustOK(t, i, res[i], kid)
 		checkSetPolicy(t, i, res[i])
 	}
-	if res[1].PolicySigner == nil || len(res[1].PolicySigner.Certificates) != 1 || pemBody(res[1].PolicySigner.Certificates[0]) != pemBody(string(k1.certPEM)) {
+	if res[1].PolicySigner == nil || len(res[1].PolicySigner.Certificates) != 1 || jsPEMBody(res[1].PolicySigner.Certificates[0]) != jsPEMBody(string(k1.certPEM)) {
 		t.Fatalf("signed setPolicy: x-ms-policy-signer %+v, want k1", res[1].PolicySigner)
 	}
-	mustOK(t, 2, res[2], kid)
+	jsMustOK(t, 2, res[2], kid)
 	if res[2].Policy != permitPolicy {
 		t.Fatalf("getPolicy = %q, want the set policy", res[2].Policy)
 	}
-	mustOK(t, 3, res[3], kid)
+	jsMustOK(t, 3, res[3], kid)
 	if res[3].Token.Claims["x-ms-policy-hash"] != policy.Hash(permitPolicy) {
 		t.Fatalf("attestation under the signed policy: x-ms-policy-hash %v", res[3].Token.Claims["x-ms-policy-hash"])
 	}
-	if ps := res[3].Result.PolicySigner; ps == nil || len(ps.Certificates) != 1 || pemBody(ps.Certificates[0]) != pemBody(string(k1.certPEM)) {
+	if ps := res[3].Result.PolicySigner; ps == nil || len(ps.Certificates) != 1 || jsPEMBody(ps.Certificates[0]) != jsPEMBody(string(k1.certPEM)) {
 		t.Fatalf("attestation under the signed policy: client's policySigner %+v, want k1", ps)
 	}
-	mustFail(t, 4, res[4], 400, "InvalidOperation") // unsigned in Isolated mode
-	mustFail(t, 5, res[5], 400, "InvalidParameter") // k2 is not (yet) a management certificate
-	mustOK(t, 6, res[6], kid)
+	jsMustFail(t, 4, res[4], 400, "InvalidOperation") // unsigned in Isolated mode
+	jsMustFail(t, 5, res[5], 400, "InvalidParameter") // k2 is not (yet) a management certificate
+	jsMustOK(t, 6, res[6], kid)
 	if res[6].CertResult != "IsPresent" || res[6].Thumbprint != k2.thumbprint() {
 		t.Fatalf("addCert: %q %q, want IsPresent %s", res[6].CertResult, res[6].Thumbprint, k2.thumbprint())
 	}
 	certsAre(7, k1, k2)
-	mustOK(t, 9, res[9], kid)
+	jsMustOK(t, 9, res[9], kid)
 	if res[9].Policy != permitPolicy2 {
 		t.Fatalf("getPolicy after k2's setPolicy = %q", res[9].Policy)
 	}
-	mustOK(t, 10, res[10], kid)
+	jsMustOK(t, 10, res[10], kid)
 	if res[10].CertResult != "IsAbsent" || res[10].Thumbprint != k2.thumbprint() {
 		t.Fatalf("removeCert: %q %q, want IsAbsent %s", res[10].CertResult, res[10].Thumbprint, k2.thumbprint())
 	}
 	certsAre(11, k1)
-	mustFail(t, 12, res[12], 400, "InvalidParameter") // k2 removed
-	mustFail(t, 13, res[13], 400, "InvalidOperation") // unsigned
-	mustOK(t, 14, res[14], kid)
+	jsMustFail(t, 12, res[12], 400, "InvalidParameter") // k2 removed
+	jsMustFail(t, 13, res[13], 400, "InvalidOperation") // unsigned
+	jsMustOK(t, 14, res[14], kid)
 	if res[14].PolicyResolution != "Removed" {
 		t.Fatalf("resetPolicy: %q", res[14].PolicyResolution)
 	}
-	mustOK(t, 15, res[15], kid)
+	jsMustOK(t, 15, res[15], kid)
 	if res[15].Policy != defaultPolicyText(t, "SgxEnclave") {
 		t.Fatalf("getPolicy after reset = %q, want the default", res[15].Policy)
 	}
 
-	mustOK(t, 16, res[16], kid)
+	jsMustOK(t, 16, res[16], kid)
 	if res[16].CertResult != "IsPresent" || res[16].Thumbprint != ec.thumbprint() {
 		t.Fatalf("addCert EC: %q %q", res[16].CertResult, res[16].Thumbprint)
 	}
-	mustOK(t, 17, res[17], kid)
+	jsMustOK(t, 17, res[17], kid)
 	checkSetPolicy(t, 17, res[17])
-	if res[17].SentAlg != "ES256" || res[17].PolicySigner == nil || len(res[17].PolicySigner.Certificates) != 1 || pemBody(res[17].PolicySigner.Certificates[0]) != pemBody(string(ec.certPEM)) {
+	if res[17].SentAlg != "ES256" || res[17].PolicySigner == nil || len(res[17].PolicySigner.Certificates) != 1 || jsPEMBody(res[17].PolicySigner.Certificates[0]) != jsPEMBody(string(ec.certPEM)) {
 		t.Fatalf("ES256 setPolicy: sent %s, x-ms-policy-signer %+v", res[17].SentAlg, res[17].PolicySigner)
 	}
-	mustOK(t, 18, res[18], kid)
+	jsMustOK(t, 18, res[18], kid)
 	if res[18].Policy != permitPolicy {
 		t.Fatalf("getPolicy after the ES256 setPolicy = %q", res[18].Policy)
 	}
-	mustOK(t, 19, res[19], kid)
+	jsMustOK(t, 19, res[19], kid)
 	if res[19].Token.Claims["x-ms-policy-hash"] != policy.Hash(permitPolicy) {
 		t.Fatalf("attestation under the ES256-signed policy: claims %v", res[19].Token.Claims)
 	}
-	if ps := res[19].Result.PolicySigner; ps == nil || len(ps.Certificates) != 1 || pemBody(ps.Certificates[0]) != pemBody(string(ec.certPEM)) {
+	if ps := res[19].Result.PolicySigner; ps == nil || len(ps.Certificates) != 1 || jsPEMBody(ps.Certificates[0]) != jsPEMBody(string(ec.certPEM)) {
 		t.Fatalf("attestation under the ES256-signed policy: client's policySigner %+v, want the EC certificate", ps)
 	}
-	mustOK(t, 20, res[20], kid)
+	jsMustOK(t, 20, res[20], kid)
 	if res[20].PolicyResolution != "Removed" {
 		t.Fatalf("ES256 resetPolicy: %q", res[20].PolicyResolution)
 	}
-	mustOK(t, 21, res[21], kid)
+	jsMustOK(t, 21, res[21], kid)
 	if res[21].CertResult != "IsAbsent" || res[21].Thumbprint != ec.thumbprint() {
 		t.Fatalf("removeCert EC: %q %q", res[21].CertResult, res[21].Thumbprint)
 	}
@@ -496,8 +496,8 @@ func checkSetPolicy(t *testing.T, i int, res jsResult) {
 	}
 }
 
-// pemBody is the base64 of a PEM block without line breaks or armour.
-func pemBody(p string) string {
+// jsPEMBody is the base64 of a PEM block without line breaks or armour.
+func jsPEMBody(p string) string {
 	var b strings.Builder
 	for _, line := range strings.Split(p, "\n") {
 		line = strings.TrimSpace(line)
@@ -509,7 +509,7 @@ func pemBody(p string) string {
 	return b.String()
 }
 
-func sameSet(a, b []string) bool {
+func jsSameSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
