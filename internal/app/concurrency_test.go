@@ -36,7 +36,7 @@ func TestConcurrentAttestationWhilePolicyChanges(t *testing.T) {
 	}
 	oeDefault := defaultPolicyHash(t, "OpenEnclave")
 
-	const workers, perWorker, minChanges = 4, 8, 6
+	const workers, perWorker, minChanges = 4, 8, 4
 	var (
 		stop    = make(chan struct{})
 		setterW sync.WaitGroup
@@ -87,7 +87,7 @@ func TestConcurrentAttestationWhilePolicyChanges(t *testing.T) {
 			defer wg.Done()
 			// At least perWorker each, and on until the setter has
 			// changed the policy a few times (bounded).
-			for i := 0; i < perWorker || (changes.Load() < minChanges && i < 50*perWorker); i++ {
+			for i := 0; i < perWorker || (changes.Load() < minChanges && i < 6*perWorker); i++ {
 				o := outcome{oe: (w+i)%4 == 3, which: w*1000 + i}
 				if o.oe {
 					var res azattest.AttestOpenEnclaveResponse
