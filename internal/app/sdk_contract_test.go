@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +305,26 @@ func checkSGXClaims(t *testing.T, what string, r azattest.AttestationResult, iss
 	}
 }
 
+// wantClaims fails unless tok is MAA's management token shape: header
+// {alg RS256, jku, kid, typ JWT} and claims exp, iat, iss, nbf plus extra.
+func wantClaims(t *testing.T, what string, tok *azattest.Token, extra ...string) {
+	t.Helper()
+	want := append([]string{"exp", "iat", "iss", "nbf"}, extra...)
+	var got []string
+	for k := range tok.RawClaims() {
+		got = append(got, k)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s: token claims %v, want MAA's %v", what, got, want)
+	}
+	h := tok.Header()
+	if h.Algorithm != "RS256" || h.Type != "JWT" || h.KeyID == "" || !strings.HasSuffix(h.JWKSetURL, "/certs") {
+		t.Fatalf("%s: token header %+v", what, h)
+	}
+}
+
 func TestSDKContractMetadata(t *testing.T) {
 	dir := t.TempDir()
 	r := start(t, contractConfig(dir))
@@ -448,6 +469,7 @@ func TestSDKContractPolicyAAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantClaims(t, "unsigned SetPolicy", s.Token, "x-ms-policy-result", "x-ms-policy-token-hash")
 	want, _ := azattest.CreatePolicyToken(permitPolicy, nil)
 	if s.Result != azattest.PolicyModificationUpdated || !bytes.Equal(s.TokenHash, azattest.PolicyTokenHash(want.String())) || s.Signer != nil {
 		t.Fatalf("unsigned SetPolicy = %+v", s.PolicyResult)
@@ -476,6 +498,7 @@ func TestSDKContractPolicyAAD(t *testing.T) {
 	if s.Result != azattest.PolicyModificationUpdated || s.Signer == nil || !s.Signer.Certificates[0].Equal(k.cert) {
 		t.Fatalf("signed SetPolicy = %+v", s.PolicyResult)
 	}
+	wantClaims(t, "signed SetPolicy", s.Token, "x-ms-policy-result", "x-ms-policy-token-hash", "x-ms-policy-signer")
 	g, err = admin.GetPolicy(ctx, azattest.AttestationTypeOpenEnclave, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -507,6 +530,7 @@ func TestSDKContractPolicyAAD(t *testing.T) {
 		if rs.Result != azattest.PolicyModificationRemoved {
 			t.Fatalf("ResetPolicy %s = %+v", typ, rs.PolicyResult)
 		}
+		wantClaims(t, "ResetPolicy", rs.Token, "x-ms-policy-result")
 		g, err := admin.GetPolicy(ctx, typ, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -515,6 +539,10 @@ func TestSDKContractPolicyAAD(t *testing.T) {
 			t.Fatalf("GetPolicy %s after reset = %q", typ, g.Policy)
 		}
 	}
+
+	// Management tokens carry exactly MAA's claims (C++ SDK recordings,
+	// Policy-PolicyTests.*).
+	wantClaims(t, "GetPolicy", g.Token, "x-ms-policy")
 
 	// Tpm has no default policy: MAA answers x-ms-policy
 	// "eyJhbGciOiJub25lIn0.." (C++ SDK recording GetPolicy_AAD_Tpm), the SDK
@@ -535,6 +563,7 @@ func TestSDKContractPolicyAAD(t *testing.T) {
 	if len(certs.Signers) != 0 {
 		t.Fatalf("AAD-mode certificates = %d, want none", len(certs.Signers))
 	}
+	wantClaims(t, "GetPolicyManagementCertificates", certs.Token, "x-ms-policy-certificates")
 	_, err = admin.AddPolicyManagementCertificate(ctx, k.cert, *k.signingKey(), nil)
 	wantResponseError(t, "certificates:add in AAD mode", err, 400, "InvalidOperation")
 	_, err = admin.RemovePolicyManagementCertificate(ctx, k.cert, *k.signingKey(), nil)
