@@ -660,6 +660,8 @@ func TestSDKContractIsolated(t *testing.T) {
 	if add.Result != azattest.CertificateModificationIsPresent || add.Thumbprint != k2.thumbprint() {
 		t.Fatalf("AddPolicyManagementCertificate = %+v", add.PolicyCertificatesModificationResult)
 	}
+	// As MAA's (.NET SDK isolated recordings).
+	wantClaims(t, "certificates:add", add.Token, "x-ms-certificate-thumbprint", "x-ms-policycertificates-result")
 	certsAre("after add", k1, k2)
 	if _, err := admin.SetPolicy(ctx, sgx, permitPolicy2, &azattest.SetPolicyOptions{SigningKey: k2.signingKey()}); err != nil {
 		t.Fatalf("SetPolicy signed by the added key: %v", err)
@@ -674,6 +676,7 @@ func TestSDKContractIsolated(t *testing.T) {
 	if rm.Result != azattest.CertificateModificationIsAbsent || rm.Thumbprint != k2.thumbprint() {
 		t.Fatalf("RemovePolicyManagementCertificate = %+v", rm.PolicyCertificatesModificationResult)
 	}
+	wantClaims(t, "certificates:remove", rm.Token, "x-ms-certificate-thumbprint", "x-ms-policycertificates-result")
 	certsAre("after remove", k1)
 	_, err = admin.ResetPolicy(ctx, sgx, &azattest.ResetPolicyOptions{SigningKey: k2.signingKey()})
 	wantResponseError(t, "ResetPolicy signed by the removed key", err, 400, "InvalidParameter")
