@@ -663,6 +663,11 @@ func TestSDKContractIsolated(t *testing.T) {
 	// As MAA's (.NET SDK isolated recordings).
 	wantClaims(t, "certificates:add", add.Token, "x-ms-certificate-thumbprint", "x-ms-policycertificates-result")
 	certsAre("after add", k1, k2)
+	// Adding a present certificate is idempotent.
+	if again, err := admin.AddPolicyManagementCertificate(ctx, k2.cert, *k1.signingKey(), nil); err != nil || again.Result != azattest.CertificateModificationIsPresent {
+		t.Fatalf("adding k2 again = %+v, %v", again.PolicyCertificatesModificationResult, err)
+	}
+	certsAre("after adding twice", k1, k2)
 	if _, err := admin.SetPolicy(ctx, sgx, permitPolicy2, &azattest.SetPolicyOptions{SigningKey: k2.signingKey()}); err != nil {
 		t.Fatalf("SetPolicy signed by the added key: %v", err)
 	}
@@ -678,6 +683,10 @@ func TestSDKContractIsolated(t *testing.T) {
 	}
 	wantClaims(t, "certificates:remove", rm.Token, "x-ms-certificate-thumbprint", "x-ms-policycertificates-result")
 	certsAre("after remove", k1)
+	// Removing an absent certificate is idempotent.
+	if again, err := admin.RemovePolicyManagementCertificate(ctx, k2.cert, *k1.signingKey(), nil); err != nil || again.Result != azattest.CertificateModificationIsAbsent {
+		t.Fatalf("removing k2 again = %+v, %v", again.PolicyCertificatesModificationResult, err)
+	}
 	_, err = admin.ResetPolicy(ctx, sgx, &azattest.ResetPolicyOptions{SigningKey: k2.signingKey()})
 	wantResponseError(t, "ResetPolicy signed by the removed key", err, 400, "InvalidParameter")
 	_, err = admin.RemovePolicyManagementCertificate(ctx, k1.cert, *k1.signingKey(), nil)
