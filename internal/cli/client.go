@@ -165,41 +165,7 @@ func (t clientStaticToken) GetToken(context.Context, policy.TokenRequestOptions)
 
 // clientReadFile reads a file ("-" is stdin), bounded by clientMaxInput.
 func clientReadFile(cmd *cobra.Command, name string) ([]byte, error) {
-	var r io.Reader
-	if name == "-" {
-		r = cmd.InOrStdin()
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, clientMaxInput+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > clientMaxInput {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, clientMaxInput)
-	}
-	return b, nil
-}
-
-// clientDecodeEvidence returns evidence file contents: a file that is only
-// base64 or base64url text (as MAA vectors are stored) is decoded, anything
-// else is taken as raw bytes.
-func clientDecodeEvidence(b []byte) []byte {
-	s := strings.Join(strings.Fields(string(b)), "")
-	if s == "" || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=") != "" {
-		return b
-	}
-	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
-		if d, err := enc.DecodeString(strings.TrimRight(s, "=")); err == nil {
-			return d
-		}
-	}
-	return b
+	return readFile(cmd.InOrStdin(), name, clientMaxInput)
 }
 
 func clientPrintJSON(cmd *cobra.Command, v any) error {
@@ -250,7 +216,7 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 			if err != nil {
 				return err
 			}
-			ev = clientDecodeEvidence(ev)
+			ev = decodeText(ev)
 			data := func(binFile, jsonFile string) (*azattest.AttestationData, error) {
 				switch {
 				case binFile != "":

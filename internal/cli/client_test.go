@@ -395,14 +395,17 @@ func TestTokenCommands(t *testing.T) {
 	}
 }
 
-func TestClientDecodeEvidence(t *testing.T) {
+func TestDecodeText(t *testing.T) {
 	raw := []byte{0, 1, 2, 0xff}
 	for _, in := range [][]byte{raw, []byte(base64.RawURLEncoding.EncodeToString(raw)), []byte(base64.StdEncoding.EncodeToString(raw) + "\n")} {
-		if got := clientDecodeEvidence(in); !bytes.Equal(got, raw) {
+		if got := decodeText(in); !bytes.Equal(got, raw) {
 			t.Errorf("%q -> %v", in, got)
 		}
 	}
-	if got := clientDecodeEvidence([]byte(`{"SnpReport":"x"}`)); string(got) != `{"SnpReport":"x"}` {
+	if got := decodeText([]byte(`{"SnpReport":"x"}`)); string(got) != `{"SnpReport":"x"}` {
 		t.Errorf("JSON evidence changed: %q", got)
+	}
+	if got := decodeText([]byte("0001 02ff\n")); !bytes.Equal(got, raw) {
+		t.Errorf("hex -> %v", got)
 	}
 }

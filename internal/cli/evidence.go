@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -372,56 +371,11 @@ func evidenceOneLine(err error) string {
 // evidenceReadFile reads a bounded file; with decode it detects hex, base64
 // and base64url text and decodes it, otherwise returns the raw bytes.
 func evidenceReadFile(path string, decode bool) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := readFile(nil, path, evidenceMaxFile)
+	if err != nil || !decode {
+		return b, err
 	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, evidenceMaxFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > evidenceMaxFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, evidenceMaxFile)
-	}
-	if !decode {
-		return b, nil
-	}
-	return evidenceDecode(b), nil
-}
-
-// evidenceDecode returns b decoded when it is (whitespace aside) hex,
-// base64url or base64 text, else b unchanged. Hex wins when ambiguous.
-func evidenceDecode(b []byte) []byte {
-	t := strings.Join(strings.Fields(string(b)), "")
-	if t == "" {
-		return b
-	}
-	isSet := func(s, extra string) bool {
-		for _, c := range s {
-			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune(extra, c)) {
-				return false
-			}
-		}
-		return true
-	}
-	if len(t)%2 == 0 && strings.Trim(t, "0123456789abcdefABCDEF") == "" {
-		if d, err := hex.DecodeString(t); err == nil {
-			return d
-		}
-	}
-	u := strings.TrimRight(t, "=")
-	if isSet(u, "-_") {
-		if d, err := base64.RawURLEncoding.DecodeString(u); err == nil {
-			return d
-		}
-	}
-	if isSet(u, "+/") {
-		if d, err := base64.RawStdEncoding.DecodeString(u); err == nil {
-			return d
-		}
-	}
-	return b
+	return decodeText(b), nil
 }
 
 func evidenceSHA256(b []byte) []byte { s := sha256.Sum256(b); return s[:] }

@@ -243,11 +243,11 @@ func TestEvidenceDecode(t *testing.T) {
 		"base64url": base64.RawURLEncoding.EncodeToString(raw),
 		"wrapped":   " " + hex.EncodeToString(raw[:3]) + "\n" + hex.EncodeToString(raw[3:]) + "\n",
 	} {
-		if got := evidenceDecode([]byte(in)); !bytes.Equal(got, raw) {
+		if got := decodeText([]byte(in)); !bytes.Equal(got, raw) {
 			t.Errorf("%s: %x", name, got)
 		}
 	}
-	if got := evidenceDecode(raw); !bytes.Equal(got, raw) {
+	if got := decodeText(raw); !bytes.Equal(got, raw) {
 		t.Errorf("raw: %x", got)
 	}
 }

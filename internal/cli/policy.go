@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -58,31 +56,9 @@ func policyReport(cmd *cobra.Command, file string, err error, summary string) er
 	return &policyReported{msg: file + ": " + summary, err: err}
 }
 
-// policyReadFile reads a file ("-" is stdin) of at most limit bytes.
-func policyReadFile(cmd *cobra.Command, name string, limit int64) ([]byte, error) {
-	var r io.Reader
-	if name == "-" {
-		r = cmd.InOrStdin()
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than the limit of %d bytes", limit)
-	}
-	return b, nil
-}
 
 func policyLoad(cmd *cobra.Command, file string) (*policy.Policy, error) {
-	text, err := policyReadFile(cmd, file, int64(policy.DefaultLimits().MaxPolicyBytes))
+	text, err := readFile(cmd.InOrStdin(), file, int64(policy.DefaultLimits().MaxPolicyBytes))
 	if err != nil {
 		return nil, policyReport(cmd, file, err, "cannot read policy")
 	}
@@ -119,7 +95,7 @@ func newPolicyHashCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text, err := policyReadFile(cmd, args[0], int64(policy.DefaultLimits().MaxPolicyBytes))
+			text, err := readFile(cmd.InOrStdin(), args[0], int64(policy.DefaultLimits().MaxPolicyBytes))
 			if err != nil {
 				return policyReport(cmd, args[0], err, "cannot read policy")
 			}
@@ -157,7 +133,7 @@ func newPolicyEvalCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			raw, err := policyReadFile(cmd, claimsFile, policy.MaxClaimsJSONBytes)
+			raw, err := readFile(cmd.InOrStdin(), claimsFile, policy.MaxClaimsJSONBytes)
 			if err != nil {
 				return policyReport(cmd, claimsFile, err, "cannot read claims")
 			}
