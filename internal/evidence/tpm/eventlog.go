@@ -123,6 +123,12 @@ func replayLogs(logs [][]byte, quoted map[uint16]map[int][]byte) ([]Event, error
 			Digest:          fmt.Sprintf("%x", e.Digest),
 			dataVerified:    dataMatchesDigest(e.Data, e.Digest),
 		}
+		// UEFI configuration variables and Windows SIPA events measure their
+		// data (PC Client PFP spec; Windows), so data that does not hash to
+		// the replayed digest was swapped: the log is forged.
+		if !ev.dataVerified && (t == evEFIVariableDriverConfig || t == evEventTag) {
+			return nil, fmt.Errorf("event %d (%s, PCR %d): data does not match its digest", ev.EventSeq, ev.EventTypeString, ev.PcrIndex)
+		}
 		// Only data bound to its measured digest is interpreted; for other
 		// events (e.g. EV_EFI_BOOT_SERVICES_APPLICATION, whose digest is the
 		// image hash) the data is unverified and left out.

@@ -144,14 +144,6 @@ func (f *fixture) extend(e logEvent) error {
 	return err
 }
 
-func pcrBitmap(pcrs []int) []byte {
-	b := make([]byte, 3)
-	for _, p := range pcrs {
-		b[p/8] |= 1 << (p % 8)
-	}
-	return b
-}
-
 func allPCRs() []int {
 	p := make([]int, 24)
 	for i := range p {

@@ -335,6 +335,11 @@ func TestNegative(t *testing.T) {
 			l.events[4].measured = l.events[4].data
 			a.Logs[0].Log = b64(l.bytes())
 		}}, code: maaerr.InvalidQuote, message: "does not verify"},
+		{name: "event data swapped, digests kept", ro: reqOpts{mutateAtt: func(a *Attestation) {
+			l := realisticLog(100)
+			l.events[4].data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0}) // measured stays SecureBoot=1
+			a.Logs[0].Log = b64(l.bytes())
+		}}, code: maaerr.InvalidQuote, message: "does not verify"},
 		{name: "AIK not chaining, required", ro: reqOpts{aikCert: untrustedCert}, vo: VerifyOptions{RequireValidAIKCert: true},
 			code: maaerr.InvalidQuote, message: "does not chain"},
 		{name: "no AIK cert, required", ro: reqOpts{noAIKCert: true}, vo: VerifyOptions{RequireValidAIKCert: true},
