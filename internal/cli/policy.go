@@ -56,7 +56,6 @@ func policyReport(cmd *cobra.Command, file string, err error, summary string) er
 	return &policyReported{msg: file + ": " + summary, err: err}
 }
 
-
 func policyLoad(cmd *cobra.Command, file string) (*policy.Policy, error) {
 	text, err := readFile(cmd.InOrStdin(), file, int64(policy.DefaultLimits().MaxPolicyBytes))
 	if err != nil {
