@@ -46,6 +46,7 @@ type fixture struct {
 	tpm     transport.TPM
 	rsaAIK  tpmKey
 	eccAIK  tpmKey
+	pssAIK  tpmKey // RSA AIK with the RSAPSS scheme, loaded only by TestRSAPSSAIK (the simulator has 3 object slots)
 	certKey tpmKey // a non-restricted TPM-resident signing key for tpm_certify
 	log     []byte
 	nEvents int

@@ -52,6 +52,7 @@ func newTestService(t testing.TB, f *fixture, mutate ...func(*Options)) (*Servic
 // reqOpts are per-field overrides of the request a well-behaved client builds.
 type reqOpts struct {
 	ecc         bool            // use the ECC AIK
+	pss         bool            // use the RSAPSS AIK
 	binding     string          // BindingTPMQuote (default), BindingNone
 	pcrs        []int           // quoted PCRs; default all 24
 	aikCert     []byte          // default: the fixture CA's certificate for the AIK
@@ -97,6 +98,9 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	aik, cert := f.rsaAIK, f.aikCert
 	if ro.ecc {
 		aik, cert = f.eccAIK, f.eccCert
+	}
+	if ro.pss {
+		aik, cert = f.pssAIK, issueCert(f.caKey, f.caCert, f.pssAIK.pub)
 	}
 	if ro.aikCert != nil {
 		cert = ro.aikCert
@@ -599,5 +603,46 @@ func TestClientBuildRequest(t *testing.T) {
 	}
 	if res.Claims["secureBootEnabled"] != true || string(res.RPData) != "nonce" || res.CustomClaims[DefaultCustomClaimPrefix+"ok"] != true {
 		t.Errorf("claims = %v, rp_data %q, custom %v", res.Claims["secureBootEnabled"], res.RPData, res.CustomClaims)
+	}
+}
+
+func TestRSAPSSAIK(t *testing.T) {
+	f := getFixture(t)
+	pss := RSAAIKTemplate()
+	pss.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
+		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
+		Scheme: tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgRSAPSS,
+			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSAPSS, &tpm2.TPMSSigSchemeRSAPSS{HashAlg: tpm2.TPMAlgSHA256})},
+		KeyBits: 2048,
+	})
+	f.mu.Lock()
+	// Free a slot: the certify key is re-created by nobody else meanwhile
+	// because tests are sequential; it is restored at the end.
+	if _, err := (tpm2.FlushContext{FlushHandle: f.certKey.handle}).Execute(f.tpm); err != nil {
+		f.mu.Unlock()
+		t.Fatal(err)
+	}
+	var err error
+	f.pssAIK, err = createPrimary(f.tpm, pss)
+	f.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		_, _ = (tpm2.FlushContext{FlushHandle: f.pssAIK.handle}).Execute(f.tpm)
+		if f.certKey, err = createPrimary(f.tpm, certKeyTemplate()); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	svc, _ := newTestService(t, f)
+	req := f.build(t, svc, reqOpts{pss: true})
+	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if res.Claims["secureBootEnabled"] != true || !res.AIKValidated {
+		t.Errorf("claims = %v", res.Claims["secureBootEnabled"])
 	}
 }
