@@ -178,11 +178,11 @@ func verifyChain(chain []*x509.Certificate, now time.Time) error {
 // SignerJWK is the JWK MAA reports for a policy signer
 // (x-ms-policy-signer): {"alg":"RS256","kty":"RSA","use":"sig","x5c":[…]}.
 func SignerJWK(cert *x509.Certificate) map[string]any {
-	kty := "RSA"
+	kty, alg := "RSA", "RS256"
 	if cert.PublicKeyAlgorithm == x509.ECDSA {
-		kty = "EC"
+		kty, alg = "EC", "ES256"
 	}
-	return map[string]any{"alg": "RS256", "kty": kty, "use": "sig", "x5c": []string{base64.StdEncoding.EncodeToString(cert.Raw)}}
+	return map[string]any{"alg": alg, "kty": kty, "use": "sig", "x5c": []string{base64.StdEncoding.EncodeToString(cert.Raw)}}
 }
 
 // TokenHash is x-ms-policy-token-hash: base64url(SHA-256(JWS as sent)).
@@ -240,7 +240,7 @@ func (m *Management) SetPolicy(ctx context.Context, typ string, body []byte) (st
 	if err != nil {
 		return "", err
 	}
-	compiled, err := policy.Parse(text)
+	_, err = policy.Parse(text)
 	if err != nil {
 		if e := maaerr.As(err); e.Code == maaerr.PolicyParsingError {
 			return "", e
@@ -251,11 +251,10 @@ func (m *Management) SetPolicy(ctx context.Context, typ string, body []byte) (st
 	if signer != nil {
 		sp.SignerCertDER = signer.Raw
 	}
-	stored, err := m.putPolicy(ctx, sp)
-	if err != nil {
+	if _, err := m.putPolicy(ctx, sp); err != nil {
 		return "", err
 	}
-	m.Policies.set(&ActivePolicy{Type: typ, Policy: compiled, JWS: jws, SignerCertDER: sp.SignerCertDER, Version: stored.Version})
+	m.Policies.Invalidate()
 	claims := map[string]any{
 		"x-ms-policy-result":     "Updated",
 		"x-ms-policy-token-hash": TokenHash(jws),
@@ -329,16 +328,16 @@ func (m *Management) ResetPolicy(ctx context.Context, typ string, body []byte) (
 	if err != nil {
 		return "", err
 	}
-	def, err := DefaultPolicy(typ)
-	if err != nil {
-		return "", err
-	}
-	m.Policies.set(def)
+	m.Policies.Invalidate()
 	return m.issue(map[string]any{"x-ms-policy-result": "Removed"})
 }
 
-// CertificateJWK is how MAA lists a policy-management certificate.
+// CertificateJWK is how MAA lists a policy-management certificate:
+// {"alg":"RS256","kty":"RSA","use":"sig","x5c":[…]} (ES256/EC for an EC key).
 func CertificateJWK(der []byte) map[string]any {
+	if c, err := x509.ParseCertificate(der); err == nil {
+		return SignerJWK(c)
+	}
 	return map[string]any{"alg": "RS256", "kty": "RSA", "use": "sig", "x5c": []string{base64.StdEncoding.EncodeToString(der)}}
 }
 

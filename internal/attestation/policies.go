@@ -36,6 +36,9 @@ type Policies struct {
 
 	mu    sync.RWMutex
 	cache map[string]*ActivePolicy
+	// epoch increases on every change; a load that started in an older
+	// epoch does not fill the cache (its result may predate the change).
+	epoch uint64
 }
 
 // NewPolicies returns an empty cache over st.
@@ -48,6 +51,7 @@ func NewPolicies(st store.Store, instanceID string) *Policies {
 func (p *Policies) Get(ctx context.Context, typ string) (*ActivePolicy, error) {
 	p.mu.RLock()
 	ap, ok := p.cache[typ]
+	epoch := p.epoch
 	p.mu.RUnlock()
 	if ok {
 		return ap, nil
@@ -57,7 +61,9 @@ func (p *Policies) Get(ctx context.Context, typ string) (*ActivePolicy, error) {
 		return nil, err
 	}
 	p.mu.Lock()
-	p.cache[typ] = ap
+	if p.epoch == epoch {
+		p.cache[typ] = ap
+	}
 	p.mu.Unlock()
 	return ap, nil
 }
@@ -92,16 +98,13 @@ func DefaultPolicy(typ string) (*ActivePolicy, error) {
 	return &ActivePolicy{Type: typ, Policy: compiled, JWS: jws, Default: true}, nil
 }
 
-// Invalidate drops every cached policy; the next Get reloads from the store.
+// Invalidate drops every cached policy; the next Get reloads from the
+// store. It is called after every change, local (set, reset) or seen in the
+// store (another replica): reloading, rather than caching what a local write
+// stored, keeps concurrent writers from leaving an older policy cached.
 func (p *Policies) Invalidate() {
 	p.mu.Lock()
 	p.cache = map[string]*ActivePolicy{}
-	p.mu.Unlock()
-}
-
-// set replaces the cached entry for typ after a local write.
-func (p *Policies) set(ap *ActivePolicy) {
-	p.mu.Lock()
-	p.cache[ap.Type] = ap
+	p.epoch++
 	p.mu.Unlock()
 }
