@@ -120,7 +120,7 @@ func replayLogs(logs [][]byte, quoted map[uint16]map[int][]byte) ([]Event, error
 			EventType:       t,
 			EventTypeString: e.Type.TCGString(),
 			PcrIndex:        e.Index,
-			Digest:          fmt.Sprintf("%x", e.Digest),
+			Digest:          hex.EncodeToString(e.Digest),
 			dataVerified:    dataMatchesDigest(e.Data, e.Digest),
 		}
 		// UEFI configuration variables and Windows SIPA events measure their

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -590,7 +591,7 @@ func pcrClaims(quoted map[uint16]map[int][]byte) []PCR {
 			if byIndex[idx] == nil {
 				byIndex[idx] = map[string]string{}
 			}
-			byIndex[idx][bankNames[alg]] = fmt.Sprintf("%x", d)
+			byIndex[idx][bankNames[alg]] = hex.EncodeToString(d)
 		}
 	}
 	out := make([]PCR, 0, len(byIndex))
