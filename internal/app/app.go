@@ -158,6 +158,10 @@ func (a *App) init(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	tpmAttester, err := a.buildTPM(a.policies)
+	if err != nil {
+		return err
+	}
 	api := &httpapi.Server{
 		Log:          log,
 		IssuerURI:    a.Issuer,
@@ -166,6 +170,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Attester:     attester,
 		Management:   a.management,
+		TPM:          tpmAttester,
 		Auth:         auth,
 	}
 	handler := api.Handler()

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -15,7 +17,9 @@ import (
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/evidence/tpm"
 	"github.com/maat-attest/maat/internal/httpapi"
+	"github.com/maat-attest/maat/internal/keys"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/store"
 )
@@ -102,6 +106,60 @@ func (a *App) buildAttestation(ctx context.Context) (*attestation.Attester, erro
 		AcceptTCB: accept,
 		Fresh:     a.fresh,
 	}, nil
+}
+
+// buildTPM builds the /attest/Tpm exchange. Service contexts are sealed
+// with the configured key, or with keys derived (HKDF-SHA256) from the
+// instance's signing keys: the active one seals, the other published ones
+// still open, so every replica sharing the store agrees.
+func (a *App) buildTPM(policies *attestation.Policies) (*attestation.TPMAttester, error) {
+	opts := tpm.DefaultOptions()
+	opts.Now = a.now
+	if a.cfg.TPMContextKey != "" {
+		k, err := keys.LoadKeyEncryptionKey(a.cfg.TPMContextKey)
+		if err != nil {
+			return nil, fmt.Errorf("tpm-context-key-file: %w", err)
+		}
+		opts.ServiceContextKey = k
+	} else {
+		set := a.keys.Current()
+		for _, k := range set.Published {
+			dk, err := deriveContextKey(k)
+			if err != nil {
+				return nil, err
+			}
+			if k == set.Active {
+				opts.ServiceContextKey = dk
+			} else {
+				opts.PreviousServiceContextKeys = append(opts.PreviousServiceContextKeys, dk)
+			}
+		}
+	}
+	if len(a.cfg.TPMAIKRoots) > 0 {
+		ders, err := loadCertificates(a.cfg.TPMAIKRoots)
+		if err != nil {
+			return nil, fmt.Errorf("tpm-aik-root: %w", err)
+		}
+		pool := x509.NewCertPool()
+		for _, der := range ders {
+			c, _ := x509.ParseCertificate(der)
+			pool.AddCert(c)
+		}
+		opts.AIKRoots = pool
+	}
+	svc, err := tpm.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("TPM attestation: %w", err)
+	}
+	return &attestation.TPMAttester{Service: svc, Policies: policies, Tokens: a.tokens, Fresh: a.fresh}, nil
+}
+
+func deriveContextKey(k *keys.Key) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.Signer)
+	if err != nil {
+		return nil, err
+	}
+	return hkdf.Key(sha256.New, der, nil, "maat tpm service context v1", 32)
 }
 
 func loadCertificates(paths []string) ([][]byte, error) {

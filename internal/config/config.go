@@ -51,6 +51,8 @@ type Config struct {
 	Offline         bool     // never fetch collateral from the network
 	AcceptTCBStatus []string // TCB statuses accepted before the policy runs
 	PolicyMgmtCerts []string // PEM files: initial policy-management certificates (Isolated mode)
+	TPMContextKey   string   // file with the 32-byte key sealing TPM service contexts ("" = derived from the signing keys)
+	TPMAIKRoots     []string // PEM files: roots AIK certificates must chain to
 
 	// Authentication of management calls.
 	DevBearerToken string   // --dev only: the bearer token management calls must present (random if empty)
@@ -128,6 +130,8 @@ var options = []option{
 	{"offline", "never fetch collateral from the network (requires collateral-dir)", kBool, func(c *Config) any { return &c.Offline }},
 	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
 	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
+	{"tpm-context-key-file", "file with a 32-byte key (hex/base64) sealing TPM service contexts, shared by replicas (default: derived from the instance's signing keys)", kString, func(c *Config) any { return &c.TPMContextKey }},
+	{"tpm-aik-root", "PEM file of a root AIK certificates must chain to (TPM attestation; repeatable)", kList, func(c *Config) any { return &c.TPMAIKRoots }},
 	{"dev-bearer-token", "with --dev: the bearer token management calls must present (random and printed when empty)", kString, func(c *Config) any { return &c.DevBearerToken }},
 	{"oidc-issuer", "OpenID Connect issuer URL whose bearer tokens authorize management calls (Entra ID, Keycloak, Dex, …)", kString, func(c *Config) any { return &c.OIDCIssuer }},
 	{"oidc-audience", "audience (aud) management bearer tokens must carry", kString, func(c *Config) any { return &c.OIDCAudience }},

@@ -27,6 +27,12 @@ type Manager interface {
 	ModifyCertificate(ctx context.Context, body []byte, add bool) (string, error)
 }
 
+// TPMExchanger runs the /attest/Tpm message exchange
+// (internal/attestation.TPMAttester).
+type TPMExchanger interface {
+	Exchange(ctx context.Context, data []byte) ([]byte, error)
+}
+
 // Authenticator decides whether a management request may proceed; it
 // returns an Unauthorized *maaerr.Error otherwise.
 type Authenticator interface {
@@ -120,6 +126,9 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	typ, err := attestation.CanonicalType(param(r, "type"))
 	if err != nil {
 		return err
+	}
+	if typ == attestation.TypeTPM && s.TPM != nil {
+		return s.attestTPM(w, r)
 	}
 	if typ != attestation.TypeSGX && typ != attestation.TypeOpenEnclave {
 		return maaerr.New(maaerr.InvalidParameter, "Attestation of type '%s' is not supported by this server yet.", typ)
@@ -249,4 +258,31 @@ func decodeData(raw json.RawMessage, name string) (*attestation.Data, error) {
 		}
 	}
 	return d, nil
+}
+
+// attestTPM serves one TPM protocol message: {"data": base64url(message)} in,
+// {"data": base64url(answer)} out.
+func (s *Server) attestTPM(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	fields, err := lowerObject(body, "request body")
+	if err != nil {
+		return err
+	}
+	raw, ok := fields["data"]
+	if !ok {
+		return maaerr.New(maaerr.InvalidParameter, "The request has no \"data\".")
+	}
+	data, err := b64Field(raw, "data")
+	if err != nil {
+		return err
+	}
+	out, err := s.TPM.Exchange(r.Context(), data)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"data": jose.B64.EncodeToString(out)})
+	return nil
 }

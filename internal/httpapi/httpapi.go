@@ -56,6 +56,8 @@ type Server struct {
 	// operations; when nil those routes are not registered.
 	Attester   Attester
 	Management Manager
+	// TPM serves /attest/Tpm; nil answers "not supported".
+	TPM TPMExchanger
 	// Auth authenticates management calls; nil means no authentication
 	// (a loud warning is the caller's job).
 	Auth Authenticator
