@@ -200,6 +200,7 @@ bearer token (--bearer-token or ` + clientEnvBearerToken + `) is sent if given.`
 	} {
 		cmd.AddCommand(newAttestKindCommand(k.name, k.short, k.typ))
 	}
+	cmd.AddCommand(newAttestTPMCommand())
 	return cmd
 }
 

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-tpm-tools/simulator"
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+	"github.com/spf13/cobra"
+
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/sdk/azattest"
+)
+
+// defaultEventLog is where Linux exposes the firmware's TCG event log.
+const defaultEventLog = "/sys/kernel/security/tpm0/binary_bios_measurements"
+
+// newAttestTPMCommand drives MAA's TPM protocol (/attest/Tpm) from a TPM
+// device or the built-in TPM 2.0 simulator: Init → Challenge, then a quote
+// by a fresh AIK over the challenge-bound request key → Report.
+func newAttestTPMCommand() *cobra.Command {
+	var conn clientConn
+	var device, pcrList, rpID, rpDataFile, aikCertFile string
+	var logs []string
+	var useSim bool
+	cmd := &cobra.Command{
+		Use:   "tpm",
+		Short: "Attest a TPM 2.0 (/attest/Tpm) from a device or the built-in simulator",
+		Long: `Run MAA's TPM attestation protocol against an endpoint: send Init, take the
+challenge, create an attestation key (AIK) in the TPM, quote the selected PCRs
+(SHA-256 bank) bound to a fresh request key, send the TCG event log(s), and
+print the claims of the report token after validating it against the
+endpoint's /certs.
+
+--device defaults to /dev/tpmrm0 with the firmware log ` + defaultEventLog + `.
+--simulator uses an in-process TPM 2.0 simulator with no event log (its PCRs are
+at their reset values), for trying a server without TPM hardware. An AIK created
+here has no certificate unless --aik-cert is given, so aikValidated is false.`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pcrs, err := parsePCRList(pcrList)
+			if err != nil {
+				return err
+			}
+			var tp transport.TPM
+			if useSim {
+				sim, err := simulator.Get()
+				if err != nil {
+					return fmt.Errorf("TPM simulator: %w", err)
+				}
+				defer sim.Close()
+				tp = transport.FromReadWriter(sim)
+			} else {
+				dev, err := linuxtpm.Open(device)
+				if err != nil {
+					return fmt.Errorf("TPM device %s: %w", device, err)
+				}
+				defer dev.Close()
+				tp = dev
+				if !cmd.Flags().Changed("log") {
+					logs = []string{defaultEventLog}
+				}
+			}
+			in := tpm.ClientInput{TPM: tp, PCRs: pcrs, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RPID: rpID}
+			for _, l := range logs {
+				b, err := readFile(nil, l, 16<<20)
+				if err != nil {
+					return fmt.Errorf("event log: %w", err)
+				}
+				in.Logs = append(in.Logs, b)
+			}
+			if rpDataFile != "" {
+				if in.RPData, err = clientReadFile(cmd, rpDataFile); err != nil {
+					return err
+				}
+			}
+			if aikCertFile != "" {
+				b, err := clientReadFile(cmd, aikCertFile)
+				if err != nil {
+					return err
+				}
+				c, err := clientParseCert(b)
+				if err != nil {
+					return fmt.Errorf("--aik-cert: %w", err)
+				}
+				in.AIKCert = c.Raw
+			}
+			rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm.RSAAIKTemplate())}.Execute(tp)
+			if err != nil {
+				return fmt.Errorf("creating the attestation key: %w", err)
+			}
+			defer tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(tp)
+			pubArea, err := rsp.OutPublic.Contents()
+			if err != nil {
+				return err
+			}
+			if in.AIKPublic, err = tpm2.Pub(*pubArea); err != nil {
+				return err
+			}
+			in.AIK = tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}
+			if in.RequestKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+				return err
+			}
+
+			client, err := conn.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			challenge, err := client.AttestTPM(ctx, tpm.InitMessage(), nil)
+			if err != nil {
+				return err
+			}
+			request, err := tpm.BuildRequest(in, challenge.Data)
+			if err != nil {
+				return err
+			}
+			reply, err := client.AttestTPM(ctx, request, nil)
+			if err != nil {
+				return err
+			}
+			var report struct {
+				Payload struct {
+					Report string `json:"report"`
+				} `json:"payload"`
+				Report string `json:"report"`
+			}
+			if err := json.Unmarshal(reply.Data, &report); err != nil {
+				return fmt.Errorf("report message: %w", err)
+			}
+			raw := report.Payload.Report
+			if raw == "" {
+				raw = report.Report
+			}
+			if raw == "" {
+				return errors.New("the service's answer holds no report")
+			}
+			tok, err := azattest.ParseToken(raw)
+			if err != nil {
+				return err
+			}
+			signers, err := client.GetSigners(ctx, nil)
+			if err != nil {
+				return err
+			}
+			o, err := conn.options()
+			if err != nil {
+				return err
+			}
+			opts := o.TokenValidation
+			if opts.ExpectedIssuer == "" {
+				opts.ExpectedIssuer = strings.TrimSuffix(conn.endpoint, "/")
+			}
+			if _, err := tok.Validate(signers.Signers, &opts); err != nil {
+				return fmt.Errorf("the report token does not validate: %w", err)
+			}
+			return clientPrintJSON(cmd, tok.RawClaims())
+		},
+	}
+	conn.addFlags(cmd, false)
+	f := cmd.Flags()
+	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device")
+	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator instead of a device")
+	f.StringVar(&pcrList, "pcrs", "0-7", "PCRs to quote (e.g. 0-7,11,14)")
+	f.StringSliceVar(&logs, "log", nil, "TCG event log file(s) in measurement order (device default: "+defaultEventLog+")")
+	f.StringVar(&rpID, "rp-id", "", "relying party id (rp_id)")
+	f.StringVar(&rpDataFile, "rp-data", "", "file with relying party data (rp_data)")
+	f.StringVar(&aikCertFile, "aik-cert", "", "PEM or DER certificate of the AIK (only for a persistent, certified AIK)")
+	return cmd
+}
+
+// parsePCRList parses "0-7,11,14" into PCR indices 0..23.
+func parsePCRList(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b > 23 || a > b {
+			return nil, fmt.Errorf("--pcrs %q: want indices 0-23 like 0-7,11", s)
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
