@@ -143,4 +143,3 @@ func tpmIncoming(res *tpm.Result) ([]policy.Claim, error) {
 	}
 	return out, nil
 }
-
