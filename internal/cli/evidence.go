@@ -49,7 +49,7 @@ type evidenceCommon struct {
 }
 
 func (c *evidenceCommon) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote) or openenclave (OE report or OE evidence)")
+	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote), openenclave (OE report or OE evidence), or tpm (inspect only: a /attest/Tpm Request message)")
 	cmd.Flags().StringVar(&c.evidence, "evidence", "", "evidence file: raw bytes, hex, base64 or base64url (detected)")
 	_ = cmd.MarkFlagRequired("evidence")
 }
@@ -69,6 +69,17 @@ func newEvidenceInspectCommand() *cobra.Command {
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if c.typ == "tpm" {
+				ev, err := evidenceReadFile(c.evidence, true)
+				if err != nil {
+					return err
+				}
+				out, err := evidenceInspectTPM(ev)
+				if err != nil {
+					return err
+				}
+				return evidencePrintJSON(cmd.OutOrStdout(), out)
+			}
 			if err := c.validate(); err != nil {
 				return err
 			}
