@@ -38,6 +38,18 @@ func TestLoadDriver(t *testing.T) {
 	if res.Errors != 3 || res.ErrorCodes["400 InvalidParameter"] != 3 {
 		t.Fatalf("failing run %+v", res)
 	}
+	// Paced load: about Rate × Duration requests.
+	res, err = loadgen.Run(context.Background(), loadgen.Options{
+		Endpoint: "http://" + r.app.HTTPAddr(), Type: "OpenEnclave",
+		Evidence:    readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url"),
+		Concurrency: 4, Duration: time.Second, Rate: 20,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 10 || res.Requests > 25 || res.Errors != 0 {
+		t.Fatalf("paced run at 20/s for 1 s: %+v", res)
+	}
 	if _, err := loadgen.Run(context.Background(), loadgen.Options{}); err == nil {
 		t.Fatal("empty options accepted")
 	}

@@ -80,6 +80,7 @@ func newBenchCommand() *cobra.Command {
 	f.StringVar(&typ, "type", "openenclave", "sgx or openenclave")
 	f.IntVar(&o.Concurrency, "concurrency", 4, "concurrent requests")
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to drive load")
+	f.Float64Var(&o.Rate, "rate", 0, "cap the offered load at this many requests per second (0: as fast as possible)")
 	f.StringVar(&o.APIVersion, "api-version", "2022-08-01", "api-version to send")
 	f.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification (self-signed dev servers)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")

@@ -45,6 +45,9 @@ type Options struct {
 	Insecure bool
 	// MaxRequests stops the run early (0: no limit); bounds test runs.
 	MaxRequests int64
+	// Rate, when positive, caps the offered load at this many requests per
+	// second in total (open-loop pacing); 0 drives as fast as the workers go.
+	Rate float64
 }
 
 // Result summarises a run.
@@ -102,6 +105,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		errs      atomic.Int64
 		wg        sync.WaitGroup
 	)
+	var pace <-chan time.Time
+	if o.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	start := time.Now()
 	for range o.Concurrency {
 		wg.Add(1)
@@ -109,6 +118,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1024)
 			for ctx.Err() == nil {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-ctx.Done():
+					}
+					if ctx.Err() != nil {
+						break
+					}
+				}
 				if n := count.Add(1); o.MaxRequests > 0 && n > o.MaxRequests {
 					break
 				}
