@@ -71,6 +71,7 @@ type App struct {
 	lastStoreOK atomic.Int64
 
 	httpLn, httpsLn net.Listener
+	handler         http.Handler // the whole HTTP surface (benchmarks call it directly)
 	servers         []*http.Server
 
 	closeOnce sync.Once
@@ -174,6 +175,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		Auth:         auth,
 	}
 	handler := api.Handler()
+	a.handler = handler
 	if a.httpLn != nil {
 		a.servers = append(a.servers, a.newServer(handler, nil))
 	}

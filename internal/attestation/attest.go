@@ -242,18 +242,36 @@ func addData(claims map[string]any, d *Data, jsonClaim string, ehd bool) error {
 }
 
 // incomingClaims converts the service claims into the policy engine's
-// claims (issuer AttestationService); objects and arrays become JSON-valued
-// claims.
+// claims (issuer AttestationService), in claim-type order so evaluation is
+// deterministic; objects and arrays become JSON-valued claims.
 func incomingClaims(claims map[string]any) ([]policy.Claim, error) {
-	b, err := json.Marshal(claims)
-	if err != nil {
-		return nil, maaerr.Wrap(err, maaerr.Internal, "encoding incoming claims failed")
+	types := make([]string, 0, len(claims))
+	for k := range claims {
+		types = append(types, k)
 	}
-	cs, err := policy.ClaimsFromJSON(b)
-	if err != nil {
-		return nil, maaerr.Wrap(err, maaerr.Internal, "converting incoming claims failed")
+	slices.Sort(types)
+	out := make([]policy.Claim, 0, len(types))
+	for _, k := range types {
+		var v policy.Value
+		switch x := claims[k].(type) {
+		case bool:
+			v = policy.Boolean(x)
+		case int:
+			v = policy.Integer(int64(x))
+		case int64:
+			v = policy.Integer(x)
+		case string:
+			v = policy.String(x)
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				return nil, maaerr.Wrap(err, maaerr.Internal, "encoding claim %s failed", k)
+			}
+			v = policy.String(string(b))
+		}
+		out = append(out, policy.ServiceClaim(k, v))
 	}
-	return cs, nil
+	return out, nil
 }
 
 func asPolicyError(err error, code maaerr.Code) error {
