@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-tpm-tools/simulator"
@@ -155,4 +157,118 @@ func httpPost(url string, body []byte) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
+}
+
+// TestTPMSamplePoliciesOverHTTP: a simulated machine boots (a 100-event UEFI
+// + Windows log measured into the simulator's PCRs) and attests over HTTP
+// under MAA's sample policies, unchanged: the 1.1 sample of
+// policy-version-1-1.md and the 1.2 boot sample of
+// tpm-attestation-sample-policies.md. The report tokens carry the claims
+// those policies derive from the evidence.
+func TestTPMSamplePoliciesOverHTTP(t *testing.T) {
+	r := start(t, replayConfig(t, "aad"))
+	base := "http://" + r.app.HTTPAddr()
+	const path = "/attest/Tpm?api-version=2022-08-01"
+	sim, err := simulator.GetWithFixedSeedInsecure(11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	tp := transport.FromReadWriter(sim)
+	boot := tpm.SimulatedBootLog(100)
+	if err := boot.ExtendPCRs(tp); err != nil {
+		t.Fatal(err)
+	}
+	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm.RSAAIKTemplate())}.Execute(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubArea, _ := rsp.OutPublic.Contents()
+	aikPub, _ := tpm2.Pub(*pubArea)
+	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	in := tpm.ClientInput{TPM: tp, AIK: tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)},
+		AIKPublic: aikPub, RequestKey: reqKey, Logs: [][]byte{boot.Bytes()}} // all 24 PCRs, both banks
+
+	sample11 := `version=1.1;
+
+configurationrules{
+=> issueproperty(type = "required_pcr_mask", value = 15);
+=> issueproperty(type = "require_valid_aik_cert", value = false);
+};
+
+authorizationrules { 
+    => permit();
+};
+
+
+issuancerules
+{
+[type=="aikValidated", value==true]&& 
+[type=="secureBootEnabled", value==true] &&
+[type=="bootDebuggingDisabled", value==true] && 
+[type=="notSafeMode", value==true] => issue(type="PlatformAttested", value=true);
+
+[type=="aikValidated", value==false]&& 
+[type=="secureBootEnabled", value==true] &&
+[type=="bootDebuggingDisabled", value==true] && 
+[type=="notSafeMode", value==true] => issue(type="PlatformAttested", value=false);
+};`
+	sample12, err := os.ReadFile("../evidence/tpm/testdata/sample_policy_1_2_boot.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, policy string
+		want         map[string]any
+	}{
+		// No AIK certificate chains here, so aikValidated is false and the
+		// sample's second rule fires.
+		{"1.1 sample", sample11, map[string]any{"PlatformAttested": false}},
+		// The 1.2 sample needs require_valid_aik_cert off for an uncertified
+		// AIK; its configurationrules are empty, so the default (true) holds
+		// and the request is refused — checked below.
+		{"1.2 boot sample", strings.Replace(string(sample12), "configurationrules{\n};", "configurationrules{\n=> issueproperty(type=\"require_valid_aik_cert\", value=false);\n};", 1),
+			map[string]any{"aikValidated": false, "SecureBootEnabled": true, "CodeIntegrityEnabled": true, "BitlockerStatus": false, "ELAMDriverLoaded": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sendAuth(t, base, "PUT", "/policies/Tpm?api-version=2022-08-01", []byte(unsignedPolicy(tc.policy)), true); got.status != 200 {
+				t.Fatalf("set policy: %d %s %s", got.status, got.code, got.message)
+			}
+			req, err := tpm.BuildRequest(in, rawExchange(t, base+path, tpm.InitMessage()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rm struct {
+				Payload struct{ Report string } `json:"payload"`
+			}
+			json.Unmarshal(rawExchange(t, base+path, req), &rm)
+			j, err := jose.Parse(rm.Payload.Report)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var claims map[string]any
+			json.Unmarshal(j.Payload, &claims)
+			for k, v := range tc.want {
+				if claims[k] != v {
+					t.Errorf("claim %s = %v, want %v (claims %v)", k, claims[k], v, claims)
+				}
+			}
+			if _, ok := claims["pcrs"]; ok {
+				t.Error("read-only pcrs claim reached the token")
+			}
+		})
+	}
+	// The 1.2 sample unchanged keeps require_valid_aik_cert at its default
+	// (true): an AIK without a certificate is refused.
+	if got := sendAuth(t, base, "PUT", "/policies/Tpm?api-version=2022-08-01", []byte(unsignedPolicy(string(sample12))), true); got.status != 200 {
+		t.Fatalf("set policy: %d %s", got.status, got.code)
+	}
+	req, err := tpm.BuildRequest(in, rawExchange(t, base+path, tpm.InitMessage()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]string{"data": jose.B64.EncodeToString(req)})
+	if got := sendAuth(t, base, "POST", path, b, false); got.status != 400 {
+		t.Fatalf("uncertified AIK under require_valid_aik_cert=true: %d %s", got.status, got.code)
+	}
 }

@@ -40,8 +40,9 @@ print the claims of the report token after validating it against the
 endpoint's /certs.
 
 --device defaults to /dev/tpmrm0 with the firmware log ` + defaultEventLog + `.
---simulator uses an in-process TPM 2.0 simulator with no event log (its PCRs are
-at their reset values), for trying a server without TPM hardware. An AIK created
+--simulator uses an in-process TPM 2.0 simulator that "boots" a synthetic UEFI +
+Windows boot log (Secure Boot on, 100 events) into its PCRs and sends that log,
+for trying a server and its policies without TPM hardware. An AIK created
 here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
@@ -51,6 +52,7 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 				return err
 			}
 			var tp transport.TPM
+			var simLog []byte
 			if useSim {
 				sim, err := simulator.Get()
 				if err != nil {
@@ -58,6 +60,13 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 				}
 				defer sim.Close()
 				tp = transport.FromReadWriter(sim)
+				// A simulated machine boots: a synthetic UEFI + Windows boot
+				// log is measured into the PCRs and sent as the event log.
+				boot := tpm.SimulatedBootLog(100)
+				if err := boot.ExtendPCRs(tp); err != nil {
+					return err
+				}
+				simLog = boot.Bytes()
 			} else {
 				dev, err := linuxtpm.Open(device)
 				if err != nil {
@@ -70,6 +79,9 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 				}
 			}
 			in := tpm.ClientInput{TPM: tp, PCRs: pcrs, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RPID: rpID}
+			if simLog != nil && !cmd.Flags().Changed("log") {
+				in.Logs = append(in.Logs, simLog)
+			}
 			for _, l := range logs {
 				b, err := readFile(nil, l, 16<<20)
 				if err != nil {
@@ -169,7 +181,7 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 	f := cmd.Flags()
 	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device")
 	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator instead of a device")
-	f.StringVar(&pcrList, "pcrs", "0-7", "PCRs to quote (e.g. 0-7,11,14)")
+	f.StringVar(&pcrList, "pcrs", "0-7,12", "PCRs to quote (e.g. 0-7,11,14)")
 	f.StringSliceVar(&logs, "log", nil, "TCG event log file(s) in measurement order (device default: "+defaultEventLog+")")
 	f.StringVar(&rpID, "rp-id", "", "relying party id (rp_id)")
 	f.StringVar(&rpDataFile, "rp-data", "", "file with relying party data (rp_data)")

@@ -53,11 +53,11 @@ func FuzzEventLog(f *testing.F) {
 	// Small seeds: the fuzzer minimizes new inputs byte by byte, and a
 	// 100-event log takes longer to minimize than a fuzzing run lasts.
 	fx := getFixture(f)
-	f.Add(realisticLog(24).bytes())
+	f.Add(SimulatedBootLog(24).Bytes())
 	f.Add(encodeLegacySHA1Log())
 	f.Add(fx.log[:200])
 	f.Add([]byte{})
-	small := realisticLog(12).bytes()
+	small := SimulatedBootLog(12).Bytes()
 	quoted := map[uint16]map[int][]byte{0x000B: {0: make([]byte, 32), 7: make([]byte, 32), 12: make([]byte, 32)}, 0x0004: {0: make([]byte, 20)}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseEventLog(data)
@@ -67,9 +67,9 @@ func FuzzEventLog(f *testing.F) {
 }
 
 func FuzzEventData(f *testing.F) {
-	l := realisticLog(30)
-	for _, e := range l.events {
-		f.Add(e.typ, e.data)
+	l := SimulatedBootLog(30)
+	for _, e := range l.Events {
+		f.Add(e.Type, e.Data)
 	}
 	f.Add(uint32(evEventTag), []byte{1, 0, 1, 0x40, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, typ uint32, data []byte) {
@@ -106,13 +106,13 @@ func FuzzDecodeMessage(f *testing.F) {
 // encodeLegacySHA1Log is a TCG 1.2-format (SHA-1 only) log seed.
 func encodeLegacySHA1Log() []byte {
 	var out []byte
-	for _, e := range realisticLog(12).events {
-		d := sha1.Sum(e.measured)
-		out = binary.LittleEndian.AppendUint32(out, uint32(e.pcr))
-		out = binary.LittleEndian.AppendUint32(out, e.typ)
+	for _, e := range SimulatedBootLog(12).Events {
+		d := sha1.Sum(e.Measured)
+		out = binary.LittleEndian.AppendUint32(out, uint32(e.PCR))
+		out = binary.LittleEndian.AppendUint32(out, e.Type)
 		out = append(out, d[:]...)
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(e.data)))
-		out = append(out, e.data...)
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(e.Data)))
+		out = append(out, e.Data...)
 	}
 	return out
 }

@@ -6,12 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"math/big"
 	"sync"
@@ -114,14 +112,12 @@ func newFixture() (*fixture, error) {
 	if f.certKey, err = createPrimary(f.tpm, certKeyTemplate()); err != nil {
 		return nil, err
 	}
-	lb := realisticLog(100)
-	for _, e := range lb.events {
-		if err := f.extend(e); err != nil {
-			return nil, err
-		}
+	lb := SimulatedBootLog(100)
+	if err := lb.ExtendPCRs(f.tpm); err != nil {
+		return nil, err
 	}
-	f.log = lb.bytes()
-	f.nEvents = len(lb.events)
+	f.log = lb.Bytes()
+	f.nEvents = len(lb.Events)
 
 	f.caKey, f.caCert = newCA("Maat test AIK CA")
 	f.aikCert = issueCert(f.caKey, f.caCert, f.rsaAIK.pub)
@@ -130,19 +126,6 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-func (f *fixture) extend(e logEvent) error {
-	s1 := sha1.Sum(e.measured)
-	s256 := sha256.Sum256(e.measured)
-	_, err := tpm2.PCRExtend{
-		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(e.pcr), Auth: tpm2.PasswordAuth(nil)},
-		Digests: tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{
-			{HashAlg: tpm2.TPMAlgSHA1, Digest: s1[:]},
-			{HashAlg: tpm2.TPMAlgSHA256, Digest: s256[:]},
-		}},
-	}.Execute(f.tpm)
-	return err
 }
 
 func allPCRs() []int {
@@ -186,136 +169,6 @@ func (f *fixture) certify(tb testing.TB, aik tpmKey, key tpmKey, extra []byte) *
 		Certification: b64(r.CertifyInfo.Bytes()),
 		Signature:     b64(tpm2.Marshal(r.Signature)),
 	}
-}
-
-// --- event log construction -------------------------------------------------
-
-type logEvent struct {
-	pcr      int
-	typ      uint32
-	data     []byte
-	measured []byte // what is hashed into the PCR (data, or an image for code events)
-}
-
-type logBuilder struct{ events []logEvent }
-
-func (l *logBuilder) add(pcr int, typ uint32, data, measured []byte) {
-	if measured == nil {
-		measured = data
-	}
-	l.events = append(l.events, logEvent{pcr: pcr, typ: typ, data: data, measured: measured})
-}
-
-// bytes encodes a crypto-agile TCG PC Client log (SHA-1 and SHA-256).
-func (l *logBuilder) bytes() []byte { return encodeLog(l.events) }
-
-func encodeLog(events []logEvent) []byte {
-	var spec []byte
-	spec = append(spec, []byte("Spec ID Event03\x00")...)
-	spec = binary.LittleEndian.AppendUint32(spec, 0) // platform class
-	spec = append(spec, 0, 2, 0, 2)                  // minor, major, errata, uintnSize (64-bit)
-	spec = binary.LittleEndian.AppendUint32(spec, 2)
-	spec = binary.LittleEndian.AppendUint16(spec, 0x0004)
-	spec = binary.LittleEndian.AppendUint16(spec, 20)
-	spec = binary.LittleEndian.AppendUint16(spec, 0x000B)
-	spec = binary.LittleEndian.AppendUint16(spec, 32)
-	spec = append(spec, 0) // vendor info size
-
-	var out []byte
-	out = binary.LittleEndian.AppendUint32(out, 0)
-	out = binary.LittleEndian.AppendUint32(out, 3) // EV_NO_ACTION
-	out = append(out, make([]byte, 20)...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(spec)))
-	out = append(out, spec...)
-	for _, e := range events {
-		s1 := sha1.Sum(e.measured)
-		s256 := sha256.Sum256(e.measured)
-		out = binary.LittleEndian.AppendUint32(out, uint32(e.pcr))
-		out = binary.LittleEndian.AppendUint32(out, e.typ)
-		out = binary.LittleEndian.AppendUint32(out, 2)
-		out = binary.LittleEndian.AppendUint16(out, 0x0004)
-		out = append(out, s1[:]...)
-		out = binary.LittleEndian.AppendUint16(out, 0x000B)
-		out = append(out, s256[:]...)
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(e.data)))
-		out = append(out, e.data...)
-	}
-	return out
-}
-
-func sipaEvent(t uint32, data []byte) []byte {
-	out := binary.LittleEndian.AppendUint32(nil, t)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(data)))
-	return append(out, data...)
-}
-
-func utf16z(s string) []byte {
-	var out []byte
-	for _, r := range s {
-		out = binary.LittleEndian.AppendUint16(out, uint16(r))
-	}
-	return append(out, 0, 0)
-}
-
-func mustUEFIVar(guid, name string, data []byte) []byte {
-	b, err := EncodeUEFIVariable(guid, name, data)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-const imageSecurityDatabaseGUID = "D719B2CB-3D3A-4596-A3BC-DAD00E67656F"
-
-// realisticLog builds a UEFI + Windows boot log of about n events: CRTM and
-// firmware blobs, Secure Boot variables (SecureBoot=1, PK, KEK, db, dbx),
-// boot variables, boot services applications, separators on PCRs 0-7, the
-// ExitBootServices action and a Windows trust boundary (SIPA) on PCR 12.
-func realisticLog(n int) *logBuilder {
-	l := &logBuilder{}
-	l.add(0, 0x00000008, utf16z("1.0"), nil) // EV_S_CRTM_VERSION
-	for i := 0; i < 3; i++ {
-		blob := make([]byte, 16)
-		binary.LittleEndian.PutUint64(blob, uint64(0xFF000000+i*0x10000))
-		l.add(0, 0x80000008, blob, []byte{byte(i), 'f', 'w'}) // EV_EFI_PLATFORM_FIRMWARE_BLOB
-	}
-	l.add(7, 0x80000001, mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{1}), nil)
-	l.add(7, 0x80000001, mustUEFIVar(EFIGlobalVariableGUID, "PK", []byte("pk-cert")), nil)
-	l.add(7, 0x80000001, mustUEFIVar(EFIGlobalVariableGUID, "KEK", []byte("kek-cert")), nil)
-	l.add(7, 0x80000001, mustUEFIVar(imageSecurityDatabaseGUID, "db", []byte("db-certs")), nil)
-	l.add(7, 0x80000001, mustUEFIVar(imageSecurityDatabaseGUID, "dbx", []byte("dbx-hashes")), nil)
-	l.add(1, 0x80000002, mustUEFIVar(EFIGlobalVariableGUID, "BootOrder", []byte{1, 0, 0, 0}), nil)
-	l.add(1, 0x80000002, mustUEFIVar(EFIGlobalVariableGUID, "Boot0001", []byte("Windows Boot Manager")), nil)
-	l.add(4, 0x80000007, []byte("Calling EFI Application from Boot Option"), nil) // EV_EFI_ACTION
-	for pcr := 0; pcr <= 7; pcr++ {
-		l.add(pcr, 0x00000004, []byte{0, 0, 0, 0}, nil) // EV_SEPARATOR
-	}
-	l.add(4, 0x80000003, []byte("device path of bootmgfw.efi"), []byte("PE image bootmgfw.efi")) // EV_EFI_BOOT_SERVICES_APPLICATION
-	l.add(7, 0x800000E0, mustUEFIVar(imageSecurityDatabaseGUID, "db", []byte("microsoft-ca")), nil)
-	// A Windows trust boundary as bootmgr measures it.
-	module := sipaEvent(0x00070001, utf16z(`\windows\system32\drivers\wd\wdboot.sys`))
-	module = append(module, sipaEvent(0x0007000A, []byte{1})...)
-	tb := sipaEvent(0x00040001, []byte{0})                                    // BOOTDEBUGGING false
-	tb = append(tb, sipaEvent(0x00050002, []byte{1})...)                      // CODEINTEGRITY true
-	tb = append(tb, sipaEvent(0x00050005, []byte{0})...)                      // SAFEMODE false
-	tb = append(tb, sipaEvent(0x00050006, []byte{0})...)                      // WINPE false
-	tb = append(tb, sipaEvent(0x000A0001, []byte{1})...)                      // VBS_VSM_REQUIRED
-	tb = append(tb, sipaEvent(0x000A0003, []byte{1})...)                      // VBS_IOMMU_REQUIRED
-	tb = append(tb, sipaEvent(0x000A0006, []byte{1})...)                      // VBS_MANDATORY_ENFORCEMENT
-	tb = append(tb, sipaEvent(0x00050004, make([]byte, 8))...)                // DEP
-	tb = append(tb, sipaEvent(0x00020009, []byte{2, 0, 0, 0, 0, 0, 0, 0})...) // APPLICATION_SVN
-	tb = append(tb, sipaEvent(0x40010003, module)...)
-	tagged := binary.LittleEndian.AppendUint32(nil, 0x40010001)
-	tagged = binary.LittleEndian.AppendUint32(tagged, uint32(len(tb)))
-	tagged = append(tagged, tb...)
-	l.add(12, 0x00000006, tagged, nil) // EV_EVENT_TAG
-	l.add(5, 0x80000007, []byte("Exit Boot Services Invocation"), nil)
-	// Drivers and applications up to n events.
-	for i := 0; len(l.events) < n; i++ {
-		img := []byte{byte(i), byte(i >> 8), 'd', 'r', 'v'}
-		l.add(2+2*(i%2), 0x80000004-uint32(i%2), []byte("device path"), img) // boot services driver (PCR 2) / application (PCR 4)
-	}
-	return l
 }
 
 // --- PKI ---------------------------------------------------------------------

@@ -334,15 +334,15 @@ func TestNegative(t *testing.T) {
 			a.PCRs[0].Values = a.PCRs[0].Values[:23]
 		}}, code: maaerr.InvalidQuote, message: "selection"},
 		{name: "log does not replay", ro: reqOpts{mutateAtt: func(a *Attestation) {
-			l := realisticLog(100)
-			l.events[4].data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0})
-			l.events[4].measured = l.events[4].data
-			a.Logs[0].Log = b64(l.bytes())
+			l := SimulatedBootLog(100)
+			l.Events[4].Data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0})
+			l.Events[4].Measured = l.Events[4].Data
+			a.Logs[0].Log = b64(l.Bytes())
 		}}, code: maaerr.InvalidQuote, message: "does not verify"},
 		{name: "event data swapped, digests kept", ro: reqOpts{mutateAtt: func(a *Attestation) {
-			l := realisticLog(100)
-			l.events[4].data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0}) // measured stays SecureBoot=1
-			a.Logs[0].Log = b64(l.bytes())
+			l := SimulatedBootLog(100)
+			l.Events[4].Data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0}) // measured stays SecureBoot=1
+			a.Logs[0].Log = b64(l.Bytes())
 		}}, code: maaerr.InvalidQuote, message: "does not verify"},
 		{name: "AIK not chaining, required", ro: reqOpts{aikCert: untrustedCert}, vo: VerifyOptions{RequireValidAIKCert: true},
 			code: maaerr.InvalidQuote, message: "does not chain"},
@@ -545,8 +545,8 @@ func TestRequestKeyResidentInTPM(t *testing.T) {
 func TestSeveralLogsInMeasurementOrder(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
-	evs := realisticLog(100).events
-	first, second := encodeLog(evs[:40]), encodeLog(evs[40:])
+	evs := SimulatedBootLog(100).Events
+	first, second := EncodeLog(evs[:40]), EncodeLog(evs[40:])
 	req := f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) {
 		a.Logs = []Log{{Type: "TCG", Log: b64(first)}, {Type: "TCG", Log: b64(second)}}
 	}})
