@@ -36,10 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -182,39 +179,10 @@ func truncate(s string, n int) string {
 // Channel returns the LISTEN/NOTIFY channel this store notifies on.
 func (s *Store) Channel() string { return s.channel }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
+func loadMigrations() ([]store.Migration, error) {
+	ms, err := store.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		if !ok {
-			return nil, fmt.Errorf("postgres: migration %q: name must be NNNN_description.sql", name)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: migration %q: %w", name, err)
-		}
-		b, err := migrationFS.ReadFile("migrations/" + name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migrations must be numbered 1..n without gaps; found %s at position %d", m.name, i+1)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -280,11 +248,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	for _, m := range ms[current:] {
 		// No arguments: pgx uses the simple protocol, which allows several
 		// statements in one Exec.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
