@@ -8,14 +8,10 @@ package auth
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"slices"
 	"strings"
@@ -232,20 +228,27 @@ func (o *OIDC) refresh(ctx context.Context) error {
 		o.jwksURI = disc.JWKSURI
 	}
 	var set struct {
-		Keys []rawJWK `json:"keys"`
+		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := o.getJSON(ctx, o.jwksURI, &set); err != nil {
 		return fmt.Errorf("auth: JWKS: %w", err)
 	}
 	keys := map[string]crypto.PublicKey{}
 	var all []crypto.PublicKey
-	for _, k := range set.Keys {
-		pub, err := k.publicKey()
-		if err != nil {
-			continue // unusable keys (encryption keys, unknown curves) are skipped
+	for _, raw := range set.Keys {
+		var meta struct {
+			KID string `json:"kid"`
+			Use string `json:"use"`
 		}
-		if k.KID != "" {
-			keys[k.KID] = pub
+		if json.Unmarshal(raw, &meta) != nil || (meta.Use != "" && meta.Use != "sig") {
+			continue // encryption keys are not for us
+		}
+		pub, err := jose.PublicKeyFromJWK(raw)
+		if err != nil {
+			continue // unusable keys (unknown types or curves, weak keys) are skipped
+		}
+		if meta.KID != "" {
+			keys[meta.KID] = pub
 		}
 		all = append(all, pub)
 	}
@@ -270,58 +273,4 @@ func (o *OIDC) getJSON(ctx context.Context, url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
-}
-
-type rawJWK struct {
-	KTY string `json:"kty"`
-	KID string `json:"kid"`
-	Use string `json:"use"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-}
-
-func (k rawJWK) publicKey() (crypto.PublicKey, error) {
-	if k.Use != "" && k.Use != "sig" {
-		return nil, errors.New("not a signing key")
-	}
-	b := func(s string) (*big.Int, error) {
-		d, err := jose.B64.DecodeString(strings.TrimRight(s, "="))
-		if err != nil || len(d) == 0 {
-			return nil, errors.New("bad base64url")
-		}
-		return new(big.Int).SetBytes(d), nil
-	}
-	switch k.KTY {
-	case "RSA":
-		n, err := b(k.N)
-		if err != nil {
-			return nil, err
-		}
-		e, err := b(k.E)
-		if err != nil || !e.IsInt64() || e.Int64() > 1<<31 {
-			return nil, errors.New("bad exponent")
-		}
-		return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
-	case "EC":
-		if k.Crv != "P-256" {
-			return nil, errors.New("unsupported curve")
-		}
-		x, err := b(k.X)
-		if err != nil {
-			return nil, err
-		}
-		y, err := b(k.Y)
-		if err != nil {
-			return nil, err
-		}
-		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
-		if !pub.Curve.IsOnCurve(x, y) { //nolint:staticcheck // validating untrusted points
-			return nil, errors.New("point not on curve")
-		}
-		return pub, nil
-	}
-	return nil, errors.New("unsupported key type")
 }

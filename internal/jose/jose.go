@@ -72,6 +72,9 @@ type Header struct {
 	Typ string   `json:"typ,omitempty"`
 	X5C []string `json:"x5c,omitempty"`
 	X5T string   `json:"x5t,omitempty"`
+	// Crit lists extensions a verifier must understand; Maat understands
+	// none, so callers reject a JWS that has it.
+	Crit json.RawMessage `json:"crit,omitempty"`
 }
 
 // JWK is the subset of RFC 7517 members MAA uses. /certs entries carry only
@@ -217,9 +220,13 @@ type JWS struct {
 // Parse splits and decodes a compact JWS: three base64url parts, a JSON
 // header with an "alg". It checks structure only; it returns ErrTooLarge or
 // ErrMalformed (wrapped, with the reason) on bad input.
-func Parse(compact string) (*JWS, error) {
-	if len(compact) > MaxCompactLen {
-		return nil, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, len(compact), MaxCompactLen)
+func Parse(compact string) (*JWS, error) { return ParseLimit(compact, MaxCompactLen) }
+
+// ParseLimit is Parse with another size bound, for JWS that legitimately
+// carry more than MaxCompactLen (TPM requests with event logs).
+func ParseLimit(compact string, limit int) (*JWS, error) {
+	if len(compact) > limit {
+		return nil, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, len(compact), limit)
 	}
 	compact = strings.TrimSpace(compact)
 	first := strings.IndexByte(compact, '.')

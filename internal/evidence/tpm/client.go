@@ -1,6 +1,8 @@
 package tpm
 
 import (
+	"github.com/maat-attest/maat/internal/jose"
+
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -98,7 +100,7 @@ func BuildRequest(in ClientInput, challengeMessage []byte) ([]byte, error) {
 	if err != nil || len(challenge) == 0 || ch.Payload.ServiceContext == "" {
 		return nil, errors.New("tpm: challenge message lacks challenge or service_context")
 	}
-	jwkBytes, _ := json.Marshal(JWKOf(in.RequestKey.Public()))
+	jwkBytes, _ := json.Marshal(jose.PublicJWK(in.RequestKey.Public()))
 	h := sha256.New()
 	h.Write(jwkBytes)
 	h.Write([]byte{0})
@@ -170,7 +172,7 @@ func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.Public
 	if err != nil {
 		return nil, fmt.Errorf("tpm: TPM2_Quote: %w", err)
 	}
-	jwk, _ := json.Marshal(JWKOf(aikPub))
+	jwk, _ := json.Marshal(jose.PublicJWK(aikPub))
 	att := &Attestation{
 		AIKPub:    jwk,
 		Quote:     base64.RawURLEncoding.EncodeToString(q.Quoted.Bytes()),

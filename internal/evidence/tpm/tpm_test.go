@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -105,11 +106,11 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	if ro.aikCert != nil {
 		cert = ro.aikCert
 	}
-	jwkBytes := mustMarshal(JWKOf(f.reqKey.Public()))
+	jwkBytes := mustMarshal(jose.PublicJWK(f.reqKey.Public()))
 	rk := &KeyObject{JWK: jwkBytes}
 	extra := challenge
 	if ro.residentKey {
-		rk = &KeyObject{JWK: mustMarshal(JWKOf(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, aik, f.certKey, challenge)}}
+		rk = &KeyObject{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, aik, f.certKey, challenge)}}
 	} else if ro.binding == "" || ro.binding == BindingTPMQuote {
 		rk.Info = &KeyInfo{TPMQuote: &TPMQuoteBinding{HashAlg: "sha-256"}}
 		h := sha256.New()
@@ -190,7 +191,7 @@ func TestEndToEndRSA(t *testing.T) {
 	if res.Claims["aikPubHash"] != base64.StdEncoding.EncodeToString(sum[:]) {
 		t.Errorf("aikPubHash = %v", res.Claims["aikPubHash"])
 	}
-	if res.RequestKey.Binding != BindingTPMQuote || res.RequestKeyJWK["kty"] != "RSA" || res.RequestKeyJWK["n"] != JWKOf(f.reqKey.Public())["n"] {
+	if res.RequestKey.Binding != BindingTPMQuote || res.RequestKeyJWK["kty"] != "RSA" || res.RequestKeyJWK["n"] != jose.PublicJWK(f.reqKey.Public())["n"] {
 		t.Errorf("request key = %+v / %v", res.RequestKey.Binding, res.RequestKeyJWK)
 	}
 	if string(res.RPData) != "rp-nonce" || res.RPID != "https://relying-party.example" {
@@ -233,7 +234,7 @@ func TestEndToEndECCWithCertifyBootAndCustomClaims(t *testing.T) {
 	req := f.build(t, svc, reqOpts{ecc: true, binding: BindingNone, mutateData: func(ad *AttData) {
 		ch, _ := decodeB64(ad.Challenge)
 		certify = f.certify(t, f.eccAIK, f.certKey, ch)
-		ad.OtherKeys = []KeyObject{{JWK: mustMarshal(JWKOf(f.certKey.pub)), Info: &KeyInfo{TPMCertify: certify}}}
+		ad.OtherKeys = []KeyObject{{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &KeyInfo{TPMCertify: certify}}}
 		ad.CustomClaims = []CustomClaim{{Name: "os", Value: "linux", ValueType: "String"}, {Name: "build", Value: "42", ValueType: "Integer"}}
 		boot := f.quote(t, f.eccAIK, []byte("saved before hibernation"), []int{0, 7})
 		ad.TPMAttData.BootAttestation = boot
@@ -314,7 +315,7 @@ func TestNegative(t *testing.T) {
 		{name: "quote over another challenge", ro: reqOpts{binding: BindingNone, quoteExtra: []byte("0123456789abcdef")},
 			code: maaerr.InvalidQuote, message: "qualifying data"},
 		{name: "tpm_quote binding of another key", ro: reqOpts{mutateData: func(ad *AttData) {
-			ad.RequestKey.JWK = mustMarshal(JWKOf(otherSigner.Public()))
+			ad.RequestKey.JWK = mustMarshal(jose.PublicJWK(otherSigner.Public()))
 		}, signer: otherSigner}, code: maaerr.InvalidQuote, message: "qualifying data"},
 		{name: "expired service context", before: func(c *clock) { c.t = c.t.Add(DefaultChallengeTTL + time.Second) },
 			code: maaerr.InvalidParameter, message: "expired"},
@@ -349,7 +350,7 @@ func TestNegative(t *testing.T) {
 		{name: "no AIK cert, required", ro: reqOpts{noAIKCert: true}, vo: VerifyOptions{RequireValidAIKCert: true},
 			code: maaerr.InvalidQuote, message: "does not chain"},
 		{name: "AIK cert of another key", ro: reqOpts{aikCert: f.eccCert}, code: maaerr.InvalidQuote, message: "other than aik_pub"},
-		{name: "quote signed by another AIK", ro: reqOpts{mutateAtt: func(a *Attestation) { a.AIKPub = mustMarshal(JWKOf(otherSigner.Public())); a.AIKCert = "" }},
+		{name: "quote signed by another AIK", ro: reqOpts{mutateAtt: func(a *Attestation) { a.AIKPub = mustMarshal(jose.PublicJWK(otherSigner.Public())); a.AIKCert = "" }},
 			code: maaerr.InvalidQuote, message: "not signed by the AIK"},
 		{name: "PCR missing from required_pcr_mask", ro: reqOpts{pcrs: []int{0, 1, 2, 3, 4, 5, 6, 7}}, vo: VerifyOptions{RequiredPCRMask: 1<<7 | 1<<12},
 			code: maaerr.InvalidQuote, message: "[12]"},
@@ -378,7 +379,7 @@ func TestNegative(t *testing.T) {
 			ad.OtherKeys = []KeyObject{k, k, k}
 		}}, code: maaerr.InvalidParameter, message: "at most 2"},
 		{name: "tpm_certify over another challenge", ro: reqOpts{mutateData: func(ad *AttData) {
-			ad.OtherKeys = []KeyObject{{JWK: mustMarshal(JWKOf(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, []byte("stale"))}}}
+			ad.OtherKeys = []KeyObject{{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, []byte("stale"))}}}
 		}}, code: maaerr.InvalidQuote, message: "not bound to the challenge"},
 		{name: "tpm_certify of another key", ro: reqOpts{mutateData: func(ad *AttData) {
 			ch, _ := decodeB64(ad.Challenge)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -115,28 +116,28 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	if len(request) > s.opts.MaxMessageBytes {
 		return nil, maaerr.New(maaerr.PayloadTooLarge, "TPM request of %d bytes exceeds the limit of %d", len(request), s.opts.MaxMessageBytes)
 	}
-	jws, err := parseCompactJWS(request)
+	jws, err := jose.ParseLimit(request, s.opts.MaxMessageBytes)
 	if err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM request JWS")
 	}
-	switch jws.header.Typ {
+	switch jws.Header.Typ {
 	case TypRequestV2:
 	case TypRequestV1:
 		return nil, maaerr.New(maaerr.InvalidOperation, "TPM request message v1 (typ attReq) is not supported; send a v2 request (typ attReqV2)")
 	default:
-		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request JWS typ %q is not attReqV2", jws.header.Typ)
+		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request JWS typ %q is not attReqV2", jws.Header.Typ)
 	}
-	if jws.header.Alg != "PS256" {
-		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request JWS alg %q is not PS256", jws.header.Alg)
+	if jws.Header.Alg != "PS256" {
+		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request JWS alg %q is not PS256", jws.Header.Alg)
 	}
-	if len(jws.header.Crit) > 0 {
+	if len(jws.Header.Crit) > 0 {
 		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request JWS has unsupported crit header parameters")
 	}
-	if err := checkJSONDepth(jws.payload, maxJSONDepth); err != nil {
+	if err := checkJSONDepth(jws.Payload, maxJSONDepth); err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM request payload")
 	}
 	var rp RequestPayload
-	if err := json.Unmarshal(jws.payload, &rp); err != nil {
+	if err := json.Unmarshal(jws.Payload, &rp); err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM request payload")
 	}
 	switch rp.AttType {
@@ -156,12 +157,12 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	if ad.RequestKey == nil {
 		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request has no request_key")
 	}
-	reqPub, err := parseJWK(ad.RequestKey.JWK)
+	reqPub, err := jose.PublicKeyFromJWK(ad.RequestKey.JWK)
 	if err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "invalid request_key")
 	}
 	// Proof of possession: the request key signs the request.
-	if err := jws.verifyPS256(reqPub); err != nil {
+	if err := jws.Verify(reqPub); err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "the TPM request JWS is not signed by its request_key")
 	}
 
@@ -195,7 +196,7 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	}
 
 	// The AIK.
-	aik, err := parseJWK(cur.AIKPub)
+	aik, err := jose.PublicKeyFromJWK(cur.AIKPub)
 	if err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "invalid aik_pub")
 	}
@@ -220,7 +221,7 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 		return nil, err
 	}
 	res.RequestKey = reqKey
-	res.RequestKeyJWK = JWKOf(reqPub)
+	res.RequestKeyJWK = jose.PublicJWK(reqPub)
 
 	quoted, events, err := verifyAttestation("current_attestation", cur, aik, extra)
 	if err != nil {
@@ -234,7 +235,7 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 
 	if boot := ad.TPMAttData.BootAttestation; boot != nil {
 		if len(boot.AIKPub) > 0 {
-			bootAIK, err := parseJWK(boot.AIKPub)
+			bootAIK, err := jose.PublicKeyFromJWK(boot.AIKPub)
 			if err != nil || !samePublicKey(aik, bootAIK) {
 				return nil, maaerr.New(maaerr.InvalidQuote, "boot_attestation uses a different AIK")
 			}
@@ -341,7 +342,7 @@ func (s *Service) bindRequestKey(ko *KeyObject, pub crypto.PublicKey, challenge 
 }
 
 func verifyOtherKey(ko *KeyObject, challenge []byte, aik crypto.PublicKey) (Key, error) {
-	pub, err := parseJWK(ko.JWK)
+	pub, err := jose.PublicKeyFromJWK(ko.JWK)
 	if err != nil {
 		return Key{}, maaerr.Wrap(err, maaerr.InvalidParameter, "invalid other_keys jwk")
 	}
