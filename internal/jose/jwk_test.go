@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,7 +17,7 @@ func TestJWKRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.(interface{ Equal(any) bool }).Equal(pub) {
+		if !got.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
 			t.Fatalf("round trip changed the key: %s", b)
 		}
 	}
