@@ -41,18 +41,13 @@ func TestTPMOverHTTP(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm.RSAAIKTemplate())}.Execute(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubArea, _ := rsp.OutPublic.Contents()
-	aikPub, err := tpm2.Pub(*pubArea)
+	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	in := tpm.ClientInput{
-		TPM: tp, AIK: tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}, AIKPublic: aikPub,
+		TPM: tp, AIK: aik, AIKPublic: aikPub,
 		PCRs: []int{0, 1, 2, 3, 4, 5, 6, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256},
 		RequestKey: reqKey, RPID: "https://rp.example", RPData: []byte("relying party data"),
 	}
@@ -179,14 +174,12 @@ func TestTPMSamplePoliciesOverHTTP(t *testing.T) {
 	if err := boot.ExtendPCRs(tp); err != nil {
 		t.Fatal(err)
 	}
-	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm.RSAAIKTemplate())}.Execute(tp)
+	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pubArea, _ := rsp.OutPublic.Contents()
-	aikPub, _ := tpm2.Pub(*pubArea)
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpm.ClientInput{TPM: tp, AIK: tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)},
+	in := tpm.ClientInput{TPM: tp, AIK: aik,
 		AIKPublic: aikPub, RequestKey: reqKey, Logs: [][]byte{boot.Bytes()}} // all 24 PCRs, both banks
 
 	sample11 := `version=1.1;

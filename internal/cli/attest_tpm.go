@@ -105,19 +105,10 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 				}
 				in.AIKCert = c.Raw
 			}
-			rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm.RSAAIKTemplate())}.Execute(tp)
-			if err != nil {
-				return fmt.Errorf("creating the attestation key: %w", err)
-			}
-			defer tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(tp)
-			pubArea, err := rsp.OutPublic.Contents()
-			if err != nil {
+			if in.AIK, in.AIKPublic, err = tpm.CreateAIK(tp, tpm.RSAAIKTemplate()); err != nil {
 				return err
 			}
-			if in.AIKPublic, err = tpm2.Pub(*pubArea); err != nil {
-				return err
-			}
-			in.AIK = tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}
+			defer tpm2.FlushContext{FlushHandle: in.AIK.Handle}.Execute(tp)
 			if in.RequestKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 				return err
 			}

@@ -25,12 +25,10 @@ func TestEvidenceInspectTPM(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm.RSAAIKTemplate())}.Execute(tp)
+	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pubArea, _ := rsp.OutPublic.Contents()
-	aikPub, _ := tpm2.Pub(*pubArea)
 	svc, err := tpm.New(tpm.Options{ServiceContextKey: bytes.Repeat([]byte{1}, 32)})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +38,7 @@ func TestEvidenceInspectTPM(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	msg, err := tpm.BuildRequest(tpm.ClientInput{TPM: tp, AIK: tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)},
+	msg, err := tpm.BuildRequest(tpm.ClientInput{TPM: tp, AIK: aik,
 		AIKPublic: aikPub, PCRs: []int{0, 1, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RequestKey: reqKey}, challenge)
 	if err != nil {
 		t.Fatal(err)

@@ -206,3 +206,22 @@ func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.Public
 	}
 	return att, nil
 }
+
+// CreateAIK creates an attestation key from tmpl (RSAAIKTemplate or
+// ECCAIKTemplate) as a primary key in the owner hierarchy and returns its
+// handle (to flush when done) and public key.
+func CreateAIK(t transport.TPM, tmpl tpm2.TPMTPublic) (tpm2.AuthHandle, crypto.PublicKey, error) {
+	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tmpl)}.Execute(t)
+	if err != nil {
+		return tpm2.AuthHandle{}, nil, fmt.Errorf("tpm: creating the attestation key: %w", err)
+	}
+	area, err := rsp.OutPublic.Contents()
+	if err != nil {
+		return tpm2.AuthHandle{}, nil, err
+	}
+	pub, err := tpm2.Pub(*area)
+	if err != nil {
+		return tpm2.AuthHandle{}, nil, err
+	}
+	return tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}, pub, nil
+}
