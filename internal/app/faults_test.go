@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/testutil/tcpproxy"
 )
 
@@ -17,24 +18,10 @@ import (
 // from memory (no 5xx), refuses management with 503 in MAA's envelope,
 // reports not ready, and recovers by itself when the database returns.
 func TestDatabaseOutage(t *testing.T) {
-	dsn, schema := pgSchema(t)
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" {
-		t.Skip("needs a URL-form MAAT_TEST_POSTGRES_DSN")
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
-	}
-	proxy := tcpproxy.New(t, target)
-	u.Host = proxy.Addr
-	r := start(t, replicaConfig(t, u.String(), schema))
+	cfg, proxy := proxiedReplicaConfig(t)
+	r := start(t, cfg)
 	base := "http://" + r.app.HTTPAddr()
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
-	body, _ := json.Marshal(map[string]any{"report": b64url(report)})
-	attest := func() reply {
-		return sendAuth(t, base, "POST", "/attest/OpenEnclave?api-version=2022-08-01", body, false)
-	}
+	attest := attester(t, base)
 	if got := attest(); got.status != 200 {
 		t.Fatalf("before the outage: %d %s", got.status, got.code)
 	}
@@ -104,26 +91,11 @@ func TestDatabaseOutage(t *testing.T) {
 // away longer than the bound refuses attestation with 503 instead of
 // attesting from ever older state, and resumes when the database returns.
 func TestMaxStaleness(t *testing.T) {
-	dsn, schema := pgSchema(t)
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" {
-		t.Skip("needs a URL-form MAAT_TEST_POSTGRES_DSN")
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
-	}
-	proxy := tcpproxy.New(t, target)
-	u.Host = proxy.Addr
-	cfg := replicaConfig(t, u.String(), schema)
+	cfg, proxy := proxiedReplicaConfig(t)
 	cfg.MaxStaleness = 2 * time.Second
 	r := start(t, cfg)
 	base := "http://" + r.app.HTTPAddr()
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
-	body, _ := json.Marshal(map[string]any{"report": b64url(report)})
-	attest := func() reply {
-		return sendAuth(t, base, "POST", "/attest/OpenEnclave?api-version=2022-08-01", body, false)
-	}
+	attest := attester(t, base)
 	if got := attest(); got.status != 200 { // warms the policy cache
 		t.Fatalf("before the outage: %d %s", got.status, got.code)
 	}
@@ -142,5 +114,31 @@ func TestMaxStaleness(t *testing.T) {
 			t.Fatal("attestation did not resume after the database returned")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// proxiedReplicaConfig is a replica configuration whose PostgreSQL
+// connections go through a proxy the test can take down.
+func proxiedReplicaConfig(t *testing.T) (config.Config, *tcpproxy.Proxy) {
+	dsn, schema := pgSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Skip("needs a URL-form MAAT_TEST_POSTGRES_DSN")
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	proxy := tcpproxy.New(t, target)
+	u.Host = proxy.Addr
+	return replicaConfig(t, u.String(), schema), proxy
+}
+
+// attester returns a function that attests the C++ SDK's OE report.
+func attester(t *testing.T, base string) func() reply {
+	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	body, _ := json.Marshal(map[string]any{"report": b64url(report)})
+	return func() reply {
+		return sendAuth(t, base, "POST", "/attest/OpenEnclave?api-version=2022-08-01", body, false)
 	}
 }
