@@ -97,6 +97,19 @@ func parseJWS(s string) (*jose.JWS, error) {
 	return j, nil
 }
 
+// verifiedJWS parses a management JWS and checks its signer (checkSigner).
+func (m *Management) verifiedJWS(ctx context.Context, jws string) (*jose.JWS, *x509.Certificate, error) {
+	j, err := parseJWS(jws)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := m.checkSigner(ctx, j)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, signer, nil
+}
+
 // checkSigner verifies a management JWS: in Isolated mode it must be signed
 // by a current policy-management certificate (directly or through its
 // x5c chain); in AAD mode it may be unsigned (alg none) or signed by any key
@@ -228,11 +241,7 @@ func (m *Management) SetPolicy(ctx context.Context, typ string, body []byte) (st
 	if err != nil {
 		return "", err
 	}
-	j, err := parseJWS(jws)
-	if err != nil {
-		return "", err
-	}
-	signer, err := m.checkSigner(ctx, j)
+	j, signer, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
 		return "", err
 	}
@@ -309,11 +318,8 @@ func (m *Management) ResetPolicy(ctx context.Context, typ string, body []byte) (
 	if err != nil {
 		return "", err
 	}
-	j, err := parseJWS(jws)
+	j, _, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
-		return "", err
-	}
-	if _, err := m.checkSigner(ctx, j); err != nil {
 		return "", err
 	}
 	if p := bytes.TrimSpace(j.Payload); len(p) != 0 && !bytes.Equal(p, []byte("null")) && !bytes.Equal(p, []byte("{}")) {
@@ -405,11 +411,8 @@ func (m *Management) ModifyCertificate(ctx context.Context, body []byte, add boo
 	if err != nil {
 		return "", err
 	}
-	j, err := parseJWS(jws)
+	j, _, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
-		return "", err
-	}
-	if _, err := m.checkSigner(ctx, j); err != nil {
 		return "", err
 	}
 	cert, err := certificateFromPayload(j.Payload)
