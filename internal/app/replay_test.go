@@ -277,23 +277,7 @@ func TestReplayPolicies(t *testing.T) {
 		name := filepath.Base(f)
 		t.Run(strings.TrimSuffix(strings.TrimPrefix(name, "Policy-PolicyTests.PolicyTests-"), ".json"), func(t *testing.T) {
 			r := start(t, replayConfig(t, "aad"))
-			base := "http://" + r.app.HTTPAddr()
-			rec := loadRecording(t, name)
-			for i, e := range rec.Entries {
-				if !strings.Contains(e.RequestURI, "/policies/") {
-					continue
-				}
-				ct := e.RequestHeaders["Content-Type"]
-				got := send(t, base, e.RequestMethod, pathOf(e.RequestURI), requestBody(e.RequestBody, ct), ct)
-				want := recordedReply(t, e.StatusCode, e.ResponseBody)
-				label := name + "#" + string(rune('0'+i)) + " " + e.RequestMethod + " " + pathOf(e.RequestURI)
-				if got.status != want.status || got.code != want.code {
-					t.Fatalf("%s: %d %s, MAA %d %s", label, got.status, got.code, want.status, want.code)
-				}
-				if want.claims != nil {
-					compareClaims(t, label, got.claims, want.claims)
-				}
-			}
+			replayEntries(t, "http://"+r.app.HTTPAddr(), name, "/policies/")
 		})
 	}
 }
