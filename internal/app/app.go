@@ -23,7 +23,6 @@ import (
 
 	"github.com/gofrs/flock"
 
-	"github.com/maat-attest/maat/internal/attestation"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keys"
@@ -55,18 +54,13 @@ var ErrDataDirLocked = errors.New("data directory is in use by another maat proc
 
 // App is a running (or ready to run) server.
 type App struct {
-	cfg    config.Config
-	log    *slog.Logger
-	out    io.Writer
-	lock   *flock.Flock
-	store  store.Store
-	keys   *keys.Manager
-	issuer string
-	tokens *token.Issuer
-	now    func() time.Time
-
-	policies   *attestation.Policies
-	management *attestation.Management
+	cfg   config.Config
+	log   *slog.Logger
+	out   io.Writer
+	lock  *flock.Flock
+	store store.Store
+	now   func() time.Time
+	inst  *instance
 	// lastStoreOK is when the store last answered (unix nanoseconds).
 	lastStoreOK atomic.Int64
 
@@ -120,12 +114,9 @@ func (a *App) init(ctx context.Context) (err error) {
 	if err := a.listen(); err != nil {
 		return err
 	}
-	a.issuer = cfg.Issuer
-	if a.issuer == "" {
-		a.issuer = a.derivedIssuer()
-	}
-	if err := a.ensureInstance(ctx); err != nil {
-		return err
+	issuer := cfg.Issuer
+	if issuer == "" {
+		issuer = a.derivedIssuer()
 	}
 	a.now = time.Now
 	if cfg.DevTime != "" {
@@ -136,42 +127,21 @@ func (a *App) init(ctx context.Context) (err error) {
 		log.Warn("DEVELOPMENT CLOCK: the server's time for verification and tokens is pinned", "dev_time", cfg.DevTime)
 	}
 	a.lastStoreOK.Store(a.now().UnixNano())
-	sealer, err := Sealer(cfg)
-	if err != nil {
-		return err
-	}
-	a.keys = keys.NewManager(a.store, InstanceID, sealer, a.now, log)
-	created, err := a.keys.EnsureActive(ctx, a.issuer)
-	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	active, _ := a.keys.Active()
-	if created {
-		log.Info("generated signing key", "kid", active.KID, "subject", active.Cert.Subject.CommonName)
-	}
-	a.tokens = &token.Issuer{IssuerURI: a.Issuer, Keys: a.keys, Now: a.now}
-
-	attester, err := a.buildAttestation(ctx)
-	if err != nil {
+	if a.inst, err = a.buildInstance(ctx, issuer); err != nil {
 		return err
 	}
 	auth, err := a.buildAuth()
 	if err != nil {
 		return err
 	}
-	tpmAttester, err := a.buildTPM(a.policies)
-	if err != nil {
-		return err
-	}
 	api := &httpapi.Server{
 		Log:          log,
 		IssuerURI:    a.Issuer,
-		Keys:         a.keys,
+		Keys:         a.inst.keys,
 		Ready:        a.ready,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Attester:     attester,
-		Management:   a.management,
-		TPM:          tpmAttester,
+		Attester:     a.inst.pipeline,
+		Management:   a.inst.management,
 		Auth:         auth,
 	}
 	handler := api.Handler()
@@ -189,7 +159,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		}
 		a.servers = append(a.servers, a.newServer(handler, tlsCfg))
 	}
-	fmt.Fprintf(out, "issuer: %s\n", a.issuer)
+	fmt.Fprintf(out, "issuer: %s\n", a.inst.issuer)
 	if a.httpsLn != nil {
 		fmt.Fprintf(out, "listening on https://%s\n", a.httpsLn.Addr())
 	}
@@ -276,25 +246,22 @@ func (a *App) derivedIssuer() string {
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
-func (a *App) ensureInstance(ctx context.Context) error {
-	mode := store.ModeAAD
-	if a.cfg.Mode == "isolated" {
-		mode = store.ModeIsolated
-	}
-	inst, err := a.store.GetInstance(ctx, InstanceID)
+func (a *App) ensureInstance(ctx context.Context, in *instance) error {
+	mode, issuer := in.mode, in.issuer
+	inst, err := a.store.GetInstance(ctx, in.id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		err = a.store.CreateInstance(ctx, store.Instance{ID: InstanceID, Issuer: a.issuer, Mode: mode})
+		err = a.store.CreateInstance(ctx, store.Instance{ID: in.id, Issuer: issuer, Mode: mode})
 		if errors.Is(err, store.ErrConflict) {
-			return a.ensureInstance(ctx) // created concurrently by another process
+			return a.ensureInstance(ctx, in) // created concurrently by another process
 		}
 		return err
 	case err != nil:
 		return fmt.Errorf("store: %w", err)
 	}
-	if inst.Issuer != a.issuer || inst.Mode != mode {
-		a.log.Info("instance settings changed", "issuer", a.issuer, "previous_issuer", inst.Issuer, "mode", mode, "previous_mode", inst.Mode)
-		inst.Issuer, inst.Mode = a.issuer, mode
+	if inst.Issuer != issuer || inst.Mode != mode {
+		a.log.Info("instance settings changed", "issuer", issuer, "previous_issuer", inst.Issuer, "mode", mode, "previous_mode", inst.Mode)
+		inst.Issuer, inst.Mode = issuer, mode
 		return a.store.UpdateInstance(ctx, inst)
 	}
 	return nil
@@ -317,20 +284,20 @@ func (a *App) ready(ctx context.Context) error {
 	if err := a.store.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
-	if _, err := a.keys.Active(); err != nil {
+	if _, err := a.inst.keys.Active(); err != nil {
 		return err
 	}
 	return nil
 }
 
 // Issuer returns the instance URI.
-func (a *App) Issuer() string { return a.issuer }
+func (a *App) Issuer() string { return a.inst.issuer }
 
 // Tokens returns the token issuer of the instance.
-func (a *App) Tokens() *token.Issuer { return a.tokens }
+func (a *App) Tokens() *token.Issuer { return a.inst.tokens }
 
 // Keys returns the signing-key manager of the instance.
-func (a *App) Keys() *keys.Manager { return a.keys }
+func (a *App) Keys() *keys.Manager { return a.inst.keys }
 
 // HTTPAddr returns the bound plain-HTTP address, or "".
 func (a *App) HTTPAddr() string {
@@ -430,11 +397,11 @@ func (a *App) pollChanges(ctx context.Context) {
 		if err != nil || g <= last {
 			continue
 		}
-		if err := a.keys.Reload(ctx); err != nil {
+		if err := a.inst.keys.Reload(ctx); err != nil {
 			a.log.Warn("reloading keys failed", "err", err)
 			continue
 		}
-		a.policies.Invalidate()
+		a.inst.policies.Invalidate()
 		last = g
 	}
 }

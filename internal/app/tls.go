@@ -29,7 +29,7 @@ func (a *App) tlsConfig() (*tls.Config, string, string, error) {
 	if certPath == "" && a.cfg.Dev {
 		certPath = filepath.Join(a.cfg.DataDir, "dev-tls-cert.pem")
 		keyPath = filepath.Join(a.cfg.DataDir, "dev-tls-key.pem")
-		if err := ensureDevCert(certPath, keyPath, a.issuer); err != nil {
+		if err := ensureDevCert(certPath, keyPath, a.inst.issuer); err != nil {
 			return nil, "", "", fmt.Errorf("dev TLS certificate: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/internal/store"
@@ -13,7 +14,7 @@ import (
 // ActivePolicy is the policy in force for one attestation type: compiled,
 // immutable, shared by every attestation that uses it.
 type ActivePolicy struct {
-	Type string
+	Type evidence.Type
 	// Policy is nil when the type has no policy (Tpm before one is set).
 	Policy *policy.Policy
 	// JWS is the policy JWS as stored (or MAA's unsecured form of the default).
@@ -35,7 +36,7 @@ type Policies struct {
 	InstanceID string
 
 	mu    sync.RWMutex
-	cache map[string]*ActivePolicy
+	cache map[evidence.Type]*ActivePolicy
 	// epoch increases on every change; a load that started in an older
 	// epoch does not fill the cache (its result may predate the change).
 	epoch uint64
@@ -43,12 +44,12 @@ type Policies struct {
 
 // NewPolicies returns an empty cache over st.
 func NewPolicies(st store.Store, instanceID string) *Policies {
-	return &Policies{Store: st, InstanceID: instanceID, cache: map[string]*ActivePolicy{}}
+	return &Policies{Store: st, InstanceID: instanceID, cache: map[evidence.Type]*ActivePolicy{}}
 }
 
 // Get returns the policy in force for typ (canonical spelling). It returns
 // an Internal error when the store fails or a stored policy no longer parses.
-func (p *Policies) Get(ctx context.Context, typ string) (*ActivePolicy, error) {
+func (p *Policies) Get(ctx context.Context, typ evidence.Type) (*ActivePolicy, error) {
 	p.mu.RLock()
 	ap, ok := p.cache[typ]
 	epoch := p.epoch
@@ -68,8 +69,8 @@ func (p *Policies) Get(ctx context.Context, typ string) (*ActivePolicy, error) {
 	return ap, nil
 }
 
-func (p *Policies) load(ctx context.Context, typ string) (*ActivePolicy, error) {
-	sp, err := p.Store.GetPolicy(ctx, p.InstanceID, typ)
+func (p *Policies) load(ctx context.Context, typ evidence.Type) (*ActivePolicy, error) {
+	sp, err := p.Store.GetPolicy(ctx, p.InstanceID, string(typ))
 	if errors.Is(err, store.ErrNotFound) {
 		return DefaultPolicy(typ)
 	}
@@ -86,8 +87,8 @@ func (p *Policies) load(ctx context.Context, typ string) (*ActivePolicy, error) 
 // DefaultPolicy returns MAA's default policy for typ, with the unsecured JWS
 // MAA returns for it: {"alg":"none"} over {"AttestationPolicy": base64url(text)},
 // or an empty payload for types without a default (Tpm).
-func DefaultPolicy(typ string) (*ActivePolicy, error) {
-	compiled, ok := policy.ParsedDefault(typ)
+func DefaultPolicy(typ evidence.Type) (*ActivePolicy, error) {
+	compiled, ok := policy.ParsedDefault(string(typ))
 	if !ok {
 		return &ActivePolicy{Type: typ, JWS: unsecuredHeader + "..", Default: true}, nil
 	}
@@ -104,7 +105,7 @@ func DefaultPolicy(typ string) (*ActivePolicy, error) {
 // stored, keeps concurrent writers from leaving an older policy cached.
 func (p *Policies) Invalidate() {
 	p.mu.Lock()
-	p.cache = map[string]*ActivePolicy{}
+	p.cache = map[evidence.Type]*ActivePolicy{}
 	p.epoch++
 	p.mu.Unlock()
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/internal/store"
 	"github.com/maat-attest/maat/internal/store/sqlite"
@@ -42,7 +43,7 @@ func TestStaleLoadDoesNotFillCache(t *testing.T) {
 
 	done := make(chan *ActivePolicy)
 	go func() {
-		ap, err := p.Get(ctx, TypeSGX)
+		ap, err := p.Get(ctx, evidence.SgxEnclave)
 		if err != nil {
 			t.Error(err)
 		}
@@ -50,7 +51,7 @@ func TestStaleLoadDoesNotFillCache(t *testing.T) {
 	}()
 	<-slow.entered // the load has read "no policy stored" (the default)
 	text := "version=1.0; authorizationrules{ => permit(); }; issuancerules{};"
-	if _, err := base.PutPolicy(ctx, store.Policy{InstanceID: "i", AttestationType: TypeSGX, JWS: "x", Text: text}, 0); err != nil {
+	if _, err := base.PutPolicy(ctx, store.Policy{InstanceID: "i", AttestationType: string(evidence.SgxEnclave), JWS: "x", Text: text}, 0); err != nil {
 		t.Fatal(err)
 	}
 	p.Invalidate()
@@ -59,7 +60,7 @@ func TestStaleLoadDoesNotFillCache(t *testing.T) {
 		t.Fatal("the racing load should have returned what it read (the default)")
 	}
 	slow.entered = nil
-	ap, err := p.Get(ctx, TypeSGX)
+	ap, err := p.Get(ctx, evidence.SgxEnclave)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,18 +70,18 @@ func TestStaleLoadDoesNotFillCache(t *testing.T) {
 }
 
 func TestDefaultPolicyJWS(t *testing.T) {
-	ap, err := DefaultPolicy(TypeTPM)
+	ap, err := DefaultPolicy(evidence.Tpm)
 	if err != nil || ap.Policy != nil || ap.JWS != "eyJhbGciOiJub25lIn0.." {
 		t.Fatalf("Tpm default = %+v, %v", ap, err)
 	}
-	ap, err = DefaultPolicy(TypeSGX)
+	ap, err = DefaultPolicy(evidence.SgxEnclave)
 	if err != nil || ap.Policy.Hash() != policy.DefaultSGXPolicyHash {
 		t.Fatalf("SGX default = %+v, %v", ap, err)
 	}
-	if _, err := CanonicalType("sgxENCLAVE"); err != nil {
+	if _, err := evidence.ParseType("sgxENCLAVE"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CanonicalType("Nitro"); err == nil {
+	if _, err := evidence.ParseType("Nitro"); err == nil {
 		t.Fatal("unknown type accepted")
 	}
 }

@@ -90,9 +90,10 @@ func unauthorized(format string, args ...any) error {
 }
 
 // Authenticate validates the request's bearer token and its roles for the
-// request's method. It returns an Unauthorized *maaerr.Error (never the
+// access the route declares: write needs a contributor role, a read a reader
+// or contributor role. It returns an Unauthorized *maaerr.Error (never the
 // token or key material) when the caller may not proceed.
-func (o *OIDC) Authenticate(r *http.Request) error {
+func (o *OIDC) Authenticate(r *http.Request, write bool) error {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(raw) == "" {
 		return unauthorized("a bearer token is required for policy and certificate management.")
@@ -106,7 +107,7 @@ func (o *OIDC) Authenticate(r *http.Request) error {
 	}
 	roles := stringsOf(claims[o.opts.RolesClaim])
 	allowed := o.opts.ContributorRoles
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if !write {
 		allowed = append(slices.Clone(o.opts.ReaderRoles), o.opts.ContributorRoles...)
 	}
 	for _, role := range roles {

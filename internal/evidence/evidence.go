@@ -90,12 +90,14 @@ type Verifier interface {
 	Verify(ctx context.Context, raw []byte, cfg Config) (*Verified, error)
 }
 
-// Challenger is implemented by verifiers of multi-message protocols (Tpm):
+// Challenger is implemented by verifiers of multi-message protocols (Tpm).
 // Exchange answers a message that is not the evidence itself (the TPM Init
 // message) without policy or token; handled reports false when msg is the
-// evidence, which the pipeline then passes to Verify.
+// evidence, which the pipeline then passes to Verify. Wrap turns the issued
+// token into the protocol's final message (the TPM Report message).
 type Challenger interface {
 	Exchange(ctx context.Context, msg []byte) (answer []byte, handled bool, err error)
+	Wrap(token string) []byte
 }
 
 // Verified is the outcome of a successful verification.

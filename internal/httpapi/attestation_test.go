@@ -7,22 +7,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/maat-attest/maat/internal/attestation"
+	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
 func TestDecodeAttestRequestAsClientsSendIt(t *testing.T) {
 	// 0xfb 0xff 0xfe: "-__-" in base64url, "+//+" in base64.
 	cases := []struct {
-		name, typ, body string
+		name string
+		typ  evidence.Type
+		body string
 	}{
-		{"camelCase unpadded base64url", attestation.TypeSGX, `{"quote":"-__-","runtimeData":{"data":"-__-","dataType":"Binary"},"nonce":"n1"}`},
-		{"PascalCase padded base64 (Newtonsoft sample)", attestation.TypeSGX, `{"Quote":"+//+","RuntimeData":{"Data":"+//+","DataType":"Binary"},"Nonce":"n1"}`},
-		{"C++ SDK inittimeData spelling, nonce as number", attestation.TypeOpenEnclave, `{"report":"-__-","inittimeData":{"data":"-__-","dataType":"JSON"},"runtimeData":{"data":"-__-"},"nonce":12345}`},
+		{"camelCase unpadded base64url", evidence.SgxEnclave, `{"quote":"-__-","runtimeData":{"data":"-__-","dataType":"Binary"},"nonce":"n1"}`},
+		{"PascalCase padded base64 (Newtonsoft sample)", evidence.SgxEnclave, `{"Quote":"+//+","RuntimeData":{"Data":"+//+","DataType":"Binary"},"Nonce":"n1"}`},
+		{"C++ SDK inittimeData spelling, nonce as number", evidence.OpenEnclave, `{"report":"-__-","inittimeData":{"data":"-__-","dataType":"JSON"},"runtimeData":{"data":"-__-"},"nonce":12345}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := decodeAttestRequest(tc.typ, []byte(tc.body))
+			req, err := decodeAttestRequest(tc.typ, types[tc.typ].member, []byte(tc.body), DefaultMaxNonceBytes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -32,7 +34,7 @@ func TestDecodeAttestRequestAsClientsSendIt(t *testing.T) {
 			if req.Nonce == nil || (*req.Nonce != "n1" && *req.Nonce != "12345") {
 				t.Fatalf("nonce %v", req.Nonce)
 			}
-			if tc.typ == attestation.TypeOpenEnclave && (req.InitTimeData == nil || !req.InitTimeData.JSON) {
+			if tc.typ == evidence.OpenEnclave && (req.InitTimeData == nil || !req.InitTimeData.JSON) {
 				t.Fatalf("init-time data %+v", req.InitTimeData)
 			}
 		})
@@ -40,22 +42,26 @@ func TestDecodeAttestRequestAsClientsSendIt(t *testing.T) {
 }
 
 func TestDecodeAttestRequestErrors(t *testing.T) {
-	cases := []struct{ name, typ, body, want string }{
-		{"not JSON", attestation.TypeSGX, `quote=abc`, "not a JSON object"},
-		{"array", attestation.TypeSGX, `[]`, "not a JSON object"},
-		{"missing quote", attestation.TypeSGX, `{"report":"AAAA"}`, `no "quote"`},
-		{"OE needs report", attestation.TypeOpenEnclave, `{"quote":"AAAA"}`, `no "report"`},
-		{"quote not string", attestation.TypeSGX, `{"quote":5}`, "base64url string"},
-		{"quote not base64", attestation.TypeSGX, `{"quote":"***"}`, "not valid base64"},
-		{"empty quote", attestation.TypeSGX, `{"quote":""}`, "empty"},
-		{"bad dataType", attestation.TypeSGX, `{"quote":"AAAA","runtimeData":{"data":"AAAA","dataType":"XML"}}`, "Binary"},
-		{"runtimeData without data", attestation.TypeSGX, `{"quote":"AAAA","runtimeData":{}}`, `no "data"`},
-		{"nonce object", attestation.TypeSGX, `{"quote":"AAAA","nonce":{}}`, "nonce"},
-		{"draft not string", attestation.TypeSGX, `{"quote":"AAAA","draftPolicyForAttestation":1}`, "must be a string"},
+	cases := []struct {
+		name       string
+		typ        evidence.Type
+		body, want string
+	}{
+		{"not JSON", evidence.SgxEnclave, `quote=abc`, "not a JSON object"},
+		{"array", evidence.SgxEnclave, `[]`, "not a JSON object"},
+		{"missing quote", evidence.SgxEnclave, `{"report":"AAAA"}`, `no "quote"`},
+		{"OE needs report", evidence.OpenEnclave, `{"quote":"AAAA"}`, `no "report"`},
+		{"quote not string", evidence.SgxEnclave, `{"quote":5}`, "base64url string"},
+		{"quote not base64", evidence.SgxEnclave, `{"quote":"***"}`, "not valid base64"},
+		{"empty quote", evidence.SgxEnclave, `{"quote":""}`, "empty"},
+		{"bad dataType", evidence.SgxEnclave, `{"quote":"AAAA","runtimeData":{"data":"AAAA","dataType":"XML"}}`, "Binary"},
+		{"runtimeData without data", evidence.SgxEnclave, `{"quote":"AAAA","runtimeData":{}}`, `no "data"`},
+		{"nonce object", evidence.SgxEnclave, `{"quote":"AAAA","nonce":{}}`, "nonce"},
+		{"draft not string", evidence.SgxEnclave, `{"quote":"AAAA","draftPolicyForAttestation":1}`, "must be a string"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeAttestRequest(tc.typ, []byte(tc.body))
+			_, err := decodeAttestRequest(tc.typ, types[tc.typ].member, []byte(tc.body), DefaultMaxNonceBytes)
 			var e *maaerr.Error
 			if !errors.As(err, &e) || e.Code != maaerr.InvalidParameter || !strings.Contains(e.Message, tc.want) {
 				t.Fatalf("err = %v, want InvalidParameter containing %q", err, tc.want)

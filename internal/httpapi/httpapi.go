@@ -27,13 +27,6 @@ import (
 // APIVersions are the api-version values Maat accepts, oldest first.
 var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2025-06-01"}
 
-// ClaimsSupported is the claims_supported list MAA's OpenID metadata
-// document carries (recorded from a live instance, 2022-11).
-var ClaimsSupported = []string{
-	"cnf", "nonce", "x-ms-ver", "x-ms-attestation-type", "x-ms-policy-hash", "x-ms-policy-signer",
-	"x-ms-sgx-is-debuggable", "x-ms-sgx-mrenclave", "x-ms-sgx-mrsigner", "x-ms-sgx-svn", "x-ms-sgx-ehd",
-	"x-ms-sgx-collateral", "is-debuggable", "sgx-mrsigner", "sgx-mrenclave", "product-id", "svn", "tee",
-}
 
 // KeySetSource yields the current signing key set.
 type KeySetSource interface {
@@ -56,8 +49,9 @@ type Server struct {
 	// operations; when nil those routes are not registered.
 	Attester   Attester
 	Management Manager
-	// TPM serves /attest/Tpm; nil answers "not supported".
-	TPM TPMExchanger
+	// MaxNonceBytes bounds the nonce of an attestation request; zero means
+	// DefaultMaxNonceBytes.
+	MaxNonceBytes int
 	// Auth authenticates management calls; nil means no authentication
 	// (a loud warning is the caller's job).
 	Auth Authenticator
@@ -195,7 +189,33 @@ func writeError(w http.ResponseWriter, e *maaerr.Error) {
 	body.Error.Code = string(e.Code)
 	body.Error.Message = e.Message
 	w.Header().Set("x-ms-error-code", string(e.Code))
-	writeJSON(w, e.Code.Status(), body)
+	writeJSON(w, statusOf(e.Code), body)
+}
+
+// statusOf is the HTTP status MAA answers with for an error code; unknown
+// codes are 500.
+func statusOf(c maaerr.Code) int {
+	switch c {
+	case maaerr.InvalidParameter, maaerr.InvalidOperation, maaerr.PolicyParsingError, maaerr.PolicyEvaluationError, maaerr.InvalidQuote:
+		return http.StatusBadRequest
+	case maaerr.Unauthorized:
+		return http.StatusUnauthorized
+	case maaerr.Forbidden:
+		return http.StatusForbidden
+	case maaerr.NotFound:
+		return http.StatusNotFound
+	case maaerr.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case maaerr.Conflict:
+		return http.StatusConflict
+	case maaerr.PayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case maaerr.UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case maaerr.ServiceUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -281,7 +301,7 @@ func (s *Server) getOpenIDConfiguration(w http.ResponseWriter, r *http.Request) 
 		RevocationEndpoint:               iss + "/revoke",
 		Issuer:                           iss,
 		JWKSURI:                          iss + "/certs",
-		ClaimsSupported:                  ClaimsSupported,
+		ClaimsSupported:                  claimsSupported(s.Attester),
 	})
 	return nil
 }

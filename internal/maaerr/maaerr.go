@@ -1,13 +1,13 @@
 // Package maaerr defines Maat's one domain error type. Every layer returns
 // *Error (or wraps one with %w); the HTTP edge renders it once as MAA's error
-// envelope {"error":{"code","message"}} with the matching status code, and the
+// envelope {"error":{"code","message"}} with the matching status code (httpapi
+// owns the code → status table), and the
 // CLI prints its message. Codes are stable: clients of MAA branch on them.
 package maaerr
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Code is an MAA error code as it appears in the "code" member of the error
@@ -32,32 +32,6 @@ const (
 	ServiceUnavailable    Code = "ServiceUnavailable"
 	Internal              Code = "InternalError"
 )
-
-// Status returns the HTTP status code MAA uses for c. Unknown codes map to 500.
-func (c Code) Status() int {
-	switch c {
-	case InvalidParameter, InvalidQuote, InvalidOperation, PolicyEvaluationError, PolicyParsingError:
-		return http.StatusBadRequest
-	case Unauthorized:
-		return http.StatusUnauthorized
-	case Forbidden:
-		return http.StatusForbidden
-	case NotFound:
-		return http.StatusNotFound
-	case MethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case Conflict:
-		return http.StatusConflict
-	case PayloadTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case UnsupportedMediaType:
-		return http.StatusUnsupportedMediaType
-	case ServiceUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
 
 // Error is a domain error: a stable Code, a message safe to show to the
 // caller, and an optional wrapped cause that is logged but never sent.

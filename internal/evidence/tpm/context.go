@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -28,9 +29,13 @@ var contextAAD = []byte("maat/tpm/service_context/v1")
 // use. Its only mutable state is the bounded set of used challenges.
 type Service struct {
 	opts  Options
-	aeads []sealer // [0] seals; all open
+	aeads []sealer // [0] seals; all open (fixed keys)
 	rand  io.Reader
 	used  *usedSet
+	// derived caches the AEADs of keys handed out by Options.ContextKeys,
+	// by key hash (bounded: a key set holds few keys).
+	mu      sync.Mutex
+	derived map[[32]byte]sealer
 }
 
 type sealer struct {
@@ -57,24 +62,67 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	s := &Service{opts: opts, rand: rand.Reader, used: newUsedSet(opts.MaxUsedChallenges), derived: map[[32]byte]sealer{}}
+	if opts.ContextKeys != nil {
+		return s, nil
+	}
 	// Copy the key material so later writes by the caller have no effect.
 	keys := append([][]byte{bytes.Clone(opts.ServiceContextKey)}, opts.PreviousServiceContextKeys...)
-	opts.ServiceContextKey = keys[0]
-	opts.PreviousServiceContextKeys = nil
-	s := &Service{opts: opts, rand: rand.Reader, used: newUsedSet(opts.MaxUsedChallenges)}
+	s.opts.ServiceContextKey = keys[0]
+	s.opts.PreviousServiceContextKeys = nil
 	for _, k := range keys {
-		block, err := aes.NewCipher(bytes.Clone(k))
+		sl, err := newSealer(k)
 		if err != nil {
 			return nil, err
 		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(k)
-		s.aeads = append(s.aeads, sealer{name: hex.EncodeToString(sum[:]), aead: aead})
+		s.aeads = append(s.aeads, sl)
 	}
 	return s, nil
+}
+
+func newSealer(k []byte) (sealer, error) {
+	if len(k) != 32 {
+		return sealer{}, errors.New("tpm: service context keys must be 32 bytes")
+	}
+	block, err := aes.NewCipher(bytes.Clone(k))
+	if err != nil {
+		return sealer{}, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return sealer{}, err
+	}
+	sum := sha256.Sum256(k)
+	return sealer{name: hex.EncodeToString(sum[:]), aead: aead}, nil
+}
+
+// keyring returns the sealers in force: [0] seals, all open.
+func (s *Service) keyring() ([]sealer, error) {
+	if s.opts.ContextKeys == nil {
+		return s.aeads, nil
+	}
+	seal, open, err := s.opts.ContextKeys()
+	if err != nil {
+		return nil, maaerr.Wrap(err, maaerr.Internal, "the TPM service context keys are unavailable")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.derived) > 64 {
+		clear(s.derived)
+	}
+	out := make([]sealer, 0, 1+len(open))
+	for _, k := range append([][]byte{seal}, open...) {
+		sum := sha256.Sum256(k)
+		sl, ok := s.derived[sum]
+		if !ok {
+			if sl, err = newSealer(k); err != nil {
+				return nil, maaerr.Wrap(err, maaerr.Internal, "the TPM service context keys are invalid")
+			}
+			s.derived[sum] = sl
+		}
+		out = append(out, sl)
+	}
+	return out, nil
 }
 
 // sealedContext is the outer, visible shape of a service context, the shape
@@ -103,7 +151,11 @@ func (s *Service) Challenge() (challenge []byte, serviceContext string, message 
 	}
 	now := s.opts.Now()
 	body, _ := json.Marshal(contextBody{Version: 1, Challenge: challenge, IssuedAt: now.Unix(), Expiry: now.Add(s.opts.ChallengeTTL).Unix()})
-	seal := s.aeads[0]
+	ring, err := s.keyring()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	seal := ring[0]
 	nonce := make([]byte, seal.aead.NonceSize())
 	if _, err := io.ReadFull(s.rand, nonce); err != nil {
 		return nil, "", nil, maaerr.Wrap(err, maaerr.Internal, "cannot create a challenge")
@@ -139,7 +191,11 @@ func (s *Service) openContext(encoded string, now time.Time) (*contextBody, erro
 	if err != nil {
 		return nil, bad(err)
 	}
-	for _, k := range s.aeads {
+	ring, err := s.keyring()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range ring {
 		if k.name != outer.ProtectionKeyName {
 			continue
 		}

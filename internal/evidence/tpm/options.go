@@ -31,6 +31,12 @@ type Options struct {
 	// PreviousServiceContextKeys are still accepted for opening contexts
 	// (key rotation); they never seal.
 	PreviousServiceContextKeys [][]byte
+	// ContextKeys, when set, is asked for the sealing key and the keys that
+	// still open on every challenge and request, instead of the fixed
+	// ServiceContextKey/PreviousServiceContextKeys: replicas that derive the
+	// keys from a rotating key set then agree after a rotation. Every key
+	// must be 32 bytes; an error fails the call (Internal).
+	ContextKeys func() (seal []byte, open [][]byte, err error)
 	// ChallengeTTL is the lifetime of a challenge; zero means DefaultChallengeTTL.
 	ChallengeTTL time.Duration
 	// AIKRoots are the trust anchors for aik_cert. Nil means no AIK
@@ -73,6 +79,12 @@ type VerifyOptions struct {
 }
 
 func (o Options) validate() error {
+	if o.ContextKeys != nil {
+		if o.ServiceContextKey != nil || o.PreviousServiceContextKeys != nil {
+			return errors.New("tpm: ContextKeys and ServiceContextKey are exclusive")
+		}
+		return nil
+	}
 	if len(o.ServiceContextKey) != 32 {
 		return errors.New("tpm: ServiceContextKey must be 32 bytes")
 	}

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/evidence"
+	"github.com/maat-attest/maat/internal/evidence/openenclave"
+	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+)
+
+// VerifierDeps are what the built-in verifiers are built from.
+type VerifierDeps struct {
+	Config config.Config
+	// Now is the verification clock.
+	Now func() time.Time
+	Log *slog.Logger
+	// TPM is the instance's TPM service; nil leaves Tpm out (offline
+	// verification has no service contexts to open).
+	TPM *tpm.Service
+}
+
+// NewVerifiers is the catalog of built-in attestation types: every verifier
+// the server (and `maat evidence verify`, so offline claims equal the
+// server's) uses, built explicitly from the configuration. A type missing
+// here answers MAA's "not supported". It returns an error naming the
+// configuration key that is wrong.
+func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
+	intel, err := intelCollateral(d.Config, d.Now, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	sopts := sgx.DefaultOptions()
+	sopts.Now = d.Now
+	sopts.Collateral = intel
+	sgxv, err := sgx.NewVerifier(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("SGX verifier: %w", err)
+	}
+	accept := make([]collateral.TCBStatus, 0, len(d.Config.AcceptTCBStatus))
+	for _, s := range d.Config.AcceptTCBStatus {
+		accept = append(accept, collateral.TCBStatus(s))
+	}
+	if len(accept) == 0 {
+		accept = nil // the default set
+	}
+
+	vs := map[evidence.Type]evidence.Verifier{
+		evidence.SgxEnclave:  sgx.NewEvidenceVerifier(sgxv, accept),
+		evidence.OpenEnclave: openenclave.NewEvidenceVerifier(sgxv, accept),
+	}
+	if d.TPM != nil {
+		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
+	}
+	return vs, nil
+}
+
+// intelCollateral is the Intel collateral source the configuration names
+// (a local bundle, or a PCS-compatible service), behind the cache.
+func intelCollateral(cfg config.Config, now func() time.Time, log *slog.Logger) (collateral.Source, error) {
+	var src collateral.Source
+	switch {
+	case cfg.CollateralDir != "":
+		// Offline needs collateral-dir (validated), and Dir never touches
+		// the network, so offline mode is the Dir source itself.
+		src = collateral.Dir{Path: cfg.CollateralDir, Now: now}
+	default:
+		opts := collateral.DefaultPCSOptions()
+		if cfg.CollateralURL != "" {
+			opts.BaseURL = cfg.CollateralURL
+		}
+		if cfg.CollateralCA != "" {
+			pemBytes, err := os.ReadFile(cfg.CollateralCA)
+			if err != nil {
+				return nil, fmt.Errorf("collateral-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pemBytes) {
+				return nil, fmt.Errorf("collateral-ca: %s holds no PEM certificate", cfg.CollateralCA)
+			}
+			opts.RootCAs = pool
+		}
+		opts.Now = now
+		pcs, err := collateral.NewPCS(opts)
+		if err != nil {
+			return nil, fmt.Errorf("collateral-url: %w", err)
+		}
+		src = pcs
+	}
+	cacheOpts := collateral.DefaultCacheOptions()
+	cacheOpts.Now = now
+	cacheOpts.Logger = log
+	return collateral.NewCache(src, cacheOpts), nil
+}

@@ -1,0 +1,183 @@
+// Package jsonstrict decodes JSON from clients so that every request has one
+// meaning: a member that appears twice in an object (exactly, or in another
+// case where names are matched case-insensitively) is an error rather than
+// whichever occurrence a map iteration happens to keep. Objects are read
+// once, in document order.
+package jsonstrict
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// DefaultMaxDepth bounds nesting when the caller gives no depth.
+const DefaultMaxDepth = 64
+
+// DuplicateError reports a member name that occurs twice in one object.
+type DuplicateError struct {
+	// Name is the second occurrence's name as written; First the first's.
+	Name, First string
+}
+
+func (e *DuplicateError) Error() string {
+	if e.Name == e.First {
+		return fmt.Sprintf("the member %q appears twice", e.Name)
+	}
+	return fmt.Sprintf("the members %q and %q are the same name in different case", e.First, e.Name)
+}
+
+// ErrNotObject is returned by Object for valid JSON that is not an object.
+var ErrNotObject = errors.New("not a JSON object")
+
+// Member is one member of an object, in document order.
+type Member struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// Object is a decoded JSON object whose members are looked up
+// case-insensitively (as MAA matches request member names).
+type Object []Member
+
+// Get returns the value of the member whose name equals name ignoring case.
+func (o Object) Get(name string) (json.RawMessage, bool) {
+	for _, m := range o {
+		if strings.EqualFold(m.Name, name) {
+			return m.Value, true
+		}
+	}
+	return nil, false
+}
+
+// DecodeObject decodes b, which must be one JSON object, into its members.
+// Member names are compared case-insensitively: two names equal under case
+// folding are a *DuplicateError. Member values are returned raw and
+// unchecked for duplicates inside them (decode them with DecodeObject or
+// Decode in turn). It returns ErrNotObject (wrapped) for other JSON values
+// and a syntax error for invalid JSON or data after the object.
+func DecodeObject(b []byte) (Object, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	t, err := dec.Token()
+	if err != nil {
+		return nil, syntaxErr(err)
+	}
+	if d, ok := t.(json.Delim); !ok || d != '{' {
+		return nil, ErrNotObject
+	}
+	var out Object
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, syntaxErr(err)
+		}
+		name, _ := kt.(string)
+		for _, m := range out {
+			if strings.EqualFold(m.Name, name) {
+				return nil, &DuplicateError{Name: name, First: m.Name}
+			}
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, syntaxErr(err)
+		}
+		out = append(out, Member{Name: name, Value: raw})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, syntaxErr(err)
+	}
+	if err := end(dec); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Decode parses b as one JSON document into Go values (map[string]any,
+// []any, string, json.Number, bool, nil), refusing a member name that occurs
+// twice in one object (compared exactly: the document keeps its names) with
+// a *DuplicateError, nesting deeper than maxDepth (≤ 0: DefaultMaxDepth),
+// and data after the document.
+func Decode(b []byte, maxDepth int) (any, error) {
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	v, err := value(dec, maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	if err := end(dec); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func value(dec *json.Decoder, depth int) (any, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return nil, syntaxErr(err)
+	}
+	d, ok := t.(json.Delim)
+	if !ok {
+		return t, nil
+	}
+	if depth <= 0 {
+		return nil, errors.New("JSON nested too deeply")
+	}
+	switch d {
+	case '{':
+		m := map[string]any{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, syntaxErr(err)
+			}
+			k, _ := kt.(string)
+			if _, dup := m[k]; dup {
+				return nil, &DuplicateError{Name: k, First: k}
+			}
+			v, err := value(dec, depth-1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, syntaxErr(err)
+		}
+		return m, nil
+	case '[':
+		a := []any{}
+		for dec.More() {
+			v, err := value(dec, depth-1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, syntaxErr(err)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("unexpected %q", d)
+}
+
+func end(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON document")
+	}
+	return nil
+}
+
+func syntaxErr(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
