@@ -27,7 +27,6 @@ import (
 // APIVersions are the api-version values Maat accepts, oldest first.
 var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2025-06-01"}
 
-
 // KeySetSource yields the current signing key set.
 type KeySetSource interface {
 	Current() *keys.Set
