@@ -24,6 +24,15 @@ type VerifierDeps struct {
 	// TPM is the instance's TPM service; nil leaves Tpm out (offline
 	// verification has no service contexts to open).
 	TPM *tpm.Service
+
+	// Offline verification (`maat evidence verify`) only: extra trust roots
+	// (test PKIs), expired collateral accepted and reported, a root CA CRL
+	// URL, and call options applied to every SGX quote (a PCK chain for
+	// quotes that carry none). The server leaves them zero.
+	SGXRoots                []sgx.TrustRoot
+	AcceptExpiredCollateral bool
+	RootCRLURL              string
+	SGXCall                 []sgx.CallOption
 }
 
 // NewVerifiers is the catalog of built-in attestation types: every verifier
@@ -32,13 +41,15 @@ type VerifierDeps struct {
 // here answers MAA's "not supported". It returns an error naming the
 // configuration key that is wrong.
 func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
-	intel, err := intelCollateral(d.Config, d.Now, d.Log)
+	intel, err := intelCollateral(d.Config, d.Now, d.Log, d.RootCRLURL)
 	if err != nil {
 		return nil, err
 	}
 	sopts := sgx.DefaultOptions()
 	sopts.Now = d.Now
 	sopts.Collateral = intel
+	sopts.Roots = append(sopts.Roots, d.SGXRoots...)
+	sopts.AcceptExpiredCollateral = d.AcceptExpiredCollateral
 	sgxv, err := sgx.NewVerifier(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("SGX verifier: %w", err)
@@ -52,8 +63,8 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 	}
 
 	vs := map[evidence.Type]evidence.Verifier{
-		evidence.SgxEnclave:  sgx.NewEvidenceVerifier(sgxv, accept),
-		evidence.OpenEnclave: openenclave.NewEvidenceVerifier(sgxv, accept),
+		evidence.SgxEnclave:  sgx.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
+		evidence.OpenEnclave: openenclave.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
 	}
 	if d.TPM != nil {
 		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
@@ -63,7 +74,7 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 
 // intelCollateral is the Intel collateral source the configuration names
 // (a local bundle, or a PCS-compatible service), behind the cache.
-func intelCollateral(cfg config.Config, now func() time.Time, log *slog.Logger) (collateral.Source, error) {
+func intelCollateral(cfg config.Config, now func() time.Time, log *slog.Logger, rootCRLURL string) (collateral.Source, error) {
 	var src collateral.Source
 	switch {
 	case cfg.CollateralDir != "":
@@ -87,6 +98,9 @@ func intelCollateral(cfg config.Config, now func() time.Time, log *slog.Logger) 
 			opts.RootCAs = pool
 		}
 		opts.Now = now
+		if rootCRLURL != "" {
+			opts.RootCRLURL = rootCRLURL
+		}
 		pcs, err := collateral.NewPCS(opts)
 		if err != nil {
 			return nil, fmt.Errorf("collateral-url: %w", err)

@@ -157,13 +157,8 @@ func (p *Pipeline) policyFor(ctx context.Context, req Request) (*policy.Policy, 
 // policy over the incoming claims and issues the token: the same for every
 // attestation type.
 func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Verified, pol *policy.Policy, signer []byte) (string, error) {
-	claims := make(map[string]any, len(ver.Claims)+8)
-	maps.Copy(claims, ver.Claims)
-	claims["x-ms-attestation-type"] = ver.AttestationType
-	if err := bindData(claims, "runtime", req.RuntimeData, ver.RuntimeData, "x-ms-runtime", ver.BinaryRuntimeClaims); err != nil {
-		return "", err
-	}
-	if err := bindData(claims, "init-time", req.InitTimeData, ver.InitTimeData, "x-ms-inittime", nil); err != nil {
+	claims, err := IncomingClaims(ver, req.RuntimeData, req.InitTimeData)
+	if err != nil {
 		return "", err
 	}
 
@@ -217,6 +212,26 @@ func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Veri
 		X5C:       ver.Token.X5C,
 		X5T:       ver.Token.X5T,
 	})
+}
+
+// IncomingClaims returns the claims a policy sees for verified evidence and
+// the client's runtime and init-time data (each may be nil): the verifier's
+// claims, x-ms-attestation-type, and the claims derived from the data once
+// it is bound to the report. The server's pipeline and `maat evidence
+// verify` both use it, so offline claims equal the server's. It returns
+// InvalidParameter when data does not match the report or is not the JSON
+// it claims to be.
+func IncomingClaims(ver *evidence.Verified, runtime, initTime *Data) (map[string]any, error) {
+	claims := make(map[string]any, len(ver.Claims)+8)
+	maps.Copy(claims, ver.Claims)
+	claims["x-ms-attestation-type"] = ver.AttestationType
+	if err := bindData(claims, "runtime", runtime, ver.RuntimeData, "x-ms-runtime", ver.BinaryRuntimeClaims); err != nil {
+		return nil, err
+	}
+	if err := bindData(claims, "init-time", initTime, ver.InitTimeData, "x-ms-inittime", nil); err != nil {
+		return nil, err
+	}
+	return claims, nil
 }
 
 // bindData checks SHA-256(data) against the report field the verifier

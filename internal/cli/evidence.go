@@ -6,24 +6,27 @@ package cli
 // internal/collateral and print one JSON object on stdout.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/maat-attest/maat/internal/app"
+	"github.com/maat-attest/maat/internal/attestation"
 	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
 )
@@ -222,7 +225,7 @@ func evidencePCKJSON(x *sgx.PCKExtensions) map[string]any {
 type evidenceVerifyFlags struct {
 	evidenceCommon
 	runtimeData, collDir, collURL, collCA, rootCRLURL, at, pckChain string
-	trustRoots                                                      []string
+	trustRoots, acceptTCB                                           []string
 	acceptExpired                                                   bool
 }
 
@@ -233,7 +236,9 @@ func newEvidenceVerifyCommand() *cobra.Command {
 		Short: "Verify evidence against Intel collateral and print the claims as JSON",
 		Long: `Verify an SGX quote or OpenEnclave report/evidence: PCK chain to the Intel SGX
 Root CA (pinned by public key; --trust-root adds test roots), CRLs, TCB Info, QE
-Identity, QE report, quote signature and TCB level. Collateral comes from a bundle
+Identity, QE report, quote signature, TCB level and the TCB statuses given by
+--accept-tcb-status. The verifiers are the server's own, so the claims
+printed are those a policy sees. Collateral comes from a bundle
 directory (--collateral) or, without it, from Intel PCS v4 or any PCCS/Azure cache
 (--collateral-url). Exit status is 0 only when the evidence verified.`,
 		Args:         cobra.NoArgs,
@@ -253,25 +258,51 @@ directory (--collateral) or, without it, from Intel PCS v4 or any PCCS/Azure cac
 	fl.StringArrayVar(&f.trustRoots, "trust-root", nil, "PEM root certificate to trust in addition to Intel's (repeatable; for tests)")
 	fl.StringVar(&f.pckChain, "pck-chain", "", "PEM PCK chain for quotes whose certification data carries none (types 1-4)")
 	fl.BoolVar(&f.acceptExpired, "accept-expired-collateral", false, "accept collateral past its nextUpdate (reported in the output)")
+	fl.StringSliceVar(&f.acceptTCB, "accept-tcb-status", allTCBStatuses, "TCB statuses accepted, as the server's accept-tcb-status (comma-separated or repeated); the default accepts every status short of Revoked and reports it, give the server's list to decide as it would")
 	return cmd
 }
 
+// evidenceTypes maps --type values to attestation types. verify builds
+// its verifiers with the server's own catalog (app.NewVerifiers), so the
+// claims it prints are the claims the server's policy would see.
+var evidenceTypes = map[string]evidence.Type{
+	"sgx":         evidence.SgxEnclave,
+	"openenclave": evidence.OpenEnclave,
+}
+
+// allTCBStatuses are the statuses a verification can end in (Revoked is
+// always an error).
+var allTCBStatuses = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded"}
+
 func evidenceVerify(cmd *cobra.Command, f *evidenceVerifyFlags) error {
+	if f.typ == "tpm" {
+		return errors.New("--type tpm: a TPM Request answers the server's challenge and is sealed to it, so it cannot be verified offline; inspect it with `maat evidence inspect --type tpm`, or attest with `maat attest tpm`")
+	}
 	if err := f.validate(); err != nil {
 		return err
 	}
+	typ := evidenceTypes[f.typ]
 	ev, err := evidenceReadFile(f.evidence, true)
 	if err != nil {
 		return err
 	}
-	opts := sgx.DefaultOptions()
-	opts.AcceptExpiredCollateral = f.acceptExpired
+	now := time.Now
 	if f.at != "" {
 		t, err := time.Parse(time.RFC3339, f.at)
 		if err != nil {
 			return fmt.Errorf("--at: %q is not an RFC 3339 time", f.at)
 		}
-		opts.Now = func() time.Time { return t }
+		now = func() time.Time { return t }
+	}
+	deps := app.VerifierDeps{
+		Config: config.Config{
+			CollateralDir: f.collDir, CollateralURL: f.collURL, CollateralCA: f.collCA,
+			AcceptTCBStatus: f.acceptTCB,
+		},
+		Now:                     now,
+		Log:                     slog.New(slog.DiscardHandler),
+		AcceptExpiredCollateral: f.acceptExpired,
+		RootCRLURL:              f.rootCRLURL,
 	}
 	for _, p := range f.trustRoots {
 		b, err := evidenceReadFile(p, false)
@@ -283,95 +314,92 @@ func evidenceVerify(cmd *cobra.Command, f *evidenceVerifyFlags) error {
 			return fmt.Errorf("--trust-root %s: %v", p, err)
 		}
 		r.Name = fmt.Sprintf("%s (%s)", r.Cert.Subject.CommonName, filepath.Base(p))
-		opts.Roots = append(opts.Roots, r)
+		deps.SGXRoots = append(deps.SGXRoots, r)
 	}
-	if f.collDir != "" {
-		opts.Collateral = collateral.Dir{Path: f.collDir}
-	} else {
-		po := collateral.PCSOptions{BaseURL: f.collURL, RootCRLURL: f.rootCRLURL}
-		if f.collCA != "" {
-			b, err := evidenceReadFile(f.collCA, false)
-			if err != nil {
-				return err
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(b) {
-				return fmt.Errorf("--collateral-ca %s: no PEM certificates", f.collCA)
-			}
-			po.RootCAs = pool
-		}
-		pcs, err := collateral.NewPCS(po)
-		if err != nil {
-			return err
-		}
-		opts.Collateral = pcs
-	}
-	v, err := sgx.NewVerifier(opts)
-	if err != nil {
-		return err
-	}
-	var call []sgx.CallOption
 	if f.pckChain != "" {
 		b, err := evidenceReadFile(f.pckChain, false)
 		if err != nil {
 			return err
 		}
-		call = append(call, sgx.WithPCKChain(b))
+		deps.SGXCall = append(deps.SGXCall, sgx.WithPCKChain(b))
+	}
+	verifiers, err := app.NewVerifiers(deps)
+	if err != nil {
+		return err
 	}
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var res *sgx.Result
-	out := map[string]any{"type": f.typ}
-	if f.typ == "sgx" {
-		res, err = v.Verify(ctx, ev, call...)
-	} else {
-		var oe *openenclave.Result
-		oe, err = openenclave.NewVerifier(v).Verify(ctx, ev, call...)
-		if oe != nil {
-			res = oe.Result
-			out["format"] = openenclave.FormatString(oe.Format)
-			if oe.Format == openenclave.FormatSGXECDSA {
-				cc := []map[string]any{}
-				for _, c := range oe.CustomClaims {
-					cc = append(cc, map[string]any{"name": c.Name, "value": hex.EncodeToString(c.Value)})
-				}
-				out["customClaims"] = cc
-			}
-		}
-	}
+	ver, err := verifiers[typ].Verify(ctx, ev, nil)
 	if err != nil {
-		return fmt.Errorf("evidence not verified: %s", evidenceOneLine(err))
+		return fmt.Errorf("evidence not verified: %s%s", evidenceOneLine(err), evidenceHint(f.typ, ev, err))
 	}
-	claims := res.Claims()
+	out := map[string]any{"type": f.typ}
+	var rd *attestation.Data
 	if f.runtimeData != "" {
-		rd, err := evidenceReadFile(f.runtimeData, true)
+		b, err := evidenceReadFile(f.runtimeData, true)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(rd)
-		if !bytes.Equal(sum[:], res.Report.ReportData[:32]) {
-			return fmt.Errorf("evidence not verified: report_data[0:32] %x is not SHA-256 of the runtime data (%x)", res.Report.ReportData[:32], sum)
-		}
-		claims["x-ms-sgx-ehd"] = base64.RawURLEncoding.EncodeToString(rd)
+		rd = &attestation.Data{Bytes: b}
 		out["runtimeDataBound"] = true
 	}
-	advisories := res.AdvisoryIDs
-	if advisories == nil {
-		advisories = []string{}
+	claims, err := attestation.IncomingClaims(ver, rd, nil)
+	if err != nil {
+		return fmt.Errorf("evidence not verified: %s", evidenceOneLine(err))
+	}
+	var res *sgx.Result
+	switch d := ver.Detail.(type) {
+	case *sgx.Result:
+		res = d
+	case *openenclave.Result:
+		res = d.Result
+		out["format"] = openenclave.FormatString(d.Format)
+		if d.Format == openenclave.FormatSGXECDSA {
+			cc := []map[string]any{}
+			for _, c := range d.CustomClaims {
+				cc = append(cc, map[string]any{"name": c.Name, "value": hex.EncodeToString(c.Value)})
+			}
+			out["customClaims"] = cc
+		}
 	}
 	out["verified"] = true
 	out["claims"] = claims
-	out["tcb"] = map[string]any{
-		"status": res.TCBStatus, "platformStatus": res.PlatformTCBStatus, "advisoryIds": advisories,
-		"fmspc": res.FMSPC, "pceId": res.PCEID, "qeStatus": res.QEStatus, "tcbDate": res.TCBDate.Format(time.RFC3339),
-		"tcbEvaluationDataNumber": res.TCBEvaluationDataNumber, "pckCa": res.PCKCA,
+	if res != nil {
+		advisories := res.AdvisoryIDs
+		if advisories == nil {
+			advisories = []string{}
+		}
+		out["tcb"] = map[string]any{
+			"status": res.TCBStatus, "platformStatus": res.PlatformTCBStatus, "advisoryIds": advisories,
+			"fmspc": res.FMSPC, "pceId": res.PCEID, "qeStatus": res.QEStatus, "tcbDate": res.TCBDate.Format(time.RFC3339),
+			"tcbEvaluationDataNumber": res.TCBEvaluationDataNumber, "pckCa": res.PCKCA,
+		}
+		out["collateral"] = map[string]any{"expiry": res.CollateralExpiry.Format(time.RFC3339), "expired": res.CollateralExpired}
+		out["root"] = res.Root
+		out["verifiedAt"] = res.VerifiedAt.Format(time.RFC3339)
 	}
-	out["collateral"] = map[string]any{"expiry": res.CollateralExpiry.Format(time.RFC3339), "expired": res.CollateralExpired}
-	out["root"] = res.Root
-	out["verifiedAt"] = res.VerifiedAt.Format(time.RFC3339)
 	return evidencePrintJSON(cmd.OutOrStdout(), out)
+}
+
+// evidenceHint suggests the --type that fits evidence refused as the
+// wrong kind, and the flag that accepts a refused TCB status.
+func evidenceHint(typ string, ev []byte, err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "TCB status") && strings.Contains(msg, "not accepted") {
+		return " (--accept-tcb-status adds statuses to accept)"
+	}
+	if len(ev) < 4 {
+		return ""
+	}
+	switch v := binary.LittleEndian.Uint32(ev); {
+	case typ == "sgx" && (v == openenclave.ReportHeaderVersion || v == openenclave.AttestationHeaderV3):
+		return " (this looks like an OpenEnclave report or evidence: try --type openenclave)"
+	case typ == "openenclave" && (v&0xffff == 3 || v&0xffff == 4 || v&0xffff == 5):
+		return " (this looks like a raw SGX quote: try --type sgx)"
+	}
+	return ""
 }
 
 // evidenceOneLine flattens an error message to one line.

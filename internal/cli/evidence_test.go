@@ -251,3 +251,35 @@ func TestEvidenceDecode(t *testing.T) {
 		t.Errorf("raw: %x", got)
 	}
 }
+
+// TestEvidenceVerifyAsTheServer: verify uses the server's verifier catalog,
+// so its claims are those the server's policy sees (x-ms-attestation-type,
+// Maat's TCB claims, the legacy ehd aliases), a refusal names what to
+// change, and the server's TCB acceptance can be asked for.
+func TestEvidenceVerifyAsTheServer(t *testing.T) {
+	rep := filepath.Join(evSGXData, "maa", "openenclave_report.b64url")
+	rd := filepath.Join(evSGXData, "maa", "runtime_data.b64url")
+	coll := filepath.Join(evSGXData, "pcs2025")
+	at := "2025-06-01T00:00:00Z"
+	m, _, err := runEvidence(t, "verify", "--type", "openenclave", "--evidence", rep, "--runtime-data", rd, "--collateral", coll, "--at", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := evClaims(m)
+	if c["x-ms-attestation-type"] != "sgx" || c["x-maat-sgx-tcb-status"] != "OutOfDate" || c["aas-ehd"] != c["x-ms-sgx-ehd"] || c["maa-ehd"] != c["x-ms-sgx-ehd"] {
+		t.Errorf("claims are not the server's: %v", c)
+	}
+	_, _, err = runEvidence(t, "verify", "--type", "openenclave", "--evidence", rep, "--collateral", coll, "--at", at,
+		"--accept-tcb-status", "UpToDate,SWHardeningNeeded")
+	if err == nil || !strings.Contains(err.Error(), "'OutOfDate' is not accepted") || !strings.Contains(err.Error(), "--accept-tcb-status") {
+		t.Errorf("server TCB acceptance: %v", err)
+	}
+	_, _, err = runEvidence(t, "verify", "--type", "sgx", "--evidence", rep, "--collateral", coll, "--at", at)
+	if err == nil || !strings.Contains(err.Error(), "try --type openenclave") {
+		t.Errorf("OE report as --type sgx: %v", err)
+	}
+	_, _, err = runEvidence(t, "verify", "--type", "tpm", "--evidence", rep)
+	if err == nil || !strings.Contains(err.Error(), "cannot be verified offline") || !strings.Contains(err.Error(), "maat evidence inspect --type tpm") {
+		t.Errorf("--type tpm: %v", err)
+	}
+}

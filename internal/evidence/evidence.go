@@ -138,6 +138,11 @@ type Verified struct {
 
 	// Token adjusts the token the pipeline issues.
 	Token TokenOptions
+
+	// Detail is the verifier's own result (for example *sgx.Result), for
+	// diagnostics such as `maat evidence verify`. The pipeline ignores it:
+	// nothing in it reaches a policy or a token.
+	Detail any
 }
 
 // Binding is a report field that client data must match: SHA-256 of the data

@@ -26,22 +26,23 @@ import (
 type EvidenceVerifier struct {
 	v      *Verifier
 	accept []collateral.TCBStatus
+	call   []sgx.CallOption
 }
 
 var _ evidence.Verifier = (*EvidenceVerifier)(nil)
 
 // NewEvidenceVerifier returns the OpenEnclave verifier over v; accept is as
 // for sgx.NewEvidenceVerifier.
-func NewEvidenceVerifier(v *sgx.Verifier, accept []collateral.TCBStatus) *EvidenceVerifier {
+func NewEvidenceVerifier(v *sgx.Verifier, accept []collateral.TCBStatus, call ...sgx.CallOption) *EvidenceVerifier {
 	if accept == nil {
 		accept = sgx.DefaultAcceptedTCB
 	}
-	return &EvidenceVerifier{v: NewVerifier(v), accept: slices.Clone(accept)}
+	return &EvidenceVerifier{v: NewVerifier(v), accept: slices.Clone(accept), call: slices.Clone(call)}
 }
 
 // Verify implements evidence.Verifier: raw is the OE report or evidence.
 func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.Config) (*evidence.Verified, error) {
-	res, err := e.v.Verify(ctx, raw)
+	res, err := e.v.Verify(ctx, raw, e.call...)
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +50,7 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 	if err != nil {
 		return nil, err
 	}
+	ver.Detail = res
 	if len(res.CustomClaims) > 0 {
 		ver.CustomClaims = make(map[string]any, len(res.CustomClaims))
 		for _, c := range res.CustomClaims {

@@ -38,23 +38,25 @@ var DefaultAcceptedTCB = []collateral.TCBStatus{
 type EvidenceVerifier struct {
 	v      *Verifier
 	accept []collateral.TCBStatus
+	call   []CallOption
 }
 
 var _ evidence.Verifier = (*EvidenceVerifier)(nil)
 
 // NewEvidenceVerifier returns the SgxEnclave verifier over v. accept lists
 // the TCB statuses the instance accepts before any policy runs (nil:
-// DefaultAcceptedTCB); the slice is copied.
-func NewEvidenceVerifier(v *Verifier, accept []collateral.TCBStatus) *EvidenceVerifier {
+// DefaultAcceptedTCB); the slice is copied. call options apply to every
+// verification (the CLI's --pck-chain; the server passes none).
+func NewEvidenceVerifier(v *Verifier, accept []collateral.TCBStatus, call ...CallOption) *EvidenceVerifier {
 	if accept == nil {
 		accept = DefaultAcceptedTCB
 	}
-	return &EvidenceVerifier{v: v, accept: slices.Clone(accept)}
+	return &EvidenceVerifier{v: v, accept: slices.Clone(accept), call: slices.Clone(call)}
 }
 
 // Verify implements evidence.Verifier: raw is the quote.
 func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.Config) (*evidence.Verified, error) {
-	res, err := e.v.Verify(ctx, raw, WithEvidence(raw))
+	res, err := e.v.Verify(ctx, raw, append(slices.Clone(e.call), WithEvidence(raw))...)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +102,7 @@ func Appraise(res *Result, accept []collateral.TCBStatus, cfg evidence.Config) (
 			"maa-attestationcollateral": claims[ClaimCollateral],
 			PropTCBIdentifier:           tcbID,
 		},
+		Detail: res,
 	}, nil
 }
 
