@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/store"
 )
@@ -51,7 +51,7 @@ func (m *Management) ModifyCertificate(ctx context.Context, jws string, add bool
 	if err != nil {
 		return "", err
 	}
-	thumb := Thumbprint(cert.Raw)
+	thumb := HexThumbprint(cert.Raw)
 	result := "IsAbsent"
 	if add {
 		result = "IsPresent"
@@ -69,23 +69,28 @@ func (m *Management) ModifyCertificate(ctx context.Context, jws string, add bool
 }
 
 func certificateFromPayload(payload []byte) (*x509.Certificate, error) {
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &body); err != nil {
+	body, err := jsonstrict.DecodeObject(payload)
+	if dup := duplicateErr(err, "certificate JWS payload"); dup != nil {
+		return nil, dup
+	}
+	if err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidOperation, "The JWS payload is not a JSON object.")
 	}
 	var raw json.RawMessage
+	var found string
 	for _, name := range certificateNames {
-		for k, v := range body {
-			if strings.EqualFold(k, name) {
-				raw = v
+		if v, ok := body.Get(name); ok {
+			if raw != nil {
+				return nil, maaerr.New(maaerr.InvalidParameter, "The certificate JWS payload names the certificate twice, as %q and %q; send one.", found, name)
 			}
-		}
-		if raw != nil {
-			break
+			raw, found = v, name
 		}
 	}
 	if raw == nil {
 		return nil, maaerr.New(maaerr.InvalidOperation, "Could not find the \"policyCertificate\" claim in the policy token.")
+	}
+	if dup := duplicateErr(jsonstrict.Check(raw, true, 8), "\"policyCertificate\" JWK"); dup != nil {
+		return nil, dup
 	}
 	var jwk struct {
 		X5C []string `json:"x5c"`
@@ -117,7 +122,7 @@ func (m *Management) SeedCertificates(ctx context.Context, ders [][]byte) error 
 		return nil
 	}
 	for _, der := range ders {
-		if err := m.Store.AddPolicyCertificate(ctx, store.PolicyCertificate{InstanceID: m.InstanceID, Thumbprint: Thumbprint(der), DER: der}); err != nil {
+		if err := m.Store.AddPolicyCertificate(ctx, store.PolicyCertificate{InstanceID: m.InstanceID, Thumbprint: HexThumbprint(der), DER: der}); err != nil {
 			return fmt.Errorf("adding initial policy management certificate: %w", err)
 		}
 	}

@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -39,6 +41,20 @@ func parseJWS(s string) (*jose.JWS, error) {
 	return j, nil
 }
 
+// duplicateErr turns a *jsonstrict.DuplicateError into MAA's
+// InvalidParameter naming the member; other errors give nil.
+func duplicateErr(err error, what string) error {
+	var dup *jsonstrict.DuplicateError
+	if !errors.As(err, &dup) {
+		return nil
+	}
+	name := dup.Name
+	if len(name) > 64 {
+		name = name[:64] + "…"
+	}
+	return maaerr.New(maaerr.InvalidParameter, "The %s is ambiguous: the member %q appears more than once (names are matched case-insensitively); send it once.", what, name)
+}
+
 // SignerJWK is the JWK MAA reports for a policy signer
 // (x-ms-policy-signer): {"alg":"RS256","kty":"RSA","use":"sig","x5c":[…]}.
 func SignerJWK(cert *x509.Certificate) map[string]any {
@@ -64,9 +80,9 @@ func CertificateJWK(der []byte) map[string]any {
 	return map[string]any{"alg": "RS256", "kty": "RSA", "use": "sig", "x5c": []string{base64.StdEncoding.EncodeToString(der)}}
 }
 
-// Thumbprint is MAA's x-ms-certificate-thumbprint: uppercase hex SHA-1 of
+// HexThumbprint is MAA's x-ms-certificate-thumbprint: uppercase hex SHA-1 of
 // the DER certificate.
-func Thumbprint(der []byte) string {
+func HexThumbprint(der []byte) string {
 	h := sha1.Sum(der)
 	return strings.ToUpper(hex.EncodeToString(h[:]))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/internal/store"
@@ -30,17 +31,15 @@ func (m *Management) GetPolicy(ctx context.Context, typ evidence.Type) (string, 
 // {"AttestationPolicy": base64url(text)} (GA) or the raw text (preview-era
 // clients).
 func policyText(payload []byte) (string, error) {
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &body); err != nil {
+	body, err := jsonstrict.DecodeObject(payload)
+	if dup := duplicateErr(err, "policy JWS payload"); dup != nil {
+		return "", dup
+	}
+	if err != nil {
 		return "", maaerr.Wrap(err, maaerr.InvalidOperation, "The policy JWS payload is not a JSON object.")
 	}
-	var raw json.RawMessage
-	for k, v := range body {
-		if strings.EqualFold(k, "AttestationPolicy") {
-			raw = v
-		}
-	}
-	if raw == nil {
+	raw, ok := body.Get("AttestationPolicy")
+	if !ok {
 		return "", maaerr.New(maaerr.InvalidOperation, "Could not find the \"AttestationPolicy\" claim in the policy token.")
 	}
 	var s string

@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/maat-attest/maat/internal/jsonstrict"
 )
 
 // Algorithm names used on the wire.
@@ -252,6 +254,11 @@ func ParseLimit(compact string, limit int) (*JWS, error) {
 	if j.Signature, err = B64.DecodeString(compact[second+1:]); err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url: %v", ErrMalformed, err)
 	}
+	// The header is decoded into a struct, whose field matching ignores
+	// case: a member given twice (in any case) would have two meanings.
+	if err := jsonstrict.Check(j.RawHeader, true, 16); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(j.RawHeader))
 	if err := dec.Decode(&j.Header); err != nil {
 		return nil, fmt.Errorf("%w: header is not a JSON object: %v", ErrMalformed, err)
@@ -395,8 +402,9 @@ func ecdsaDERToRaw(der []byte, size int) ([]byte, error) {
 	return out, nil
 }
 
-// Thumbprint returns the x5t of a certificate: base64url SHA-1 of its DER.
-func Thumbprint(c *x509.Certificate) string {
+// X5T returns the x5t of a certificate: base64url SHA-1 of its DER (MAA's
+// other thumbprint flavour, upper-hex SHA-1, is attestation.HexThumbprint).
+func X5T(c *x509.Certificate) string {
 	h := sha1.Sum(c.Raw)
 	return B64.EncodeToString(h[:])
 }

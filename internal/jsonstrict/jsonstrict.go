@@ -181,3 +181,64 @@ func syntaxErr(err error) error {
 	}
 	return err
 }
+
+// Check reports whether b is one JSON document in which no object names a
+// member twice, at any depth: compared case-insensitively when fold is set
+// (for documents decoded into Go structs, whose field matching ignores
+// case), exactly otherwise. It returns a *DuplicateError, a syntax error, or
+// an error for nesting deeper than maxDepth (≤ 0: DefaultMaxDepth).
+func Check(b []byte, fold bool, maxDepth int) error {
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := check(dec, fold, maxDepth); err != nil {
+		return err
+	}
+	return end(dec)
+}
+
+func check(dec *json.Decoder, fold bool, depth int) error {
+	t, err := dec.Token()
+	if err != nil {
+		return syntaxErr(err)
+	}
+	d, ok := t.(json.Delim)
+	if !ok {
+		return nil
+	}
+	if depth <= 0 {
+		return errors.New("JSON nested too deeply")
+	}
+	switch d {
+	case '{':
+		var seen []string
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return syntaxErr(err)
+			}
+			k, _ := kt.(string)
+			for _, s := range seen {
+				if s == k || (fold && strings.EqualFold(s, k)) {
+					return &DuplicateError{Name: k, First: s}
+				}
+			}
+			seen = append(seen, k)
+			if err := check(dec, fold, depth-1); err != nil {
+				return err
+			}
+		}
+	case '[':
+		for dec.More() {
+			if err := check(dec, fold, depth-1); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return syntaxErr(err)
+	}
+	return nil
+}

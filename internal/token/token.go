@@ -95,7 +95,7 @@ func (is *Issuer) Issue(claims map[string]any, opts Options) (string, error) {
 	if opts.X5C {
 		h.X5C = jose.CertJWK(key.KID, key.Cert).X5C
 	} else if opts.X5T {
-		h.X5T = jose.Thumbprint(key.Cert)
+		h.X5T = jose.X5T(key.Cert)
 	}
 	return jose.Sign(h, all, key.Signer)
 }

@@ -165,7 +165,7 @@ func TestX5CAndX5T(t *testing.T) {
 	h, _, _ = split(t, tok)
 	hdr = nil
 	_ = json.Unmarshal(h, &hdr)
-	if hdr["x5t"] != jose.Thumbprint(k.Cert) || hdr["x5c"] != nil {
+	if hdr["x5t"] != jose.X5T(k.Cert) || hdr["x5c"] != nil {
 		t.Fatalf("header %s", h)
 	}
 }

@@ -2,8 +2,8 @@ package tpm
 
 import (
 	"encoding/json"
-	"fmt"
 
+	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -137,8 +137,10 @@ func DecodeMessage(data []byte) (*Message, error) {
 	if len(data) > DefaultMaxMessageBytes {
 		return nil, maaerr.New(maaerr.PayloadTooLarge, "TPM protocol message of %d bytes exceeds the limit of %d", len(data), DefaultMaxMessageBytes)
 	}
-	if err := checkJSONDepth(data, 32); err != nil {
-		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM protocol message")
+	// Decoded into structs, whose field matching ignores case: a member
+	// given twice (in any case) would have two meanings.
+	if err := jsonstrict.Check(data, true, 32); err != nil {
+		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM protocol message: %v", err)
 	}
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
@@ -163,33 +165,4 @@ func DecodeMessage(data []byte) (*Message, error) {
 func EncodeReport(token string) []byte {
 	b, _ := json.Marshal(map[string]any{"payload": map[string]string{"report": token}})
 	return b
-}
-
-// checkJSONDepth rejects JSON nested deeper than max, before a full decode.
-// It only counts brackets outside strings; validity is left to the decoder.
-func checkJSONDepth(data []byte, max int) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > max {
-				return fmt.Errorf("JSON nested deeper than %d", max)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return nil
 }

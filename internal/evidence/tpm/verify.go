@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -133,8 +134,8 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	if len(jws.Header.Crit) > 0 {
 		return nil, maaerr.New(maaerr.InvalidParameter, "TPM request JWS has unsupported crit header parameters")
 	}
-	if err := checkJSONDepth(jws.Payload, maxJSONDepth); err != nil {
-		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM request payload")
+	if err := jsonstrict.Check(jws.Payload, true, maxJSONDepth); err != nil {
+		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "malformed TPM request payload: %v", err)
 	}
 	var rp RequestPayload
 	if err := json.Unmarshal(jws.Payload, &rp); err != nil {
