@@ -126,10 +126,11 @@ func (a *App) init(ctx context.Context) (err error) {
 		fmt.Fprintf(out, "dev clock: starts at %s\n", start.Format(time.RFC3339))
 		log.Warn("DEVELOPMENT CLOCK: the server's time for verification and tokens is pinned", "dev_time", cfg.DevTime)
 	}
-	a.lastStoreOK.Store(a.now().UnixNano())
 	if a.inst, err = a.buildInstance(ctx, issuer); err != nil {
 		return err
 	}
+	// The store has just answered every query of the build.
+	a.lastStoreOK.Store(a.now().UnixNano())
 	auth, err := a.buildAuth()
 	if err != nil {
 		return err

@@ -63,6 +63,8 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 	in.policies = attestation.NewPolicies(a.store, in.id)
 	in.management = &attestation.Management{
 		Store: a.store, InstanceID: in.id, Mode: in.mode, Policies: in.policies, Tokens: in.tokens, Now: a.now,
+		AllowChainedSigners: cfg.AllowChainedSigners,
+		AllowReplay:         cfg.AllowManagementReplay,
 	}
 	if in.mode == store.ModeIsolated {
 		if err := a.seedCertificates(ctx, in); err != nil {

@@ -2,8 +2,10 @@ package app
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/jose"
@@ -307,7 +310,16 @@ func TestReplayCertificates(t *testing.T) {
 		}
 		certFile := filepath.Join(t.TempDir(), "mgmt.pem")
 		os.WriteFile(certFile, []byte(signer), 0o600)
-		r := start(t, replayConfig(t, "isolated", certFile))
+		cfg := replayConfig(t, "isolated", certFile)
+		// Isolated mode holds the signer to its validity window: replay at
+		// the time of the recording (the signer was issued that day).
+		blk, _ := pem.Decode([]byte(signer))
+		sc, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DevTime = sc.NotBefore.Add(time.Hour).UTC().Format(time.RFC3339)
+		r := start(t, cfg)
 		base := "http://" + r.app.HTTPAddr()
 		replayEntries(t, base, "CertificateTests.AddPolicyManagementCertificate.json", "/certificates")
 		// Then the recorded remove (of the same certificate) succeeds.
@@ -371,6 +383,11 @@ func TestReplayNETIsolated(t *testing.T) {
 	t.Run("SetPolicySecuredIsolated", func(t *testing.T) {
 		cfg := replayConfig(t, "isolated", filepath.Join(netIsolated, "isolatedSigningCertificate.larryoattestationiso_2020-11-22.pem"))
 		cfg.DevTime = "2020-11-23T23:59:30Z"
+		// The recorded flow re-sends the first signed reset (byte-identical)
+		// after a set: MAA has no replay protection. Replay it as MAA
+		// answered, with Maat's anti-rollback off; the default refuses that
+		// step (checked after the loop).
+		cfg.AllowManagementReplay = true
 		r := start(t, cfg)
 		base := "http://" + r.app.HTTPAddr()
 		steps := []struct{ method, path, body, resp string }{
@@ -401,6 +418,24 @@ func TestReplayNETIsolated(t *testing.T) {
 			}
 			compareClaims(t, s.method+" "+s.path, got.claims, want)
 		}
+
+		cfg = replayConfig(t, "isolated", filepath.Join(netIsolated, "isolatedSigningCertificate.larryoattestationiso_2020-11-22.pem"))
+		cfg.DevTime = "2020-11-23T23:59:30Z"
+		r = start(t, cfg)
+		base = "http://" + r.app.HTTPAddr()
+		for i, s := range steps {
+			if s.body == "" {
+				continue
+			}
+			got := send(t, base, s.method, s.path, []byte(read(s.body)), "text/plain")
+			if want := 200; i == len(steps)-1 {
+				if got.status != 409 || got.code != "Conflict" || !strings.Contains(got.message, "replay") {
+					t.Fatalf("replayed reset after a set: %d %s %s; want 409 Conflict", got.status, got.code, got.message)
+				}
+			} else if got.status != want {
+				t.Fatalf("%s %s: %d %s", s.method, s.path, got.status, got.code)
+			}
+		}
 	})
 	t.Run("AddRemovePolicyManagementCertificate", func(t *testing.T) {
 		cfg := replayConfig(t, "isolated", filepath.Join(netIsolated, "isolatedSigningCertificate.attestisosdktests_2020-11-19.pem"))
@@ -411,17 +446,24 @@ func TestReplayNETIsolated(t *testing.T) {
 		quoted, _ := json.Marshal(req)
 		got := send(t, base, "POST", "/certificates:add?api-version=2020-10-01", quoted, "application/json")
 		compareClaims(t, "add", got.claims, claimsOf(read("AddRemovePolicyManagementCertificate.entry0.certificates_add.response_token.jwt")))
+		// The 2025-06-01 body shape is accepted too (a retry of the add in
+		// force; after the remove it would be a refused replay).
+		obj, _ := json.Marshal(map[string]string{"policyCertificateToAdd": req})
+		got = send(t, base, "POST", "/certificates:add?api-version=2025-06-01", obj, "application/json")
+		if got.claims["x-ms-policycertificates-result"] != "IsPresent" {
+			t.Fatalf("2025 add body: %+v", got)
+		}
 		// The remove body is byte-identical to the add body (F9).
 		got = send(t, base, "POST", "/certificates:remove?api-version=2020-10-01", quoted, "application/json")
 		compareClaims(t, "remove", got.claims, claimsOf(read("AddRemovePolicyManagementCertificate.remove.response_token.jwt")))
 		got = send(t, base, "GET", "/certificates?api-version=2020-10-01", nil, "")
 		want := claimsOf(read("AddRemovePolicyManagementCertificate.lastentry.GET_certificates.response_token.jwt"))
 		compareClaims(t, "GET certificates", got.claims, want)
-		// The 2025-06-01 body shape is accepted too.
-		obj, _ := json.Marshal(map[string]string{"policyCertificateToAdd": req})
-		got = send(t, base, "POST", "/certificates:add?api-version=2025-06-01", obj, "application/json")
-		if got.claims["x-ms-policycertificates-result"] != "IsPresent" {
-			t.Fatalf("2025 add body: %+v", got)
+		// Replaying the add after the remove would re-add a removed
+		// (perhaps compromised) certificate: refused.
+		got = send(t, base, "POST", "/certificates:add?api-version=2020-10-01", quoted, "application/json")
+		if got.status != 409 || got.code != "Conflict" {
+			t.Fatalf("replayed add after remove: %d %s %s", got.status, got.code, got.message)
 		}
 	})
 }

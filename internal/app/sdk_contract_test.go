@@ -722,11 +722,15 @@ func TestSDKContractServiceVersions(t *testing.T) {
 	dir := t.TempDir()
 	cfg, k1 := contractIsolatedConfig(t, dir)
 	r := start(t, cfg)
-	k2 := newMgmtKey(t, "maat sdk versioned management key")
 	ctx := context.Background()
 	sgx := azattest.AttestationTypeSGXEnclave
 	for _, v := range azattest.PossibleServiceVersionValues() {
 		t.Run(string(v), func(t *testing.T) {
+			// Fresh requests per version: re-sending the previous version's
+			// byte-identical signed policy or certificate add after its reset
+			// or removal would be a refused replay (anti-rollback).
+			k2 := newMgmtKey(t, "maat sdk versioned management key "+string(v))
+			permitPolicy2 := permitPolicy2 + "\n// " + string(v)
 			o := sdkOptions(t, r, dir)
 			o.ServiceVersion = v
 			c, err := azattest.NewClient("https://"+r.app.HTTPSAddr(), nil, o)
@@ -777,13 +781,17 @@ func TestSDKContractServiceVersions(t *testing.T) {
 			if err != nil || len(list.Signers) != 2 {
 				t.Fatalf("GetPolicyManagementCertificates = %d, %v", len(list.Signers), err)
 			}
+			// The reset is signed by this version's key k2: an RSA-signed
+			// reset has an empty payload, so k1's would be byte-identical to
+			// the previous version's and, after this version's set, a
+			// refused replay.
+			rs, err := admin.ResetPolicy(ctx, sgx, &azattest.ResetPolicyOptions{SigningKey: k2.signingKey()})
+			if err != nil || rs.Result != azattest.PolicyModificationRemoved {
+				t.Fatalf("ResetPolicy = %+v, %v", rs.PolicyResult, err)
+			}
 			rm, err := admin.RemovePolicyManagementCertificate(ctx, k2.cert, *k1.signingKey(), nil)
 			if err != nil || rm.Result != azattest.CertificateModificationIsAbsent || rm.Thumbprint != k2.thumbprint() {
 				t.Fatalf("RemovePolicyManagementCertificate = %+v, %v", rm.PolicyCertificatesModificationResult, err)
-			}
-			rs, err := admin.ResetPolicy(ctx, sgx, &azattest.ResetPolicyOptions{SigningKey: k1.signingKey()})
-			if err != nil || rs.Result != azattest.PolicyModificationRemoved {
-				t.Fatalf("ResetPolicy = %+v, %v", rs.PolicyResult, err)
 			}
 		})
 	}

@@ -52,6 +52,18 @@ func (m *Management) ModifyCertificate(ctx context.Context, jws string, add bool
 		return "", err
 	}
 	thumb := HexThumbprint(cert.Raw)
+	if add {
+		if err := checkCertificate(cert, m.Now(), "The certificate to add"); err != nil {
+			return "", err
+		}
+	}
+	op := "remove"
+	if add {
+		op = "add"
+	}
+	if err := m.guardReplay(ctx, j, certificateScope(thumb), op); err != nil {
+		return "", err
+	}
 	result := "IsAbsent"
 	if add {
 		result = "IsPresent"

@@ -35,6 +35,9 @@ func parseJWS(s string) (*jose.JWS, error) {
 		return nil, maaerr.New(maaerr.InvalidOperation, "Malformed JWT: the request body is empty.")
 	}
 	j, err := jose.Parse(s)
+	if dup := duplicateErr(err, "JWS header"); dup != nil {
+		return nil, dup
+	}
 	if err != nil {
 		return nil, maaerr.Wrap(err, maaerr.InvalidOperation, "Malformed JWT: %s", strings.TrimPrefix(err.Error(), "jose: malformed JWS: "))
 	}

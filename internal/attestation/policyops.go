@@ -1,7 +1,6 @@
 package attestation
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,7 +57,7 @@ func policyText(payload []byte) (string, error) {
 // x-ms-policy-result "Updated", x-ms-policy-token-hash and, when signed,
 // x-ms-policy-signer.
 func (m *Management) SetPolicy(ctx context.Context, typ evidence.Type, jws string) (string, error) {
-	j, signer, err := m.verifiedJWS(ctx, jws)
+	j, signedBy, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
 		return "", err
 	}
@@ -73,9 +72,12 @@ func (m *Management) SetPolicy(ctx context.Context, typ evidence.Type, jws strin
 		}
 		return "", maaerr.Wrap(err, maaerr.PolicyParsingError, "%v", err)
 	}
+	if err := m.guardReplay(ctx, j, policyScope(typ), "set"); err != nil {
+		return "", err
+	}
 	sp := store.Policy{InstanceID: m.InstanceID, AttestationType: string(typ), JWS: jws, Text: text}
-	if signer != nil {
-		sp.SignerCertDER = signer.Raw
+	if signedBy.cert != nil {
+		sp.SignerCertDER = signedBy.cert.Raw
 	}
 	if _, err := m.putPolicy(ctx, sp); err != nil {
 		return "", err
@@ -85,9 +87,7 @@ func (m *Management) SetPolicy(ctx context.Context, typ evidence.Type, jws strin
 		"x-ms-policy-result":     "Updated",
 		"x-ms-policy-token-hash": TokenHash(jws),
 	}
-	if signer != nil {
-		claims["x-ms-policy-signer"] = SignerJWK(signer)
-	}
+	signedBy.claims(claims)
 	return m.issue(claims)
 }
 
@@ -131,8 +131,11 @@ func (m *Management) ResetPolicy(ctx context.Context, typ evidence.Type, jws str
 	if err != nil {
 		return "", err
 	}
-	if p := bytes.TrimSpace(j.Payload); len(p) != 0 && !bytes.Equal(p, []byte("null")) && !bytes.Equal(p, []byte("{}")) {
-		return "", maaerr.New(maaerr.InvalidOperation, "A policy reset JWS must have an empty payload.")
+	if !emptyResetPayload(j.Payload) {
+		return "", maaerr.New(maaerr.InvalidOperation, "A policy reset JWS must have an empty payload (Maat also accepts {\"iat\": seconds}, to make a repeated signed reset new).")
+	}
+	if err := m.guardReplay(ctx, j, policyScope(typ), "reset"); err != nil {
+		return "", err
 	}
 	err = m.withCurrentVersion(ctx, typ, func(version int64, exists bool) error {
 		if !exists {

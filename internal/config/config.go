@@ -51,8 +51,14 @@ type Config struct {
 	Offline         bool     // never fetch collateral from the network
 	AcceptTCBStatus []string // TCB statuses accepted before the policy runs
 	PolicyMgmtCerts []string // PEM files: initial policy-management certificates (Isolated mode)
-	TPMContextKey   string   // file with the 32-byte key sealing TPM service contexts ("" = derived from the signing keys)
-	TPMAIKRoots     []string // PEM files: roots AIK certificates must chain to
+	// AllowChainedSigners accepts management JWS signed by a certificate that
+	// chains to a listed policy-management certificate (Isolated mode).
+	AllowChainedSigners bool
+	// AllowManagementReplay turns off the refusal of superseded signed
+	// management requests (MAA's behaviour; rollback becomes possible).
+	AllowManagementReplay bool
+	TPMContextKey         string   // file with the 32-byte key sealing TPM service contexts ("" = derived from the signing keys)
+	TPMAIKRoots           []string // PEM files: roots AIK certificates must chain to
 
 	// Authentication of management calls.
 	DevBearerToken string   // --dev only: the bearer token management calls must present (random if empty)
@@ -130,6 +136,8 @@ var options = []option{
 	{"offline", "never fetch collateral from the network (requires collateral-dir)", kBool, func(c *Config) any { return &c.Offline }},
 	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
 	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
+	{"allow-management-replay", "Isolated mode: accept a signed policy or certificate request again after a later one superseded it, as MAA does (allows rollback by replay; for replaying recorded MAA traffic)", kBool, func(c *Config) any { return &c.AllowManagementReplay }},
+	{"policy-management-allow-chained-signers", "Isolated mode: also accept policy and certificate JWS signed by a certificate that chains to a policy-management certificate (reported in responses)", kBool, func(c *Config) any { return &c.AllowChainedSigners }},
 	{"tpm-context-key-file", "file with a 32-byte key (hex/base64) sealing TPM service contexts, shared by replicas (default: derived from the instance's signing keys)", kString, func(c *Config) any { return &c.TPMContextKey }},
 	{"tpm-aik-root", "PEM file of a root AIK certificates must chain to (TPM attestation; repeatable)", kList, func(c *Config) any { return &c.TPMAIKRoots }},
 	{"dev-bearer-token", "with --dev: the bearer token management calls must present (random and printed when empty)", kString, func(c *Config) any { return &c.DevBearerToken }},

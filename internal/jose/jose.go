@@ -257,7 +257,7 @@ func ParseLimit(compact string, limit int) (*JWS, error) {
 	// The header is decoded into a struct, whose field matching ignores
 	// case: a member given twice (in any case) would have two meanings.
 	if err := jsonstrict.Check(j.RawHeader, true, 16); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(j.RawHeader))
 	if err := dec.Decode(&j.Header); err != nil {

@@ -54,43 +54,32 @@ func (o Object) Get(name string) (json.RawMessage, bool) {
 }
 
 // DecodeObject decodes b, which must be one JSON object, into its members.
-// Member names are compared case-insensitively: two names equal under case
-// folding are a *DuplicateError. Member values are returned raw and
-// unchecked for duplicates inside them (decode them with DecodeObject or
-// Decode in turn). It returns ErrNotObject (wrapped) for other JSON values
+// Its member names are compared case-insensitively: two names equal under
+// case folding are a *DuplicateError; objects nested in member values may
+// not repeat a name exactly either. Member values are returned raw. It returns ErrNotObject (wrapped) for other JSON values
 // and a syntax error for invalid JSON or data after the object.
 func DecodeObject(b []byte) (Object, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	t, err := dec.Token()
-	if err != nil {
-		return nil, syntaxErr(err)
+	s := &scanner{b: b, depth: DefaultMaxDepth, fold: true, foldTopOnly: true}
+	s.ws()
+	if s.i >= len(b) {
+		return nil, errEnd
 	}
-	if d, ok := t.(json.Delim); !ok || d != '{' {
+	if b[s.i] != '{' {
+		if err := s.value(); err != nil {
+			return nil, err
+		}
 		return nil, ErrNotObject
 	}
 	var out Object
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, syntaxErr(err)
+	err := s.object(func(name string, value []byte) {
+		if s.level == 1 {
+			out = append(out, Member{Name: name, Value: value})
 		}
-		name, _ := kt.(string)
-		for _, m := range out {
-			if strings.EqualFold(m.Name, name) {
-				return nil, &DuplicateError{Name: name, First: m.Name}
-			}
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxErr(err)
-		}
-		out = append(out, Member{Name: name, Value: raw})
+	})
+	if err != nil {
+		return nil, err
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, syntaxErr(err)
-	}
-	if err := end(dec); err != nil {
+	if err := s.end(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -191,54 +180,9 @@ func Check(b []byte, fold bool, maxDepth int) error {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := check(dec, fold, maxDepth); err != nil {
+	s := &scanner{b: b, depth: maxDepth, fold: fold}
+	if err := s.value(); err != nil {
 		return err
 	}
-	return end(dec)
-}
-
-func check(dec *json.Decoder, fold bool, depth int) error {
-	t, err := dec.Token()
-	if err != nil {
-		return syntaxErr(err)
-	}
-	d, ok := t.(json.Delim)
-	if !ok {
-		return nil
-	}
-	if depth <= 0 {
-		return errors.New("JSON nested too deeply")
-	}
-	switch d {
-	case '{':
-		var seen []string
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return syntaxErr(err)
-			}
-			k, _ := kt.(string)
-			for _, s := range seen {
-				if s == k || (fold && strings.EqualFold(s, k)) {
-					return &DuplicateError{Name: k, First: s}
-				}
-			}
-			seen = append(seen, k)
-			if err := check(dec, fold, depth-1); err != nil {
-				return err
-			}
-		}
-	case '[':
-		for dec.More() {
-			if err := check(dec, fold, depth-1); err != nil {
-				return err
-			}
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return syntaxErr(err)
-	}
-	return nil
+	return s.end()
 }

@@ -24,6 +24,11 @@ var (
 	// certificate was refused (MAA: "the final policy management certificate
 	// cannot be removed").
 	ErrLastCertificate = errors.New("store: cannot remove the last policy management certificate")
+	// ErrSuperseded: a signed management request (policy set or reset,
+	// certificate add or remove) was presented again after a later one
+	// superseded it, or carries an iat older than the request in force: a
+	// replay that would roll the instance back.
+	ErrSuperseded = errors.New("store: management request superseded")
 	// ErrSchemaTooNew: the database was migrated by a newer Maat; refusing to
 	// run against a schema this binary does not know.
 	ErrSchemaTooNew = errors.New("store: database schema is newer than this maat binary supports")
@@ -78,6 +83,21 @@ type PolicyCertificate struct {
 	Thumbprint string
 	DER        []byte
 	AddedAt    time.Time
+}
+
+// ManagementJWS is one signed management request applied to an instance,
+// kept so that a superseded request cannot be replayed.
+type ManagementJWS struct {
+	InstanceID string
+	// Scope is what the request changes: "policy/<AttestationType>" or
+	// "certificate/<thumbprint>". Requests of one scope supersede each other.
+	Scope string
+	// Hash identifies the request: base64url SHA-256 of the JWS as sent (the
+	// x-ms-policy-token-hash of a policy).
+	Hash string
+	// IssuedAt is the JWS payload's iat; zero when it has none.
+	IssuedAt  time.Time
+	AppliedAt time.Time
 }
 
 // KeyState is the life-cycle state of a token-signing key.
@@ -138,6 +158,15 @@ type Store interface {
 	// instance changes (policies, certificates, keys, settings), so caches
 	// can poll one cheap value. ErrNotFound for an unknown instance.
 	Generation(ctx context.Context, instanceID string) (int64, error)
+
+	// ApplyManagementJWS records, atomically, that j is about to be applied
+	// to its scope: it returns ErrSuperseded when j's hash was applied to the
+	// scope before and another request has superseded it since, or when j
+	// has an IssuedAt older than that of a request applied to the scope; nil
+	// without change when j is already the scope's current request (a
+	// retry); otherwise j becomes the scope's current request. ErrNotFound
+	// for an unknown instance.
+	ApplyManagementJWS(ctx context.Context, j ManagementJWS) error
 
 	// GetPolicy returns the stored policy, or ErrNotFound when none is set
 	// (the caller then applies the default policy, if the type has one).

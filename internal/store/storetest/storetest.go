@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OneActiveKeyUnderRace", testOneActiveKeyRace},
 		{"Generation", testGeneration},
 		{"UnknownInstance", testUnknownInstance},
+		{"ManagementReplay", testManagementReplay},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,297 @@
+package jsonstrict
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// scanner is a single-pass JSON validator over b: it checks the grammar of
+// RFC 8259 exactly as encoding/json does (strings without raw control
+// characters and with valid escapes, numbers, literals), bounds nesting, and
+// reports duplicate member names. It never allocates for names without
+// escapes.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+	fold  bool
+	// foldTopOnly limits fold to the outermost object (deeper objects are
+	// checked for exact duplicates).
+	foldTopOnly bool
+	level       int
+}
+
+var errEnd = errors.New("unexpected end of JSON input")
+
+func (s *scanner) syntax(what string) error {
+	if s.i >= len(s.b) {
+		return errEnd
+	}
+	return fmt.Errorf("invalid character %q %s (offset %d)", s.b[s.i], what, s.i)
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value scans one value starting at s.i (after white space).
+func (s *scanner) value() error {
+	s.ws()
+	if s.i >= len(s.b) {
+		return errEnd
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(nil)
+	case c == '[':
+		return s.array()
+	case c == '"':
+		_, _, err := s.str()
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	}
+	return s.syntax("looking for beginning of value")
+}
+
+func (s *scanner) lit(w string) error {
+	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
+		if len(s.b)-s.i < len(w) && w[:len(s.b)-s.i] == string(s.b[s.i:]) {
+			return errEnd
+		}
+		return fmt.Errorf("invalid literal at offset %d", s.i)
+	}
+	s.i += len(w)
+	return nil
+}
+
+func (s *scanner) number() error {
+	start := s.i
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	if s.i >= len(s.b) {
+		return errEnd
+	}
+	if s.b[s.i] == '0' {
+		s.i++
+	} else if digits() == 0 {
+		return fmt.Errorf("invalid number at offset %d", start)
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if digits() == 0 {
+			if s.i >= len(s.b) {
+				return errEnd
+			}
+			return fmt.Errorf("invalid number at offset %d", start)
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if digits() == 0 {
+			if s.i >= len(s.b) {
+				return errEnd
+			}
+			return fmt.Errorf("invalid number at offset %d", start)
+		}
+	}
+	return nil
+}
+
+// str scans a string at s.i and returns its raw bytes (quotes included) and
+// whether it has escapes.
+func (s *scanner) str() (raw []byte, escaped bool, err error) {
+	start := s.i
+	s.i++ // opening quote
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return s.b[start:s.i], escaped, nil
+		case c == '\\':
+			escaped = true
+			s.i++
+			if s.i >= len(s.b) {
+				return nil, false, errEnd
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				s.i++
+				for k := 0; k < 4; k++ {
+					if s.i >= len(s.b) {
+						return nil, false, errEnd
+					}
+					h := s.b[s.i]
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return nil, false, s.syntax("in \\u hexadecimal character escape")
+					}
+					s.i++
+				}
+			default:
+				return nil, false, s.syntax("in string escape code")
+			}
+		case c < 0x20:
+			return nil, false, s.syntax("in string literal")
+		default:
+			s.i++
+		}
+	}
+	return nil, false, errEnd
+}
+
+// name returns the decoded member name of a raw string (a subslice of the
+// input when it has no escapes).
+func name(raw []byte, escaped bool) []byte {
+	if !escaped {
+		return raw[1 : len(raw)-1]
+	}
+	var n string
+	_ = json.Unmarshal(raw, &n) // validated by str
+	return []byte(n)
+}
+
+func (s *scanner) enter() error {
+	s.depth--
+	if s.depth < 0 {
+		return errors.New("JSON nested too deeply")
+	}
+	return nil
+}
+
+// object scans an object; each member is passed to member (when non-nil)
+// with its name and raw value.
+func (s *scanner) object(member func(name string, value []byte)) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	s.level++
+	defer func() { s.depth++; s.level-- }()
+	fold := s.fold && (!s.foldTopOnly || s.level == 1)
+	s.i++ // {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	var seenBuf [8][]byte
+	seen := seenBuf[:0]
+	for {
+		s.ws()
+		if s.i >= len(s.b) {
+			return errEnd
+		}
+		if s.b[s.i] != '"' {
+			return s.syntax("looking for beginning of object key string")
+		}
+		raw, esc, err := s.str()
+		if err != nil {
+			return err
+		}
+		n := name(raw, esc)
+		for _, p := range seen {
+			if bytes.Equal(p, n) || (fold && bytes.EqualFold(p, n)) {
+				return &DuplicateError{Name: string(n), First: string(p)}
+			}
+		}
+		seen = append(seen, n)
+		s.ws()
+		if s.i >= len(s.b) {
+			return errEnd
+		}
+		if s.b[s.i] != ':' {
+			return s.syntax("after object key")
+		}
+		s.i++
+		s.ws()
+		start := s.i
+		if err := s.value(); err != nil {
+			return err
+		}
+		if member != nil {
+			member(string(n), s.b[start:s.i])
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return errEnd
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.syntax("after object key:value pair")
+		}
+	}
+}
+
+func (s *scanner) array() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer func() { s.depth++ }()
+	s.i++ // [
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := s.value(); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return errEnd
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.syntax("after array element")
+		}
+	}
+}
+
+// end checks that only white space follows the document.
+func (s *scanner) end() error {
+	s.ws()
+	if s.i != len(s.b) {
+		return errors.New("data after the JSON document")
+	}
+	return nil
+}
