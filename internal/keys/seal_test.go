@@ -18,7 +18,7 @@ import (
 	"github.com/maat-attest/maat/internal/store"
 )
 
-func testSealer(t *testing.T, fill byte) *AESGCMSealer {
+func testSealer(t testing.TB, fill byte) *AESGCMSealer {
 	t.Helper()
 	s, err := NewAESGCMSealer(bytes.Repeat([]byte{fill}, 32))
 	if err != nil {
@@ -29,7 +29,7 @@ func testSealer(t *testing.T, fill byte) *AESGCMSealer {
 
 // sealV1 seals p the way Maat did before kid and instance were bound: the
 // additional data is the prefix alone.
-func sealV1(t *testing.T, kek, p []byte) []byte {
+func sealV1(t testing.TB, kek, p []byte) []byte {
 	t.Helper()
 	block, _ := aes.NewCipher(kek)
 	aead, _ := cipher.NewGCM(block)
@@ -282,4 +282,35 @@ func TestKeyEncryptionKeyFiles(t *testing.T) {
 	if _, err := LoadKeyEncryptionKey(short, KeyFileOptions{}); err == nil {
 		t.Error("a 2-byte key accepted")
 	}
+}
+
+// FuzzOpen: opening any stored bytes never panics, is deterministic, and
+// succeeds only for the forms Seal writes (then not stale) or the older
+// forms (then stale).
+func FuzzOpen(f *testing.F) {
+	s := testSealer(f, 7)
+	b := Binding{InstanceID: "i", KID: "k"}
+	v2, _ := s.Seal([]byte("pkcs8"), b)
+	f.Add(v2)
+	f.Add(sealV1(f, bytes.Repeat([]byte{7}, 32), []byte("pkcs8")))
+	f.Add([]byte("plain:pkcs8"))
+	f.Add([]byte("aes256gcm-v2:short"))
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		in := bytes.Clone(blob)
+		p1, st1, err1 := s.Open(blob, b)
+		p2, st2, err2 := s.Open(blob, b)
+		if !bytes.Equal(in, blob) {
+			t.Fatal("Open modified its input")
+		}
+		if (err1 == nil) != (err2 == nil) || !bytes.Equal(p1, p2) || st1 != st2 {
+			t.Fatal("nondeterministic")
+		}
+		if err1 == nil && st1 != !bytes.HasPrefix(blob, gcmV2Prefix) {
+			t.Fatalf("stale=%v for %q…", st1, blob[:min(len(blob), 14)])
+		}
+		pp, _, perr := PlainSealer{}.Open(blob, b)
+		if perr == nil && !bytes.Equal(pp, blob[len(plainPrefix):]) {
+			t.Fatal("PlainSealer returned other bytes than it stored")
+		}
+	})
 }
