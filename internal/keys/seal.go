@@ -137,7 +137,7 @@ func (s *AESGCMSealer) Open(sealed []byte, b Binding) ([]byte, bool, error) {
 	}
 	p, err := s.aead.Open(nil, rest[:n], rest[n:], aad)
 	if err != nil {
-		return nil, false, errors.New("keys: private key does not decrypt with the configured key-encryption key (wrong key, or the key was sealed for another instance or kid)")
+		return nil, false, errors.New("keys: private key does not decrypt with this key-encryption key: it was sealed under another one (is key-encryption-key-file the file the key was stored with? with SQLite and none set, the generated key-encryption-key in the data directory is used), or for another instance or kid")
 	}
 	return p, stale, nil
 }

@@ -14,8 +14,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/maat-attest/maat/internal/store"
+	"github.com/maat-attest/maat/internal/store/sqlite"
 )
 
 func testSealer(t testing.TB, fill byte) *AESGCMSealer {
@@ -313,4 +315,48 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal("PlainSealer returned other bytes than it stored")
 		}
 	})
+}
+
+// BenchmarkOpen measures unsealing one RSA-2048 PKCS#8 key (done once per
+// key at start and on every key reload, never per token).
+func BenchmarkOpen(b *testing.B) {
+	k, _ := Generate("https://maat.example", time.Now())
+	der, _ := x509.MarshalPKCS8PrivateKey(k.Signer)
+	s := testSealer(b, 7)
+	bind := Binding{InstanceID: "default", KID: k.KID}
+	sealed, _ := s.Seal(der, bind)
+	b.SetBytes(int64(len(der)))
+	for b.Loop() {
+		if _, _, err := s.Open(sealed, bind); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReload measures loading an instance's two keys from SQLite,
+// unsealing and parsing them (the work pollChanges does after a change).
+func BenchmarkReload(b *testing.B) {
+	for _, name := range []string{"plain", "sealed"} {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "k.db"), sqlite.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			st.CreateInstance(ctx, store.Instance{ID: "i", Issuer: "https://maat.example", Mode: store.ModeAAD})
+			var sealer Sealer = PlainSealer{}
+			if name == "sealed" {
+				sealer = testSealer(b, 7)
+			}
+			m := NewManager(st, "i", sealer, nil, nil)
+			m.EnsureActive(ctx, "https://maat.example")
+			m.Rotate(ctx, "https://maat.example")
+			for b.Loop() {
+				if err := m.Reload(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
