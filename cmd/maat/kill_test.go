@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,11 @@ func TestSIGKILLDuringPolicyWrites(t *testing.T) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "maat_kill_" + hex.EncodeToString(b)
-	args := []string{"--data", t.TempDir(), "--store", dsn, "--store-schema", schema, "--dev", "--dev-bearer-token", "tok", "--issuer", "https://maat.kill.example"}
+	kek := filepath.Join(t.TempDir(), "kek") // a shared store needs a key-encryption key
+	if out, stderr, code := run(t, "keys", "generate-kek", kek); code != 0 {
+		t.Fatalf("keys generate-kek: %d %s %s", code, out, stderr)
+	}
+	args := []string{"--data", t.TempDir(), "--store", dsn, "--store-schema", schema, "--key-encryption-key-file", kek, "--dev", "--dev-bearer-token", "tok", "--issuer", "https://maat.kill.example"}
 	s := startServe(t, args...)
 
 	sent := sync.Map{} // policy text → true

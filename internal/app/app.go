@@ -198,12 +198,43 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return s, nil
 }
 
-// Sealer returns the private-key sealer the configuration asks for.
-func Sealer(cfg config.Config) (keys.Sealer, error) {
-	if cfg.KeyEncryption == "" {
-		return keys.PlainSealer{}, nil
+// GeneratedKEKFile is the name, in the data directory, of the
+// key-encryption key generated for an SQLite store when none is configured.
+const GeneratedKEKFile = "key-encryption-key"
+
+// Sealer returns the private-key sealer the configuration asks for: AES-GCM
+// under the configured key-encryption key; with SQLite and none configured,
+// under one generated (mode 0600) in the data directory on first use; with
+// PostgreSQL and none configured, plaintext only when allow-plaintext-keys
+// opts out (logged as a warning each time), else an error. Key files its
+// group or others can access are refused unless the configuration allows
+// it. log may be nil.
+func Sealer(cfg config.Config, log *slog.Logger) (keys.Sealer, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	k, err := keys.LoadKeyEncryptionKey(cfg.KeyEncryption)
+	path := cfg.KeyEncryption
+	switch {
+	case path != "":
+	case cfg.Store == "":
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		path = filepath.Join(cfg.DataDir, GeneratedKEKFile)
+		created, err := keys.EnsureKeyEncryptionKeyFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("generated a key-encryption key for the signing keys; back it up with the database, or configure key-encryption-key-file from a secret store", "file", path)
+		}
+	case cfg.AllowPlaintextKeys:
+		log.Warn("SIGNING KEYS ARE STORED UNENCRYPTED in the shared PostgreSQL store (allow-plaintext-keys); anyone who can read the database can forge tokens. Configure key-encryption-key-file.")
+		return keys.PlainSealer{}, nil
+	default:
+		return nil, errors.New("key-encryption-key-file: required with a PostgreSQL store (the same 32-byte key file on every replica, e.g. from `maat keys generate-kek FILE`), or set allow-plaintext-keys to store signing keys unencrypted")
+	}
+	k, err := keys.LoadKeyEncryptionKey(path, keys.KeyFileOptions{AllowInsecurePermissions: cfg.AllowInsecureKeyFilePermissions})
 	if err != nil {
 		return nil, err
 	}

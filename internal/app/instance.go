@@ -45,11 +45,14 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 		return nil, err
 	}
 
-	sealer, err := Sealer(cfg)
+	sealer, err := Sealer(cfg, a.log)
 	if err != nil {
 		return nil, err
 	}
 	in.keys = keys.NewManager(a.store, in.id, sealer, a.now, a.log)
+	if _, err := in.keys.Reseal(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
 	created, err := in.keys.EnsureActive(ctx, in.issuer)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -112,7 +115,7 @@ func (a *App) buildTPM(km *keys.Manager) (*tpm.Service, error) {
 	opts := tpm.DefaultOptions()
 	opts.Now = a.now
 	if a.cfg.TPMContextKey != "" {
-		k, err := keys.LoadKeyEncryptionKey(a.cfg.TPMContextKey)
+		k, err := keys.LoadKeyEncryptionKey(a.cfg.TPMContextKey, keys.KeyFileOptions{AllowInsecurePermissions: a.cfg.AllowInsecureKeyFilePermissions})
 		if err != nil {
 			return nil, fmt.Errorf("tpm-context-key-file: %w", err)
 		}

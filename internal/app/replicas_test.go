@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -44,8 +46,22 @@ func pgSchema(t *testing.T) (dsn, schema string) {
 func replicaConfig(t *testing.T, dsn, schema string) config.Config {
 	cfg := replayConfig(t, "aad")
 	cfg.Store, cfg.StoreSchema = dsn, schema
+	cfg.KeyEncryption = sharedKEKFile(t, schema)
 	cfg.Issuer = "https://maat.replicas.example"
 	return cfg
+}
+
+// sharedKEKFile writes the key-encryption key every replica of one schema
+// shares (derived from the schema name, so each replica's copy is the same)
+// into a file of the test's own, mode 0600.
+func sharedKEKFile(t *testing.T, schema string) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte("test KEK for " + schema))
+	p := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(p, []byte(hex.EncodeToString(sum[:])), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestReplicasShareState runs three replicas on one empty PostgreSQL

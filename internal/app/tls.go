@@ -38,10 +38,33 @@ func (a *App) tlsConfig() (*tls.Config, string, string, error) {
 		return nil, "", "", fmt.Errorf("tls-cert/tls-key: %w", err)
 	}
 	sum := sha256.Sum256(pair.Certificate[0])
+	return serverTLSConfig(a.cfg.TLSMinVersion, pair), fingerprint(sum[:]), certPath, nil
+}
+
+// tls12Suites are the TLS 1.2 cipher suites the server accepts: ECDHE key
+// exchange (forward secrecy) with an AEAD, nothing with CBC, SHA-1 or RSA
+// key transport. TLS 1.3 suites are all AEAD and not configurable.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// serverTLSConfig is the HTTPS listener's configuration; minVersion is the
+// validated tls-min-version ("1.2" or "1.3").
+func serverTLSConfig(minVersion string, pair tls.Certificate) *tls.Config {
+	v := uint16(tls.VersionTLS12)
+	if minVersion == "1.3" {
+		v = tls.VersionTLS13
+	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
+		MinVersion:   v,
+		CipherSuites: tls12Suites,
 		Certificates: []tls.Certificate{pair},
-	}, fingerprint(sum[:]), certPath, nil
+	}
 }
 
 func fingerprint(b []byte) string {

@@ -47,7 +47,7 @@ issuancerules{ c:[type=="tpmVersion"] => issue(type="tpmVersion", value=c.value)
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sealer, err := Sealer(cfg1)
+	sealer, err := Sealer(cfg1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,25 @@
 // Package auth authenticates policy and certificate management calls with
 // bearer tokens issued by an OpenID Connect provider (Microsoft Entra ID,
-// Keycloak, Dex, …): discovery, JWKS with refresh on unknown keys, issuer,
-// audience and lifetime checks, and roles from a configurable claim
-// (reader roles may read, contributor roles may also change).
+// Keycloak, Dex, …): discovery, JWKS, issuer, audience and lifetime checks,
+// and roles from a configurable claim (reader roles may read, contributor
+// roles may also change).
+//
+// The provider is reached over https only (plain HTTP on loopback, for local
+// providers and tests); its keys are trusted only as its JWKS lists them: a
+// token's kid must name one of them (an unknown kid triggers one
+// rate-limited JWKS refresh, then the token is refused), and a token
+// without kid is accepted only when the JWKS holds exactly one signing key.
+// Bearer tokens must use an OIDC algorithm (RS256, PS256, ES256, ES384) by
+// its registered name; MAA's "RSA256" alias is for policy JWSs, not here.
 package auth
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -58,20 +66,25 @@ type OIDC struct {
 
 	mu          sync.Mutex
 	jwksURI     string
-	keys        map[string]crypto.PublicKey
-	allKeys     []crypto.PublicKey
+	set         *keySet // nil until the first successful refresh
 	lastRefresh time.Time
 }
 
 // New returns a validator; discovery happens on first use (so a provider
-// that is down at start-up does not stop the server).
+// that is down at start-up does not stop the server). It returns an error
+// when the issuer or audience is missing, or the issuer is not an https URL
+// (plain http is accepted on loopback only).
 func New(opts Options) (*OIDC, error) {
 	if opts.Issuer == "" || opts.Audience == "" {
 		return nil, errors.New("auth: OIDC issuer and audience are required")
 	}
+	if err := checkProviderURL(opts.Issuer); err != nil {
+		return nil, fmt.Errorf("auth: OIDC issuer: %w", err)
+	}
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 10 * time.Second}
 	}
+	opts.Client = httpsOnly(opts.Client)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -134,9 +147,14 @@ func stringsOf(v any) []string {
 	return nil
 }
 
-// Validate checks a token's signature (RS256, PS256, ES256 from the
-// provider's JWKS), issuer, audience, expiry and not-before, and returns its
-// claims. It returns an Unauthorized *maaerr.Error otherwise.
+// bearerAlgs are the algorithms accepted on bearer tokens, by their
+// registered JOSE names only.
+var bearerAlgs = []string{jose.AlgRS256, jose.AlgPS256, jose.AlgES256, jose.AlgES384}
+
+// Validate checks a token's algorithm (RS256, PS256, ES256 or ES384),
+// its signature by the provider's JWKS key its kid names, issuer, audience,
+// expiry and not-before, and returns its claims. It returns an Unauthorized
+// *maaerr.Error otherwise.
 func (o *OIDC) Validate(ctx context.Context, token string) (map[string]any, error) {
 	j, err := jose.Parse(token)
 	if err != nil {
@@ -145,13 +163,19 @@ func (o *OIDC) Validate(ctx context.Context, token string) (map[string]any, erro
 	if j.Unsecured() {
 		return nil, unauthorized("unsecured bearer tokens are not accepted.")
 	}
+	if !slices.Contains(bearerAlgs, j.Header.Alg) {
+		return nil, unauthorized("the bearer token's algorithm %q is not accepted (want %s).", clip(j.Header.Alg, 32), strings.Join(bearerAlgs, ", "))
+	}
 	keys, err := o.keysFor(ctx, j.Header.KID)
 	if err != nil {
-		return nil, maaerr.Wrap(err, maaerr.Unauthorized, "The request is not authorized: the identity provider's signing keys are unavailable.")
+		return nil, err
 	}
 	verified := false
 	for _, k := range keys {
-		if j.Verify(k) == nil {
+		if k.alg != "" && k.alg != j.Header.Alg {
+			continue // the provider restricted this key to another algorithm
+		}
+		if j.Verify(k.pub) == nil {
 			verified = true
 			break
 		}
@@ -159,14 +183,12 @@ func (o *OIDC) Validate(ctx context.Context, token string) (map[string]any, erro
 	if !verified {
 		return nil, unauthorized("the bearer token's signature does not verify with the identity provider's keys.")
 	}
-	var claims map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(j.Payload)))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil {
+	claims, err := parseClaims(j.Payload)
+	if err != nil {
 		return nil, unauthorized("the bearer token's claims are not a JSON object.")
 	}
 	if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") != o.opts.Issuer {
-		return nil, unauthorized("the bearer token was issued by %q, not the configured issuer.", iss)
+		return nil, unauthorized("the bearer token was issued by %q, not the configured issuer.", clip(iss, 256))
 	}
 	if !slices.Contains(stringsOf(claims["aud"]), o.opts.Audience) {
 		return nil, unauthorized("the bearer token's audience does not include %q.", o.opts.Audience)
@@ -185,93 +207,115 @@ func (o *OIDC) Validate(ctx context.Context, token string) (map[string]any, erro
 	return claims, nil
 }
 
+// clip shortens attacker-chosen text before it is echoed in a message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
 func numericDate(v any) (time.Time, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
 		return time.Time{}, false
 	}
 	f, err := n.Float64()
-	if err != nil {
+	if err != nil || math.IsNaN(f) || f > 1<<62 || f < -(1<<62) {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(f), 0), true
 }
 
-// keysFor returns the key with kid, or every key when kid is empty or
-// unknown after a (rate-limited) refresh.
-func (o *OIDC) keysFor(ctx context.Context, kid string) ([]crypto.PublicKey, error) {
+// keysFor returns the provider keys a token with kid may be verified
+// with: those the JWKS lists under kid (refreshing the JWKS once, at most
+// every RefreshInterval, when kid is unknown), or for a token without kid
+// the JWKS's only signing key. It returns an Unauthorized *maaerr.Error when
+// there is no such key or the JWKS cannot be fetched.
+func (o *OIDC) keysFor(ctx context.Context, kid string) ([]verifyKey, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.keys == nil || (kid != "" && o.keys[kid] == nil && o.opts.Now().Sub(o.lastRefresh) >= o.opts.RefreshInterval) {
-		if err := o.refresh(ctx); err != nil && o.keys == nil {
-			return nil, err
+	known := o.set != nil && (kid == "" || len(o.set.byKID[kid]) > 0)
+	if !known && (o.lastRefresh.IsZero() || o.opts.Now().Sub(o.lastRefresh) >= o.opts.RefreshInterval) {
+		if err := o.refresh(ctx); err != nil && o.set == nil {
+			return nil, maaerr.Wrap(err, maaerr.Unauthorized, "The request is not authorized: the identity provider's signing keys are unavailable.")
 		}
 	}
-	if k := o.keys[kid]; k != nil {
-		return []crypto.PublicKey{k}, nil
+	if o.set == nil {
+		return nil, unauthorized("the identity provider's signing keys are unavailable.")
 	}
-	return o.allKeys, nil
+	if kid != "" {
+		if ks := o.set.byKID[kid]; len(ks) > 0 {
+			return ks, nil
+		}
+		return nil, unauthorized("the bearer token's key id (kid) is not one of the identity provider's signing keys.")
+	}
+	if len(o.set.all) != 1 {
+		return nil, unauthorized("the bearer token names no key id (kid), and the identity provider has %d signing keys; tokens must name their key.", len(o.set.all))
+	}
+	return o.set.all, nil
 }
 
+// refresh fetches discovery (once) and the JWKS, and replaces the key set
+// when the JWKS holds at least one usable signing key.
 func (o *OIDC) refresh(ctx context.Context) error {
 	o.lastRefresh = o.opts.Now()
 	if o.jwksURI == "" {
-		var disc struct {
-			Issuer  string `json:"issuer"`
-			JWKSURI string `json:"jwks_uri"`
-		}
-		if err := o.getJSON(ctx, o.opts.Issuer+"/.well-known/openid-configuration", &disc); err != nil {
+		b, err := o.get(ctx, o.opts.Issuer+"/.well-known/openid-configuration")
+		if err != nil {
 			return fmt.Errorf("auth: discovery: %w", err)
 		}
-		if strings.TrimSuffix(disc.Issuer, "/") != o.opts.Issuer || disc.JWKSURI == "" {
-			return fmt.Errorf("auth: discovery document names issuer %q and jwks_uri %q", disc.Issuer, disc.JWKSURI)
+		issuer, jwksURI, err := parseDiscovery(b)
+		if err != nil {
+			return fmt.Errorf("auth: discovery: %w", err)
 		}
-		o.jwksURI = disc.JWKSURI
+		if strings.TrimSuffix(issuer, "/") != o.opts.Issuer {
+			return fmt.Errorf("auth: discovery document names issuer %q, not %q", clip(issuer, 256), o.opts.Issuer)
+		}
+		if err := checkProviderURL(jwksURI); err != nil {
+			return fmt.Errorf("auth: discovery: jwks_uri: %w", err)
+		}
+		o.jwksURI = jwksURI
 	}
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := o.getJSON(ctx, o.jwksURI, &set); err != nil {
+	b, err := o.get(ctx, o.jwksURI)
+	if err != nil {
 		return fmt.Errorf("auth: JWKS: %w", err)
 	}
-	keys := map[string]crypto.PublicKey{}
-	var all []crypto.PublicKey
-	for _, raw := range set.Keys {
-		var meta struct {
-			KID string `json:"kid"`
-			Use string `json:"use"`
-		}
-		if json.Unmarshal(raw, &meta) != nil || (meta.Use != "" && meta.Use != "sig") {
-			continue // encryption keys are not for us
-		}
-		pub, err := jose.PublicKeyFromJWK(raw)
-		if err != nil {
-			continue // unusable keys (unknown types or curves, weak keys) are skipped
-		}
-		if meta.KID != "" {
-			keys[meta.KID] = pub
-		}
-		all = append(all, pub)
+	set, err := parseJWKS(b)
+	if err != nil {
+		return fmt.Errorf("auth: JWKS: %w", err)
 	}
-	if len(all) == 0 {
-		return errors.New("auth: the JWKS holds no usable signing key")
-	}
-	o.keys, o.allKeys = keys, all
+	o.set = set
 	return nil
 }
 
-func (o *OIDC) getJSON(ctx context.Context, url string, v any) error {
+// maxDocument bounds discovery and JWKS documents.
+const maxDocument = 1 << 20
+
+// get fetches a provider document; the final URL, after any redirects,
+// must still be https (or loopback http).
+func (o *OIDC) get(ctx context.Context, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := o.opts.Client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	if err := checkProviderURL(resp.Request.URL.String()); err != nil {
+		return nil, fmt.Errorf("GET %s was redirected: %w", url, err)
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if len(b) > maxDocument {
+		return nil, fmt.Errorf("GET %s: document larger than %d bytes", url, maxDocument)
+	}
+	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,18 +17,21 @@ import (
 
 func newKeysCommand() *cobra.Command {
 	var dataDir, kek, storeDSN, schema string
-	var asJSON bool
+	var allowPlain, allowInsecurePerms, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "List, rotate and retire the token-signing keys in a data directory",
+		Short: "List, rotate and retire the token-signing keys, and rotate the key-encryption key",
 		Long: `List, rotate and retire the token-signing keys of the instance stored in
---data (or in the PostgreSQL store given by --store). Running servers pick up
-changes within about a second.`,
+--data (or in the PostgreSQL store given by --store), and re-seal them under a
+new key-encryption key. Running servers pick up key changes within about a
+second. Give these commands the same key-encryption settings as the server.`,
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data", config.Default().DataDir, "data directory (env MAAT_DATA)")
 	cmd.PersistentFlags().StringVar(&storeDSN, "store", "", "PostgreSQL DSN of a shared store (env MAAT_STORE); default: the SQLite database in --data")
 	cmd.PersistentFlags().StringVar(&schema, "store-schema", "", "PostgreSQL schema (env MAAT_STORE_SCHEMA)")
-	cmd.PersistentFlags().StringVar(&kek, "key-encryption-key-file", "", "key-encryption key file, if the server uses one (env MAAT_KEY_ENCRYPTION_KEY_FILE)")
+	cmd.PersistentFlags().StringVar(&kek, "key-encryption-key-file", "", "key-encryption key file the server uses (env MAAT_KEY_ENCRYPTION_KEY_FILE); default with SQLite: the generated one in --data")
+	cmd.PersistentFlags().BoolVar(&allowPlain, "allow-plaintext-keys", false, "PostgreSQL store without a key-encryption key: keys are unencrypted (env MAAT_ALLOW_PLAINTEXT_KEYS)")
+	cmd.PersistentFlags().BoolVar(&allowInsecurePerms, "allow-insecure-key-file-permissions", false, "accept key files their group or others can access (env MAAT_ALLOW_INSECURE_KEY_FILE_PERMISSIONS)")
 
 	open := func(cmd *cobra.Command) (*keys.Manager, func(), string, error) {
 		cfg := config.Default()
@@ -35,6 +39,13 @@ changes within about a second.`,
 		cfg.KeyEncryption = envOr(cmd, "key-encryption-key-file", "MAAT_KEY_ENCRYPTION_KEY_FILE", kek)
 		cfg.Store = envOr(cmd, "store", "MAAT_STORE", storeDSN)
 		cfg.StoreSchema = envOr(cmd, "store-schema", "MAAT_STORE_SCHEMA", schema)
+		var err error
+		if cfg.AllowPlaintextKeys, err = envBool(cmd, "allow-plaintext-keys", "MAAT_ALLOW_PLAINTEXT_KEYS", allowPlain); err != nil {
+			return nil, nil, "", err
+		}
+		if cfg.AllowInsecureKeyFilePermissions, err = envBool(cmd, "allow-insecure-key-file-permissions", "MAAT_ALLOW_INSECURE_KEY_FILE_PERMISSIONS", allowInsecurePerms); err != nil {
+			return nil, nil, "", err
+		}
 		st, err := app.OpenStore(cmd.Context(), cfg)
 		if err != nil {
 			return nil, nil, "", err
@@ -44,13 +55,17 @@ changes within about a second.`,
 			st.Close()
 			return nil, nil, "", fmt.Errorf("no instance in %s (start `maat serve` once first): %w", cfg.DataDir, err)
 		}
-		sealer, err := app.Sealer(cfg)
+		sealer, err := app.Sealer(cfg, nil)
 		if err != nil {
 			st.Close()
 			return nil, nil, "", err
 		}
 		m := keys.NewManager(st, app.InstanceID, sealer, nil, nil)
 		return m, func() { st.Close() }, inst.Issuer, nil
+	}
+	keyFileOpts := func(cmd *cobra.Command) (keys.KeyFileOptions, error) {
+		allow, err := envBool(cmd, "allow-insecure-key-file-permissions", "MAAT_ALLOW_INSECURE_KEY_FILE_PERMISSIONS", allowInsecurePerms)
+		return keys.KeyFileOptions{AllowInsecurePermissions: allow}, err
 	}
 
 	list := &cobra.Command{
@@ -129,8 +144,78 @@ changes within about a second.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(list, rotate, retire)
+	var newKEK string
+	rotateKEK := &cobra.Command{
+		Use:   "rotate-kek --new-key-file FILE",
+		Short: "Re-seal every stored signing key under a new key-encryption key, in one transaction",
+		Long: `Re-seal every stored signing key (retired ones included) under the
+key-encryption key in --new-key-file, in one transaction: either every key is
+re-sealed or none is. The current key comes from --key-encryption-key-file
+(or, with SQLite, the key generated in --data). Afterwards, configure
+key-encryption-key-file to the new file on every server and restart them:
+running servers keep signing with the keys they hold in memory, but cannot
+load keys from the store under the old key-encryption key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if newKEK == "" {
+				return fmt.Errorf("--new-key-file is required (create one with `maat keys generate-kek FILE`)")
+			}
+			opts, err := keyFileOpts(cmd)
+			if err != nil {
+				return err
+			}
+			k, err := keys.LoadKeyEncryptionKey(newKEK, opts)
+			if err != nil {
+				return fmt.Errorf("--new-key-file: %w", err)
+			}
+			next, err := keys.NewAESGCMSealer(k)
+			if err != nil {
+				return fmt.Errorf("--new-key-file: %w", err)
+			}
+			m, done, _, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			n, err := m.RotateKEK(cmd.Context(), next)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "re-sealed %d signing keys under %s\nnow set key-encryption-key-file to %s on every server and restart them\n", n, newKEK, newKEK)
+			return nil
+		},
+	}
+	rotateKEK.Flags().StringVar(&newKEK, "new-key-file", "", "file with the new 32-byte key-encryption key (mode 0600)")
+	generateKEK := &cobra.Command{
+		Use:   "generate-kek FILE",
+		Short: "Write a new random key-encryption key to FILE (mode 0600; never overwrites)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := keys.GenerateKeyEncryptionKeyFile(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote a new key-encryption key to %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(list, rotate, retire, rotateKEK, generateKEK)
 	return cmd
+}
+
+// envBool is envOr for a boolean flag; it returns an error naming the
+// variable for a value that is not a boolean.
+func envBool(cmd *cobra.Command, flag, env string, val bool) (bool, error) {
+	if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+		return val, nil
+	}
+	if v := os.Getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("environment %s: %q is not a boolean", env, v)
+		}
+		return b, nil
+	}
+	return val, nil
 }
 
 // envOr returns the flag value if the flag was set, else the environment

@@ -42,7 +42,14 @@ type Config struct {
 	LogLevel        string        // "debug", "info", "warn", "error"
 	ShutdownTimeout time.Duration // bound on graceful shutdown
 	MaxBodyBytes    int64         // request body limit
-	KeyEncryption   string        // file holding the 32-byte key-encryption key ("" = keys stored unencrypted)
+	KeyEncryption   string        // file holding the 32-byte key-encryption key ("" = generated in DataDir for SQLite)
+	// AllowPlaintextKeys lets a PostgreSQL store run without a
+	// key-encryption key, storing signing keys unencrypted (loudly logged).
+	AllowPlaintextKeys bool
+	// AllowInsecureKeyFilePermissions accepts key files (key-encryption
+	// key, TPM context key) that their group or other users may access.
+	AllowInsecureKeyFilePermissions bool
+	TLSMinVersion                   string // "1.2" or "1.3"
 
 	// Attestation.
 	CollateralDir   string   // local collateral bundle directory (offline-capable)
@@ -84,6 +91,7 @@ func Default() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 15 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		TLSMinVersion:   "1.2",
 		AcceptTCBStatus: []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"},
 		OIDCRolesClaim:  "roles",
 		OIDCReaders:     []string{"Attestation Reader"},
@@ -129,7 +137,10 @@ var options = []option{
 	{"log-level", "log level: debug, info, warn or error", kString, func(c *Config) any { return &c.LogLevel }},
 	{"shutdown-timeout", "how long graceful shutdown waits for in-flight requests", kDuration, func(c *Config) any { return &c.ShutdownTimeout }},
 	{"max-body-bytes", "largest request body accepted, in bytes", kInt64, func(c *Config) any { return &c.MaxBodyBytes }},
-	{"key-encryption-key-file", "file with a 32-byte key (hex/base64) that encrypts signing keys at rest", kString, func(c *Config) any { return &c.KeyEncryption }},
+	{"key-encryption-key-file", "file (mode 0600) with a 32-byte key (hex/base64) that seals signing keys at rest; required with a PostgreSQL store (default with SQLite: generated as key-encryption-key in the data directory)", kString, func(c *Config) any { return &c.KeyEncryption }},
+	{"allow-plaintext-keys", "with a PostgreSQL store and no key-encryption-key-file: store signing keys unencrypted (unsafe; logged at every start)", kBool, func(c *Config) any { return &c.AllowPlaintextKeys }},
+	{"allow-insecure-key-file-permissions", "accept key-encryption and TPM context key files that their group or other users can access", kBool, func(c *Config) any { return &c.AllowInsecureKeyFilePermissions }},
+	{"tls-min-version", "lowest TLS version the HTTPS listener accepts: 1.2 (ECDHE with AES-GCM or ChaCha20-Poly1305 only) or 1.3", kString, func(c *Config) any { return &c.TLSMinVersion }},
 	{"collateral-dir", "local Intel collateral bundle directory (tcb_info.json, qe_identity.json, CRLs, issuer chains; tcb_info_<FMSPC>.json for several platforms)", kString, func(c *Config) any { return &c.CollateralDir }},
 	{"collateral-url", "PCS-compatible collateral service base URL (Intel PCS v4, a PCCS, or an Azure cache); default Intel PCS", kString, func(c *Config) any { return &c.CollateralURL }},
 	{"collateral-ca", "PEM CA bundle for the collateral service's TLS certificate", kString, func(c *Config) any { return &c.CollateralCA }},
@@ -347,6 +358,17 @@ func (c Config) Validate() error {
 	if c.StoreSchema != "" && c.Store == "" {
 		bad("store-schema", "only applies to a PostgreSQL store")
 	}
+	switch {
+	case c.AllowPlaintextKeys && c.Store == "":
+		bad("allow-plaintext-keys", "only applies to a PostgreSQL store (with SQLite a key-encryption key is generated in the data directory)")
+	case c.AllowPlaintextKeys && c.KeyEncryption != "":
+		bad("allow-plaintext-keys", "contradicts key-encryption-key-file; drop one of them")
+	case c.Store != "" && c.KeyEncryption == "" && !c.AllowPlaintextKeys:
+		bad("key-encryption-key-file", "required with a PostgreSQL store, so that the signing keys in the shared database are sealed: give every replica the same 32-byte key file (e.g. `maat keys generate-kek FILE`), or set allow-plaintext-keys to store them unencrypted")
+	}
+	if c.TLSMinVersion != "1.2" && c.TLSMinVersion != "1.3" {
+		bad("tls-min-version", "%q is not 1.2 or 1.3", c.TLSMinVersion)
+	}
 	if c.DataDir == "" {
 		bad("data", "must not be empty")
 	}
@@ -421,7 +443,9 @@ func (c Config) Validate() error {
 	}
 	if c.OIDCIssuer != "" {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("oidc-issuer", "%q must be an absolute http(s) URL", c.OIDCIssuer)
+			bad("oidc-issuer", "%q must be an absolute https URL", c.OIDCIssuer)
+		} else if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+			bad("oidc-issuer", "%q uses plain HTTP: the signing keys of management tokens would travel unauthenticated; use https (plain HTTP is allowed only on loopback)", c.OIDCIssuer)
 		}
 		if c.OIDCAudience == "" {
 			bad("oidc-audience", "required with oidc-issuer")
@@ -443,6 +467,12 @@ func IsLoopback(addr string) bool {
 	if err != nil {
 		return false
 	}
+	return IsLoopbackHost(host)
+}
+
+// IsLoopbackHost reports whether host (no port) is "localhost" or a
+// loopback IP address.
+func IsLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}

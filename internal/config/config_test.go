@@ -122,6 +122,15 @@ func TestValidate(t *testing.T) {
 		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown-timeout"},
 		{"body limit", func(c *Config) { c.MaxBodyBytes = 10 }, "max-body-bytes"},
 		{"empty data", func(c *Config) { c.DataDir = "" }, "data"},
+		{"postgres without KEK", func(c *Config) { c.Store = "postgres://db.example/maat" }, "key-encryption-key-file"},
+		{"plaintext keys with SQLite", func(c *Config) { c.AllowPlaintextKeys = true }, "allow-plaintext-keys"},
+		{"plaintext keys and a KEK", func(c *Config) {
+			c.Store, c.KeyEncryption, c.AllowPlaintextKeys = "postgres://db.example/maat", "/etc/hostname", true
+		}, "allow-plaintext-keys"},
+		{"tls version", func(c *Config) { c.TLSMinVersion = "1.1" }, "tls-min-version"},
+		{"oidc over http", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://login.example.com/tenant", "api://maat" }, "oidc-issuer"},
+		{"oidc over http on a LAN IP", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://10.0.0.5:8080", "api://maat" }, "oidc-issuer"},
+		{"oidc not a URL", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "login.example.com", "api://maat" }, "oidc-issuer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +145,29 @@ func TestValidate(t *testing.T) {
 				t.Fatal("Validate mutated the config")
 			}
 		})
+	}
+}
+
+// TestValidateAccepts: the hardening rules leave the legitimate settings
+// alone: a PostgreSQL store with a KEK or with the explicit opt-out, TLS
+// 1.3 only, and OIDC issuers over https or on loopback over plain HTTP.
+func TestValidateAccepts(t *testing.T) {
+	for name, mut := range map[string]func(c *Config){
+		"postgres with KEK":            func(c *Config) { c.Store, c.KeyEncryption = "postgres://db.example/maat", "/etc/hostname" },
+		"postgres opted out":           func(c *Config) { c.Store, c.AllowPlaintextKeys = "postgres://db.example/maat", true },
+		"tls 1.3":                      func(c *Config) { c.TLSMinVersion = "1.3" },
+		"oidc https":                   func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "https://login.example.com/t/v2.0", "api://maat" },
+		"oidc http loopback":           func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://127.0.0.1:5556/dex", "api://maat" },
+		"oidc http localhost":          func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://localhost:8080/realms/maat", "api://maat" },
+		"oidc http ipv6 loopback":      func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://[::1]:8080", "api://maat" },
+		"insecure key file permission": func(c *Config) { c.AllowInsecureKeyFilePermissions = true },
+	} {
+		c := Default()
+		c.Dev = true
+		mut(&c)
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

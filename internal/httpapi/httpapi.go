@@ -310,13 +310,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// NotReadyReason is the fixed reason /readyz gives when the service is not
+// ready. The cause (a database error, a key problem) goes to the log only:
+// /readyz needs no authentication, and store errors name hosts, users and
+// schemas.
+const NotReadyReason = "the service is not ready; the server log says why"
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			s.Log.Warn("not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			s.Log.Warn("not ready", "err", err, "request_id", RequestID(r.Context()))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": NotReadyReason})
 			return nil
 		}
 	}

@@ -1,8 +1,8 @@
 // Package keys owns the token-signing keys of an attestation instance:
 // generating an RSA-2048 key with a self-signed certificate whose subject is
 // the instance URI (as MAA does), persisting it through the store (sealed
-// with AES-256-GCM when a key-encryption key is configured), rotating and
-// retiring keys, and serving the current key set to the hot path without
+// with AES-256-GCM under a key-encryption key, bound to instance and kid),
+// rotating and retiring keys and the key-encryption key, and serving the current key set to the hot path without
 // touching the store.
 package keys
 
@@ -114,7 +114,7 @@ type Manager struct {
 }
 
 // NewManager returns a Manager for one instance. sealer may be nil (keys
-// stored unencrypted), now may be nil (time.Now), log may be nil.
+// stored unencrypted; servers always pass one), now may be nil (time.Now), log may be nil.
 func NewManager(st store.Store, instanceID string, sealer Sealer, now func() time.Time, log *slog.Logger) *Manager {
 	if sealer == nil {
 		sealer = PlainSealer{}
@@ -196,7 +196,7 @@ func (m *Manager) add(ctx context.Context, k *Key, opts store.AddKeyOptions) err
 	if err != nil {
 		return fmt.Errorf("keys: marshal private key: %w", err)
 	}
-	sealed, err := m.sealer.Seal(der)
+	sealed, err := m.sealer.Seal(der, Binding{InstanceID: m.instanceID, KID: k.KID})
 	if err != nil {
 		return fmt.Errorf("keys: seal private key: %w", err)
 	}
@@ -250,7 +250,7 @@ func (m *Manager) decode(r store.SigningKey) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: certificate of %s: %w", r.KID, err)
 	}
-	der, err := m.sealer.Open(r.PrivateKey)
+	der, _, err := m.sealer.Open(r.PrivateKey, Binding{InstanceID: m.instanceID, KID: r.KID})
 	if err != nil {
 		return nil, fmt.Errorf("keys: unseal private key %s: %w", r.KID, err)
 	}
@@ -266,4 +266,94 @@ func (m *Manager) decode(r store.SigningKey) (*Key, error) {
 		return nil, fmt.Errorf("keys: private key %s does not match its certificate", r.KID)
 	}
 	return &Key{KID: r.KID, Signer: signer, Cert: cert, State: r.State}, nil
+}
+
+// Reseal brings every stored private key of the instance to the form the
+// Manager's sealer writes now: plaintext keys are sealed once a
+// key-encryption key is configured, and keys sealed before kid and
+// instance were bound are sealed again with the binding. All changes are
+// written in one transaction; a concurrent reseal by another process is
+// detected (store.ErrConflict) and, as its result is the same, not an
+// error. It returns how many keys it re-sealed, and an error when a
+// published or active key cannot be opened (wrong key-encryption key). A
+// retired key that cannot be opened is left as it is, with a warning.
+func (m *Manager) Reseal(ctx context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows, err := m.store.ListSigningKeys(ctx, m.instanceID)
+	if err != nil {
+		return 0, fmt.Errorf("keys: load: %w", err)
+	}
+	var changes []store.KeyReseal
+	for _, r := range rows {
+		b := Binding{InstanceID: m.instanceID, KID: r.KID}
+		p, stale, err := m.sealer.Open(r.PrivateKey, b)
+		if err != nil {
+			if r.State == store.KeyRetired {
+				m.log.Warn("retired signing key cannot be unsealed; left as it is", "kid", r.KID, "err", err)
+				continue
+			}
+			return 0, fmt.Errorf("keys: unseal private key %s: %w", r.KID, err)
+		}
+		if !stale {
+			continue
+		}
+		sealed, err := m.sealer.Seal(p, b)
+		if err != nil {
+			return 0, fmt.Errorf("keys: seal private key %s: %w", r.KID, err)
+		}
+		changes = append(changes, store.KeyReseal{KID: r.KID, Old: r.PrivateKey, New: sealed})
+	}
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	err = m.store.ResealSigningKeys(ctx, m.instanceID, changes)
+	if errors.Is(err, store.ErrConflict) {
+		m.log.Info("signing keys were re-sealed concurrently by another process")
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("keys: reseal: %w", err)
+	}
+	m.log.Info("re-sealed stored signing keys with the key-encryption key", "count", len(changes))
+	return len(changes), nil
+}
+
+// RotateKEK re-seals every stored private key of the instance (retired
+// ones included) from the Manager's sealer to next, in one transaction, and
+// returns how many keys it re-sealed. It changes nothing and returns an
+// error when any key cannot be opened with the current sealer, or
+// store.ErrConflict (wrapped) when a key changed meanwhile. The Manager
+// keeps its own sealer: processes must be restarted with the new key.
+func (m *Manager) RotateKEK(ctx context.Context, next Sealer) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows, err := m.store.ListSigningKeys(ctx, m.instanceID)
+	if err != nil {
+		return 0, fmt.Errorf("keys: load: %w", err)
+	}
+	changes := make([]store.KeyReseal, 0, len(rows))
+	for _, r := range rows {
+		b := Binding{InstanceID: m.instanceID, KID: r.KID}
+		p, _, err := m.sealer.Open(r.PrivateKey, b)
+		if err != nil {
+			return 0, fmt.Errorf("keys: unseal private key %s with the current key-encryption key: %w", r.KID, err)
+		}
+		sealed, err := next.Seal(p, b)
+		if err != nil {
+			return 0, fmt.Errorf("keys: seal private key %s: %w", r.KID, err)
+		}
+		if _, _, err := next.Open(sealed, b); err != nil {
+			return 0, fmt.Errorf("keys: the new key-encryption key does not open what it sealed: %w", err)
+		}
+		changes = append(changes, store.KeyReseal{KID: r.KID, Old: r.PrivateKey, New: sealed})
+	}
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	if err := m.store.ResealSigningKeys(ctx, m.instanceID, changes); err != nil {
+		return 0, fmt.Errorf("keys: rotate key-encryption key: %w", err)
+	}
+	m.log.Info("key-encryption key rotated", "keys", len(changes))
+	return len(changes), nil
 }

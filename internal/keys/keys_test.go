@@ -125,7 +125,7 @@ func TestSealedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, _ := s.ListSigningKeys(ctx, "i")
-	if !bytes.HasPrefix(rows[0].PrivateKey, gcmPrefix) || bytes.Contains(rows[0].PrivateKey, []byte{0x30, 0x82}) && bytes.Index(rows[0].PrivateKey, []byte{0x30, 0x82}) < len(gcmPrefix)+12 {
+	if !bytes.HasPrefix(rows[0].PrivateKey, gcmV2Prefix) || bytes.Contains(rows[0].PrivateKey, []byte{0x30, 0x82}) && bytes.Index(rows[0].PrivateKey, []byte{0x30, 0x82}) < len(gcmV2Prefix)+12 {
 		t.Fatal("private key not sealed at rest")
 	}
 	// Without the key, or with the wrong one, the keys cannot be loaded.

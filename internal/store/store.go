@@ -139,6 +139,13 @@ type AddKeyOptions struct {
 	OnlyIfNoActive bool
 }
 
+// KeyReseal replaces the sealed form of one stored private key (the key
+// itself is unchanged): Old must be the bytes stored now, New replaces them.
+type KeyReseal struct {
+	KID      string
+	Old, New []byte
+}
+
 // Store is Maat's persistent state. Implementations are safe for concurrent
 // use by many goroutines (and, for shared databases, many processes).
 type Store interface {
@@ -199,4 +206,10 @@ type Store interface {
 	// RetireSigningKey marks a non-active key Retired. ErrNotFound for an
 	// unknown KID, ErrConflict for the active key.
 	RetireSigningKey(ctx context.Context, instanceID, kid string) error
+	// ResealSigningKeys replaces the stored private keys named by changes in
+	// one transaction: all or none. It returns ErrConflict when a key's
+	// stored bytes are not its Old (another process changed it), and
+	// ErrNotFound for an unknown instance or KID. The keys themselves do not
+	// change, so neither does the instance's Generation.
+	ResealSigningKeys(ctx context.Context, instanceID string, changes []KeyReseal) error
 }

@@ -736,3 +736,38 @@ func (s *Store) RetireSigningKey(ctx context.Context, instanceID, kid string) er
 		return nil
 	})
 }
+
+// ResealSigningKeys implements store.Store. It locks the instance row
+// without bumping the generation (the keys do not change), which
+// serialises it with every other change of the instance.
+func (s *Store) ResealSigningKeys(ctx context.Context, instanceID string, changes []store.KeyReseal) error {
+	return s.withTx(ctx, "reseal keys", func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM instances WHERE id = $1 FOR UPDATE`, instanceID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("instance %q: %w", instanceID, store.ErrNotFound)
+		}
+		if err != nil {
+			return wrapErr("reseal keys", err)
+		}
+		for _, c := range changes {
+			tag, err := tx.Exec(ctx, `UPDATE signing_keys SET private_key = $4 WHERE instance_id = $1 AND kid = $2 AND private_key = $3`,
+				instanceID, c.KID, c.Old, c.New)
+			if err != nil {
+				return wrapErr("reseal keys", err)
+			}
+			if tag.RowsAffected() == 1 {
+				continue
+			}
+			err = tx.QueryRow(ctx, `SELECT 1 FROM signing_keys WHERE instance_id = $1 AND kid = $2`, instanceID, c.KID).Scan(&one)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("signing key %q: %w", c.KID, store.ErrNotFound)
+			}
+			if err != nil {
+				return wrapErr("reseal keys", err)
+			}
+			return fmt.Errorf("signing key %q changed since it was read: %w", c.KID, store.ErrConflict)
+		}
+		return nil
+	})
+}

@@ -9,7 +9,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -36,13 +38,18 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the database file at path and migrates it
-// to the newest schema. It returns store.ErrSchemaTooNew (wrapped) when the
+// to the newest schema. The file is created with mode 0600, and an existing
+// one (with its -wal and -shm files) loses any group or other access: it
+// holds the sealed signing keys and the policies. It returns store.ErrSchemaTooNew (wrapped) when the
 // file was written by a newer Maat, and other errors when the file cannot be
 // opened or migrated.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := restrictFiles(abs); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -67,6 +74,32 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// restrictFiles creates the database file with mode 0600 if it does not
+// exist (SQLite gives its -wal and -shm files the database file's mode) and
+// removes group and other access from existing ones.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return fmt.Errorf("sqlite: restrict %s to its owner: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 func loadMigrations() ([]store.Migration, error) {
@@ -499,6 +532,39 @@ func (s *Store) RetireSigningKey(ctx context.Context, instanceID, kid string) er
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE instance_id = ? AND kid = ?`,
 			ts(s.now()), instanceID, kid); err != nil {
 			return fmt.Errorf("sqlite: retire key: %w", err)
+		}
+		return nil
+	})
+}
+
+// ResealSigningKeys implements store.Store.
+func (s *Store) ResealSigningKeys(ctx context.Context, instanceID string, changes []store.KeyReseal) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM instances WHERE id = ?`, instanceID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("instance %q: %w", instanceID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: reseal keys: %w", err)
+		}
+		for _, c := range changes {
+			res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET private_key = ? WHERE instance_id = ? AND kid = ? AND private_key = ?`,
+				c.New, instanceID, c.KID, c.Old)
+			if err != nil {
+				return fmt.Errorf("sqlite: reseal keys: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				continue
+			}
+			err = tx.QueryRowContext(ctx, `SELECT 1 FROM signing_keys WHERE instance_id = ? AND kid = ?`, instanceID, c.KID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("signing key %q: %w", c.KID, store.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: reseal keys: %w", err)
+			}
+			return fmt.Errorf("signing key %q changed since it was read: %w", c.KID, store.ErrConflict)
 		}
 		return nil
 	})

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PolicyCertificates", testPolicyCertificates},
 		{"SigningKeys", testSigningKeys},
 		{"OneActiveKeyUnderRace", testOneActiveKeyRace},
+		{"ResealSigningKeys", testResealSigningKeys},
 		{"Generation", testGeneration},
 		{"UnknownInstance", testUnknownInstance},
 		{"ManagementReplay", testManagementReplay},
@@ -333,5 +334,74 @@ func testUnknownInstance(t *testing.T, s store.Store) {
 	}
 	if err := s.AddSigningKey(ctx, store.SigningKey{InstanceID: "ghost", KID: "k", PrivateKey: []byte{1}, CertDER: []byte{1}}, store.AddKeyOptions{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AddSigningKey(ghost) = %v", err)
+	}
+}
+
+// testResealSigningKeys: a reseal replaces the sealed bytes of several keys
+// at once or of none, compares against the bytes read, and leaves states
+// and the generation alone.
+func testResealSigningKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustInstance(t, s, "i", store.ModeAAD)
+	mustInstance(t, s, "j", store.ModeAAD)
+	for _, k := range []string{"k1", "k2"} {
+		if err := s.AddSigningKey(ctx, store.SigningKey{InstanceID: "i", KID: k, PrivateKey: []byte("plain-" + k), CertDER: []byte("c")}, store.AddKeyOptions{Activate: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddSigningKey(ctx, store.SigningKey{InstanceID: "j", KID: "k1", PrivateKey: []byte("plain-k1"), CertDER: []byte("c")}, store.AddKeyOptions{Activate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetireSigningKey(ctx, "i", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	g0, _ := s.Generation(ctx, "i")
+	privs := func(inst string) string {
+		t.Helper()
+		ks, err := s.ListSigningKeys(ctx, inst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range ks {
+			out = append(out, k.KID+"="+string(k.PrivateKey)+"/"+string(k.State))
+		}
+		return fmt.Sprint(out)
+	}
+	// A stale Old for one key aborts the whole change.
+	err := s.ResealSigningKeys(ctx, "i", []store.KeyReseal{
+		{KID: "k1", Old: []byte("plain-k1"), New: []byte("sealed-k1")},
+		{KID: "k2", Old: []byte("not what is stored"), New: []byte("sealed-k2")},
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("reseal with a stale Old = %v, want ErrConflict", err)
+	}
+	if got, want := privs("i"), "[k1=plain-k1/retired k2=plain-k2/active]"; got != want {
+		t.Fatalf("after the refused reseal: %s, want %s", got, want)
+	}
+	if err := s.ResealSigningKeys(ctx, "i", []store.KeyReseal{{KID: "nope", Old: []byte("x"), New: []byte("y")}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reseal of an unknown kid = %v, want ErrNotFound", err)
+	}
+	if err := s.ResealSigningKeys(ctx, "ghost", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reseal on an unknown instance = %v, want ErrNotFound", err)
+	}
+	if err := s.ResealSigningKeys(ctx, "i", []store.KeyReseal{
+		{KID: "k1", Old: []byte("plain-k1"), New: []byte("sealed-k1")},
+		{KID: "k2", Old: []byte("plain-k2"), New: []byte("sealed-k2")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := privs("i"), "[k1=sealed-k1/retired k2=sealed-k2/active]"; got != want {
+		t.Fatalf("after the reseal: %s, want %s", got, want)
+	}
+	if got, want := privs("j"), "[k1=plain-k1/active]"; got != want {
+		t.Fatalf("another instance's key changed: %s, want %s", got, want)
+	}
+	if g1, _ := s.Generation(ctx, "i"); g1 != g0 {
+		t.Fatalf("reseal moved the generation %d → %d; the keys did not change", g0, g1)
+	}
+	// Replaying the same change finds the new bytes: a conflict, not a no-op.
+	if err := s.ResealSigningKeys(ctx, "i", []store.KeyReseal{{KID: "k2", Old: []byte("plain-k2"), New: []byte("x")}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("repeated reseal = %v, want ErrConflict", err)
 	}
 }
