@@ -34,6 +34,9 @@ var (
 
 var paramErrors = []error{ErrMalformedRequest, ErrMalformedReport, ErrUnsupportedReport, ErrMalformedChain, ErrNoVCEK, ErrTCBBelowMinimum, ErrMalformedEndorse}
 
+var allErrors = append(append([]error(nil), paramErrors...), ErrProductMismatch, ErrUntrustedRoot, ErrChain, ErrCertificateExpiry,
+	ErrTCBMismatch, ErrChipIDMismatch, ErrSignature, ErrRevoked, ErrCRL, ErrEndorsement)
+
 // toMaa turns an internal error (wrapping a sentinel) into the *maaerr.Error
 // the exported API returns: request and structure problems are
 // InvalidParameter, verification failures InvalidQuote (as SGX).
@@ -45,12 +48,20 @@ func toMaa(err error) error {
 	if errors.As(err, &me) {
 		return err
 	}
-	code := maaerr.InvalidQuote
+	code, cause := maaerr.InvalidQuote, err
+	for _, s := range allErrors {
+		if errors.Is(err, s) {
+			cause = s
+			break
+		}
+	}
 	for _, s := range paramErrors {
 		if errors.Is(err, s) {
 			code = maaerr.InvalidParameter
 			break
 		}
 	}
-	return &maaerr.Error{Code: code, Message: err.Error(), Err: err}
+	// The message already carries the sentinel's text; keep only the
+	// sentinel as the cause so errors.Is works and logs do not repeat it.
+	return &maaerr.Error{Code: code, Message: err.Error(), Err: cause}
 }
