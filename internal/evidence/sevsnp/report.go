@@ -100,9 +100,9 @@ type Report struct {
 	ReportIDMA    [32]byte
 	ReportedTCB   [8]byte
 	// CPUID family, model and stepping (v3+; zero before).
-	CPUIDFamily, CPUIDModel, CPUIDStepping uint8
-	ChipID                                 [64]byte
-	CommittedTCB                           [8]byte
+	CPUIDFamily, CPUIDModel, CPUIDStepping         uint8
+	ChipID                                         [64]byte
+	CommittedTCB                                   [8]byte
 	CurrentBuild, CurrentMinor, CurrentMajor       uint8
 	CommittedBuild, CommittedMinor, CommittedMajor uint8
 	LaunchTCB                                      [8]byte

@@ -279,7 +279,9 @@ func TestMAA2022Pair(t *testing.T) {
 func TestMinimumTCB(t *testing.T) {
 	vec := tavVector(t, "milan")
 	raw := evidenceJSON(vec.report, vec.chain)
-	ok := newTestVerifier(t, pinTAV, func(o *Options) { o.MinimumTCB = map[Product]TCB{ProductMilan: {Bootloader: 4, SNP: 24, Microcode: 0xDB}} })
+	ok := newTestVerifier(t, pinTAV, func(o *Options) {
+		o.MinimumTCB = map[Product]TCB{ProductMilan: {Bootloader: 4, SNP: 24, Microcode: 0xDB}}
+	})
 	vd, err := ok.Verify(context.Background(), raw, nil)
 	if err != nil {
 		t.Fatal(err)
