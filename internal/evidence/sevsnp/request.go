@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/maat-attest/maat/internal/jose"
@@ -73,46 +74,55 @@ func DecodeEvidence(raw []byte) (*Evidence, error) {
 	return ev, nil
 }
 
-// stringMembers reads a JSON object whose members of interest are strings;
-// names are folded to lower case. Non-string values of known members and
-// duplicate names are errors; other members are ignored.
+// stringMembers reads a JSON object in one pass; names are folded to lower
+// case. Duplicate names (compared case-insensitively; encoding/json would
+// silently keep the last) and non-string values of known members are
+// errors; other members are ignored.
 func stringMembers(b []byte, what string) (map[string]string, error) {
-	var obj map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("%w: the %s JSON does not parse: %v", ErrMalformedRequest, what, err)
+	bad := func(err error) error {
+		return fmt.Errorf("%w: the %s JSON does not parse: %v", ErrMalformedRequest, what, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: the %s JSON has data after the object", ErrMalformedRequest, what)
+	if tok, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("%w: the %s JSON is not an object", ErrMalformedRequest, what)
 	}
-	// encoding/json keeps the last of duplicate names; count them itself.
-	names, err := topLevelNames(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the %s JSON does not parse: %v", ErrMalformedRequest, what, err)
-	}
+	out := map[string]string{}
 	seen := map[string]string{}
-	for _, n := range names {
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad(err)
+		}
+		n, _ := tok.(string)
 		f := strings.ToLower(n)
 		if prev, dup := seen[f]; dup {
 			return nil, fmt.Errorf("%w: the %s JSON has member %q twice (as %q and %q); send it once", ErrMalformedRequest, what, n, prev, n)
 		}
 		seen[f] = n
-	}
-	out := map[string]string{}
-	for n, v := range obj {
-		f := strings.ToLower(n)
-		var s string
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, bad(err)
+		}
+		if len(v) > 0 && v[0] == 'n' { // null
 			continue
 		}
+		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			switch f {
-			case "snpreport", "vcekcertchain", "endorsements", "uvm":
+			case "snpreport", "vcekcertchain", "endorsements":
 				return nil, fmt.Errorf("%w: %s member %q must be a base64 string", ErrMalformedRequest, what, n)
 			}
 			continue
 		}
 		out[f] = s
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: the %s JSON has data after the object", ErrMalformedRequest, what)
 	}
 	return out, nil
 }
