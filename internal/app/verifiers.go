@@ -11,6 +11,7 @@ import (
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
+	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
 )
@@ -69,7 +70,25 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 	if d.TPM != nil {
 		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
 	}
+	snpv, err := sevsnpVerifier(d)
+	if err != nil {
+		return nil, err
+	}
+	vs[evidence.SevSnpVm] = snpv
 	return vs, nil
+}
+
+// sevsnpVerifier is the SevSnpVm verifier: AMD's embedded roots, the
+// instance clock, and (when configured) AMD collateral.
+func sevsnpVerifier(d VerifierDeps) (*sevsnp.Verifier, error) {
+	o := sevsnp.DefaultOptions()
+	o.Now = d.Now
+	o.Logger = d.Log
+	v, err := sevsnp.NewVerifier(o)
+	if err != nil {
+		return nil, fmt.Errorf("SevSnpVm verifier: %w", err)
+	}
+	return v, nil
 }
 
 // intelCollateral is the Intel collateral source the configuration names

@@ -179,3 +179,17 @@ func TestParsedDefault(t *testing.T) {
 		t.Fatal("ParsedDefault(Tpm) returned a policy")
 	}
 }
+
+func TestDefaultSevSnpVm(t *testing.T) {
+	p, ok := ParsedDefault("sevsnpvm")
+	if !ok || p.Hash() != DefaultSevSnpVmPolicyHash || p.Hash() == MAASevSnpVmDefaultPolicyHash {
+		t.Fatalf("SevSnpVm default: %v %s", ok, p.Hash())
+	}
+	if q, _ := ParsedDefault("SgxEnclave"); q == p {
+		t.Fatal("SevSnpVm shares the SGX default")
+	}
+	res, err := p.Evaluate(t.Context(), nil)
+	if err != nil || len(res.ClaimsJSON()) != 0 {
+		t.Fatalf("SevSnpVm default issues claims: %v %v", err, res)
+	}
+}

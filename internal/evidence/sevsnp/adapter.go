@@ -75,10 +75,12 @@ func (v *Verifier) verify(ctx context.Context, raw []byte, at time.Time) (*evide
 	rd := bytes.Clone(r.ReportData[:32])
 	hd := bytes.Clone(r.HostData[:])
 	return &evidence.Verified{
-		AttestationType: AttestationType,
-		Claims:          claims,
-		RuntimeData:     &evidence.Binding{Field: RuntimeDataField, Value: rd},
-		InitTimeData:    &evidence.Binding{Field: InitTimeDataField, Value: hd},
+		AttestationType:     AttestationType,
+		Claims:              claims,
+		PolicyClaimIfIssued: true,
+		Detail:              res,
+		RuntimeData:         &evidence.Binding{Field: RuntimeDataField, Value: rd},
+		InitTimeData:        &evidence.Binding{Field: InitTimeDataField, Value: hd},
 	}, nil
 }
 

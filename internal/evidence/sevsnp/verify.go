@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -498,7 +497,11 @@ func (v *Verifier) checkCRL(ctx context.Context, p Product, key SigningKey, inte
 		return CRLUnavailable, nil
 	}
 	if v.coll == nil {
-		return fail(errors.New("no collateral source configured"))
+		// Nothing to fetch a CRL from: not worth a warning per request.
+		if v.crl == CRLHard {
+			return "", fmt.Errorf("%w: no AMD collateral source is configured (snp CRL mode hard)", ErrCRL)
+		}
+		return CRLUnavailable, nil
 	}
 	der, err := v.coll.CRL(ctx, p, key)
 	if err != nil {
