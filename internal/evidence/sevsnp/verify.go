@@ -42,6 +42,8 @@ type CertQuery struct {
 	ChipID []byte
 	// TCB is REPORTED_TCB decomposed by the product's layout.
 	TCB TCB
+	// ReportedTCB is REPORTED_TCB as its 8 bytes (THIM indexes by it).
+	ReportedTCB [8]byte
 }
 
 // Collateral supplies what the evidence does not carry: VCEKs (VLEKs are
@@ -395,7 +397,7 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		if r.ChipIDMasked() {
 			return nil, false, fmt.Errorf("%w: the report masks CHIP_ID, so its VCEK cannot be looked up; send the VCEK with the report", ErrNoVCEK)
 		}
-		q := CertQuery{Product: p, ChipID: bytes.Clone(r.ChipID[:]), TCB: DecomposeTCB(p, r.ReportedTCB)}
+		q := CertQuery{Product: p, ChipID: bytes.Clone(r.ChipID[:]), TCB: DecomposeTCB(p, r.ReportedTCB), ReportedTCB: r.ReportedTCB}
 		b, err := v.coll.VCEK(ctx, q)
 		if err != nil {
 			return nil, false, fmt.Errorf("%w: VcekCertChain carries no VCEK and the collateral source has none for %s chip %x… %v: %v", ErrNoVCEK, p, head(q.ChipID), q.TCB, err)
@@ -524,4 +526,17 @@ func (v *Verifier) checkCRL(ctx context.Context, p Product, key SigningKey, inte
 		}
 	}
 	return CRLChecked, nil
+}
+
+// QueryFor returns the VCEK lookup key of a report from product p (the
+// report's CPUID product when p is ProductUnknown). It returns false when
+// the product is unknown or CHIP_ID is masked.
+func QueryFor(r *Report, p Product) (CertQuery, bool) {
+	if p == ProductUnknown {
+		p = r.CPUIDProduct()
+	}
+	if p == ProductUnknown || r.ChipIDMasked() {
+		return CertQuery{}, false
+	}
+	return CertQuery{Product: p, ChipID: bytes.Clone(r.ChipID[:]), TCB: DecomposeTCB(p, r.ReportedTCB), ReportedTCB: r.ReportedTCB}, true
 }
