@@ -366,7 +366,11 @@ func TestCRL(t *testing.T) {
 		t.Fatalf("%d CRL fetches, want 1", f.hits.Load())
 	}
 	// Past nextUpdate, neither memory nor disk copy is served offline.
-	late := f.source(t, func(o *Options) { o.CacheDir = cache; o.Fetch = false; o.Now = func() time.Time { return pin.Add(2 * time.Hour) } })
+	late := f.source(t, func(o *Options) {
+		o.CacheDir = cache
+		o.Fetch = false
+		o.Now = func() time.Time { return pin.Add(2 * time.Hour) }
+	})
 	if _, err := late.CRL(context.Background(), sevsnp.ProductMilan, sevsnp.SigningKeyVCEK); !errors.Is(err, ErrOffline) {
 		t.Fatalf("stale CRL: %v", err)
 	}
