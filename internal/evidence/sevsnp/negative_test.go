@@ -138,10 +138,10 @@ func TestMutation(t *testing.T) {
 		n := 0
 		for i := 0; i < SignedSize; i++ {
 			deltas := []byte{0x01, 0x80, 0xFF}
-			if p == "turin" {
+			if p == "turin" || testing.Short() {
 				deltas = deltas[:1]
 			}
-			if i < 16 && p == "milan" {
+			if i < 16 && p == "milan" && !testing.Short() {
 				deltas = deltas[:0]
 				for d := 1; d < 256; d++ {
 					deltas = append(deltas, byte(d))
