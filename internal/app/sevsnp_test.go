@@ -10,6 +10,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/policy"
+	"github.com/maat-attest/maat/sdk/azattest"
 )
 
 // The SevSnpVm vectors live with their verifier (provenance in
@@ -226,5 +227,28 @@ func TestSevSnpVmMAA2025Pair(t *testing.T) {
 	got = sendAuth(t, base, "POST", "/attest/sevsnpvm?api-version=2022-08-01", body, false)
 	if got.status != 400 || got.code != "InvalidParameter" || !strings.Contains(got.message, "report_data[0:32]") {
 		t.Fatalf("foreign runtime data: %d %s %q", got.status, got.code, got.message)
+	}
+}
+
+// TestSevSnpVmGoSDK: the Go SDK's AttestSEVSNPVM against the real server
+// over HTTPS, token validated by the SDK (signature from the server's JWKS,
+// issuer, time), with the 2022 spec example and its JSON runtime data.
+func TestSevSnpVmGoSDK(t *testing.T) {
+	report, chain, runtime, maa := snpSpec2022(t)
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.DevTime = "2022-09-21T22:00:00Z"
+	r := start(t, cfg)
+	c := sdkClient(t, r, dir)
+	inner, _ := json.Marshal(map[string]string{"SnpReport": base64.RawURLEncoding.EncodeToString(report), "VcekCertChain": base64.StdEncoding.EncodeToString(chain)})
+	nonce := "sdk-nonce"
+	res, err := c.AttestSEVSNPVM(t.Context(), inner, &azattest.AttestSEVSNPVMOptions{
+		RuntimeData: &azattest.AttestationData{Data: runtime, DataType: azattest.DataTypeJSON}, Nonce: &nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snpClaimsEqual(t, res.RawClaims, maa)
+	if res.RawClaims["nonce"] != nonce || res.RawClaims["x-ms-runtime"] == nil {
+		t.Errorf("nonce %v runtime %v", res.RawClaims["nonce"], res.RawClaims["x-ms-runtime"])
 	}
 }

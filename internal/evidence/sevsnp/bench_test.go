@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha512"
 	"testing"
+	"time"
 )
 
 // BenchmarkVerifyWarm is a whole SevSnpVm evidence verification (decode the
@@ -55,4 +56,42 @@ func BenchmarkVerifyCold(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWarmBudget alternates one warm SevSnpVm verification (the whole
+// evidence.Verifier path: decode the report JSON, parse, cached chain,
+// extension checks, ECDSA P-384, claims) and one bare ECDSA P-384
+// verification of the same report in the same loop, so both see the same
+// machine load, and reports their time ratio (target <= 1.3):
+//
+//	go test -run '^$' -bench WarmBudget -benchtime 3s ./internal/evidence/sevsnp/
+func BenchmarkWarmBudget(b *testing.B) {
+	vec := tavVector(b, "milan")
+	raw := evidenceJSON(vec.report, vec.chain)
+	v := newTestVerifier(b, pinTAV, nil)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, raw, nil); err != nil {
+		b.Fatal(err)
+	}
+	r, _ := ParseReport(vec.report)
+	ch, _ := ParseChain(vec.chain)
+	pub := ch.Leaf.PublicKey.(*ecdsa.PublicKey)
+	var warm, base time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := v.Verify(ctx, raw, nil); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		d := sha512.Sum384(r.Signed())
+		if !ecdsa.Verify(pub, d[:], leToBig(r.SigR[:]), leToBig(r.SigS[:])) {
+			b.Fatal("signature")
+		}
+		t2 := time.Now()
+		warm += t1.Sub(t0)
+		base += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(warm)/float64(base), "warm/ecdsa")
+	b.ReportMetric(float64(warm.Nanoseconds())/float64(b.N), "warm-ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/float64(b.N), "ecdsa-ns/op")
 }
