@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/collateral/amd"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
+	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
 )
@@ -69,7 +72,73 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 	if d.TPM != nil {
 		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
 	}
+	snpv, err := sevsnpVerifier(d)
+	if err != nil {
+		return nil, err
+	}
+	vs[evidence.SevSnpVm] = snpv
 	return vs, nil
+}
+
+// sevsnpVerifier is the SevSnpVm verifier: AMD's embedded roots, the
+// instance clock, and (when configured) AMD collateral.
+func sevsnpVerifier(d VerifierDeps) (*sevsnp.Verifier, error) {
+	c := d.Config
+	o := sevsnp.DefaultOptions()
+	o.Now = d.Now
+	o.Logger = d.Log
+	o.CRL = sevsnp.CRLMode(c.SevSnpCRL)
+	o.AllowBelowMinimum = c.SevSnpAllowBelowMin
+	for _, s := range c.SevSnpMinimumTCB {
+		p, t, err := sevsnp.ParseMinimumTCB(s)
+		if err != nil {
+			return nil, fmt.Errorf("sevsnp-minimum-tcb: %w", err)
+		}
+		if o.MinimumTCB == nil {
+			o.MinimumTCB = map[sevsnp.Product]sevsnp.TCB{}
+		}
+		o.MinimumTCB[p] = t
+	}
+	for _, s := range c.SevSnpUVMIssuers {
+		u, err := sevsnp.ParseUVMIssuer(s)
+		if err != nil {
+			return nil, fmt.Errorf("sevsnp-uvm-issuer: %w", err)
+		}
+		o.UVMIssuers = append(o.UVMIssuers, u)
+	}
+	if len(c.SevSnpCompliantIDKeys) > 0 {
+		cvm := &sevsnp.CVMCompliance{}
+		for _, s := range c.SevSnpCompliantIDKeys {
+			k, err := sevsnp.ParseIDKeyDigest(s)
+			if err != nil {
+				return nil, fmt.Errorf("sevsnp-compliant-idkeydigest: %w", err)
+			}
+			cvm.IDKeyDigests = append(cvm.IDKeyDigests, k)
+		}
+		o.CompliantCVM = cvm
+	}
+	ao := amd.DefaultOptions()
+	if c.SevSnpKDSURL != "" {
+		ao.KDSURL = c.SevSnpKDSURL
+	}
+	ao.THIMURL = c.SevSnpTHIMURL
+	ao.Dir = c.CollateralDir
+	if c.DataDir != "" {
+		ao.CacheDir = filepath.Join(c.DataDir, "amd-collateral")
+	}
+	ao.Fetch = c.SevSnpFetch && !c.Offline
+	ao.Now = d.Now
+	ao.Logger = d.Log
+	src, err := amd.New(ao)
+	if err != nil {
+		return nil, fmt.Errorf("sevsnp-kds-url: %w", err)
+	}
+	o.Collateral = src
+	v, err := sevsnp.NewVerifier(o)
+	if err != nil {
+		return nil, fmt.Errorf("SevSnpVm verifier: %w", err)
+	}
+	return v, nil
 }
 
 // intelCollateral is the Intel collateral source the configuration names

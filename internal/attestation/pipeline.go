@@ -194,7 +194,7 @@ func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Veri
 			out[k] = v
 		}
 	}
-	if !ver.NoPolicyClaim {
+	if !ver.NoPolicyClaim && !(ver.PolicyClaimIfIssued && len(issued) == 0) {
 		out["x-ms-policy"] = issued
 	}
 	out["x-ms-policy-hash"] = pol.Hash()

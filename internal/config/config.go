@@ -67,6 +67,16 @@ type Config struct {
 	TPMContextKey         string   // file with the 32-byte key sealing TPM service contexts ("" = derived from the signing keys)
 	TPMAIKRoots           []string // PEM files: roots AIK certificates must chain to
 
+	// SEV-SNP (SevSnpVm).
+	SevSnpFetch           bool     // fetch missing VCEKs and AMD CRLs on the request path
+	SevSnpKDSURL          string   // AMD KDS base URL ("" = https://kdsintf.amd.com)
+	SevSnpTHIMURL         string   // Azure certificate cache base URL ("" = not used)
+	SevSnpCRL             string   // off, soft or hard
+	SevSnpMinimumTCB      []string // per product: "Milan:bl=3:tee=0:snp=8:ucode=115" (Turin also fmc=)
+	SevSnpAllowBelowMin   bool     // let reports below the minimum TCB reach the policy
+	SevSnpUVMIssuers      []string // trusted UVM endorsement issuers: "<did:x509>|<feed>[|compliant]"
+	SevSnpCompliantIDKeys []string // ID-key digests (96 hex) that make a CVM azure-compliant-cvm
+
 	// Authentication of management calls.
 	DevBearerToken string   // --dev only: the bearer token management calls must present (random if empty)
 	OIDCIssuer     string   // OpenID Connect issuer whose bearer tokens authorize management calls
@@ -92,6 +102,7 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		TLSMinVersion:   "1.2",
+		SevSnpCRL:       "soft",
 		AcceptTCBStatus: []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"},
 		OIDCRolesClaim:  "roles",
 		OIDCReaders:     []string{"Attestation Reader"},
@@ -151,6 +162,14 @@ var options = []option{
 	{"policy-management-allow-chained-signers", "Isolated mode: also accept policy and certificate JWS signed by a certificate that chains to a policy-management certificate (reported in responses)", kBool, func(c *Config) any { return &c.AllowChainedSigners }},
 	{"tpm-context-key-file", "file with a 32-byte key (hex/base64) sealing TPM service contexts, shared by replicas (default: derived from the instance's signing keys)", kString, func(c *Config) any { return &c.TPMContextKey }},
 	{"tpm-aik-root", "PEM file of a root AIK certificates must chain to (TPM attestation; repeatable)", kList, func(c *Config) any { return &c.TPMAIKRoots }},
+	{"sevsnp-fetch", "fetch VCEKs missing from the evidence and AMD CRLs from AMD KDS (or sevsnp-thim-url) on the request path; off, only the cache and collateral-dir/snp are used", kBool, func(c *Config) any { return &c.SevSnpFetch }},
+	{"sevsnp-kds-url", "AMD Key Distribution Service base URL (default https://kdsintf.amd.com)", kString, func(c *Config) any { return &c.SevSnpKDSURL }},
+	{"sevsnp-thim-url", "Azure certificate cache base URL tried before KDS (for example https://global.acccache.azure.net)", kString, func(c *Config) any { return &c.SevSnpTHIMURL }},
+	{"sevsnp-crl", "SEV-SNP CRL checking: off, soft (fail open when the CRL cannot be had, closed when revoked) or hard", kString, func(c *Config) any { return &c.SevSnpCRL }},
+	{"sevsnp-minimum-tcb", "minimum REPORTED_TCB per product, for example Milan:bl=3:tee=0:snp=8:ucode=115 (Turin also fmc=); repeatable", kList, func(c *Config) any { return &c.SevSnpMinimumTCB }},
+	{"sevsnp-allow-below-minimum", "let SEV-SNP reports below sevsnp-minimum-tcb reach the policy (x-maat-sevsnpvm-tcb-status BelowMinimum) instead of refusing them", kBool, func(c *Config) any { return &c.SevSnpAllowBelowMin }},
+	{"sevsnp-uvm-issuer", "trusted UVM endorsement issuer \"<did:x509>|<feed>[|compliant]\" (compliant: grants azure-compliant-uvm); repeatable", kList, func(c *Config) any { return &c.SevSnpUVMIssuers }},
+	{"sevsnp-compliant-idkeydigest", "ID_KEY_DIGEST (96 hex) that makes a SEV-SNP CVM azure-compliant-cvm; repeatable", kList, func(c *Config) any { return &c.SevSnpCompliantIDKeys }},
 	{"dev-bearer-token", "with --dev: the bearer token management calls must present (random and printed when empty)", kString, func(c *Config) any { return &c.DevBearerToken }},
 	{"oidc-issuer", "OpenID Connect issuer URL whose bearer tokens authorize management calls (Entra ID, Keycloak, Dex, …)", kString, func(c *Config) any { return &c.OIDCIssuer }},
 	{"oidc-audience", "audience (aud) management bearer tokens must carry", kString, func(c *Config) any { return &c.OIDCAudience }},
@@ -432,6 +451,19 @@ func (c Config) Validate() error {
 		}
 		if _, err := os.Stat(p); err != nil {
 			bad("policy-management-cert", "%v", err)
+		}
+	}
+	switch c.SevSnpCRL {
+	case "off", "soft", "hard":
+	default:
+		bad("sevsnp-crl", "%q is not off, soft or hard", c.SevSnpCRL)
+	}
+	for key, u := range map[string]string{"sevsnp-kds-url": c.SevSnpKDSURL, "sevsnp-thim-url": c.SevSnpTHIMURL} {
+		if u == "" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			bad(key, "%q must be an absolute http(s) URL", u)
 		}
 	}
 	if c.DevTime != "" {

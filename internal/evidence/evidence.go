@@ -127,6 +127,10 @@ type Verified struct {
 	IssuedOnly bool
 	// NoPolicyClaim: the token has no x-ms-policy claim (MAA's Tpm tokens).
 	NoPolicyClaim bool
+	// PolicyClaimIfIssued: the token has an x-ms-policy claim only when the
+	// policy issued at least one claim (MAA's SevSnpVm, TdxVm and AzureGuest
+	// tokens; decision D8).
+	PolicyClaimIfIssued bool
 
 	// RuntimeData and InitTimeData are the report fields client runtime and
 	// init-time data bind to (nil: the type takes no such data).

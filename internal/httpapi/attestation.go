@@ -84,6 +84,17 @@ var types = map[evidence.Type]typeInfo{
 	evidence.SgxEnclave:  {member: "quote", claims: sgxClaims},
 	evidence.OpenEnclave: {member: "report", claims: sgxClaims},
 	evidence.Tpm:         {member: "data", protocol: true},
+	evidence.SevSnpVm:    {member: "report", claims: sevsnpClaims},
+}
+
+// sevsnpClaims are MAA's SevSnpVm claims (internal/evidence/sevsnp).
+var sevsnpClaims = []string{
+	"x-ms-sevsnpvm-authorkeydigest", "x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-familyId", "x-ms-sevsnpvm-guestsvn",
+	"x-ms-sevsnpvm-hostdata", "x-ms-sevsnpvm-idkeydigest", "x-ms-sevsnpvm-imageId", "x-ms-sevsnpvm-is-debuggable",
+	"x-ms-sevsnpvm-launchmeasurement", "x-ms-sevsnpvm-microcode-svn", "x-ms-sevsnpvm-migration-allowed",
+	"x-ms-sevsnpvm-reportdata", "x-ms-sevsnpvm-reportid", "x-ms-sevsnpvm-smt-allowed", "x-ms-sevsnpvm-snpfw-svn",
+	"x-ms-sevsnpvm-tee-svn", "x-ms-sevsnpvm-vmpl", "x-ms-sevsnpvm-uvm-endorsement", "x-ms-compliance-status",
+	"x-ms-runtime", "x-ms-inittime",
 }
 
 // sgxClaims are the SGX claims MAA lists in claims_supported (recorded from

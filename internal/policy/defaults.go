@@ -17,34 +17,64 @@ const defaultSGXPolicy = `version= 1.1;configurationrules{=> issueproperty(type=
 // SgxEnclave / OpenEnclave policy.
 const DefaultSGXPolicyHash = "ViVGS4BYl70X8eUrgryHg0TtbEk9WtIc6DtTBEFxaWc"
 
-// Default returns the default policy text for an attestation type
-// ("SgxEnclave" or "OpenEnclave", matched case-insensitively) and true. For
-// any other type (Tpm, which MAA refuses to attest until a policy is set, and
-// types whose MAA default we have not observed) it returns "" and false.
+// defaultCVMPolicy is Maat's default for SevSnpVm (decision D7 of the CVM
+// contract): permit, issue nothing, so tokens carry exactly the verified
+// x-ms-sevsnpvm-* claims, as MAA's default-policy tokens do. MAA's own
+// default text is not public: its hash is 9NY0VnTQ-IiBriBplVUpFbczcDaEBUwsiFYAzHu_gco
+// on every SevSnpVm token seen (2022, 2023, 2025), and no permit-all,
+// issue-nothing variant hashed so far matches it (15,552 compact and
+// whitespace variants tried). This text's hash is therefore different
+// (DefaultSevSnpVmPolicyHash): relying parties that pin MAA's hash must
+// re-pin for Maat.
+const defaultCVMPolicy = `version= 1.0;authorizationrules{=> permit();};issuancerules{};`
+
+// DefaultSevSnpVmPolicyHash is the x-ms-policy-hash of Maat's default
+// SevSnpVm policy. It differs from MAA's (MAASevSnpVmDefaultPolicyHash).
+const DefaultSevSnpVmPolicyHash = "NV1ac05uHVG8H7jncd14tq1VD6ijcYY6Xsnf6cZ8ijU"
+
+// MAASevSnpVmDefaultPolicyHash is the x-ms-policy-hash MAA reports for its
+// (unpublished) default SevSnpVm policy.
+const MAASevSnpVmDefaultPolicyHash = "9NY0VnTQ-IiBriBplVUpFbczcDaEBUwsiFYAzHu_gco"
+
+// Default returns the default policy text for an attestation type (matched
+// case-insensitively) and true: MAA's own for SgxEnclave and OpenEnclave,
+// Maat's permit-all for SevSnpVm. For any other type (Tpm, which MAA refuses
+// to attest until a policy is set, and types whose default is not decided)
+// it returns "" and false.
 func Default(attestationType string) (text string, ok bool) {
 	switch strings.ToLower(attestationType) {
 	case "sgxenclave", "openenclave":
 		return defaultSGXPolicy, true
+	case "sevsnpvm":
+		return defaultCVMPolicy, true
 	}
 	return "", false
 }
 
-var parsedDefault = sync.OnceValue(func() *Policy {
-	p, err := Parse(defaultSGXPolicy)
-	if err != nil {
-		panic("policy: default policy does not parse: " + err.Error())
-	}
-	return p
-})
+func mustParse(text string) func() *Policy {
+	return sync.OnceValue(func() *Policy {
+		p, err := Parse(text)
+		if err != nil {
+			panic("policy: default policy does not parse: " + err.Error())
+		}
+		return p
+	})
+}
+
+var parsedDefaults = map[string]func() *Policy{
+	defaultSGXPolicy: mustParse(defaultSGXPolicy),
+	defaultCVMPolicy: mustParse(defaultCVMPolicy),
+}
 
 // ParsedDefault is Default, parsed once and shared (a *Policy is immutable
 // and safe for concurrent use). It returns nil and false when the
 // attestation type has no default policy.
 func ParsedDefault(attestationType string) (*Policy, bool) {
-	if _, ok := Default(attestationType); !ok {
+	text, ok := Default(attestationType)
+	if !ok {
 		return nil, false
 	}
-	return parsedDefault(), true
+	return parsedDefaults[text](), true
 }
 
 // Hash returns MAA's policy hash (the x-ms-policy-hash claim) of a policy

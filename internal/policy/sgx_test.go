@@ -138,7 +138,7 @@ func TestDefault(t *testing.T) {
 			t.Errorf("Default(%q) = %q, %v; want the text MAA serves", typ, text, ok)
 		}
 	}
-	for _, typ := range []string{"Tpm", "SevSnpVm", "TdxVm", ""} {
+	for _, typ := range []string{"Tpm", "TdxVm", ""} {
 		if text, ok := Default(typ); ok || text != "" {
 			t.Errorf("Default(%q) = %q, %v; want none", typ, text, ok)
 		}
@@ -177,5 +177,19 @@ func TestParsedDefault(t *testing.T) {
 	}
 	if p, ok := ParsedDefault("Tpm"); ok || p != nil {
 		t.Fatal("ParsedDefault(Tpm) returned a policy")
+	}
+}
+
+func TestDefaultSevSnpVm(t *testing.T) {
+	p, ok := ParsedDefault("sevsnpvm")
+	if !ok || p.Hash() != DefaultSevSnpVmPolicyHash || p.Hash() == MAASevSnpVmDefaultPolicyHash {
+		t.Fatalf("SevSnpVm default: %v %s", ok, p.Hash())
+	}
+	if q, _ := ParsedDefault("SgxEnclave"); q == p {
+		t.Fatal("SevSnpVm shares the SGX default")
+	}
+	res, err := p.Evaluate(t.Context(), nil)
+	if err != nil || len(res.ClaimsJSON()) != 0 {
+		t.Fatalf("SevSnpVm default issues claims: %v %v", err, res)
 	}
 }
