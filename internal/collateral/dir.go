@@ -27,6 +27,9 @@ import (
 // Fetch; put a Cache in front to keep them.
 type Dir struct {
 	Path string
+	// FS, when set, is read instead of the operating system's file system
+	// (Path is then ignored): embedded bundles, test vectors.
+	FS fs.FS
 	// Now stamps FetchedAt; nil means time.Now.
 	Now func() time.Time
 }
@@ -79,7 +82,13 @@ func (d Dir) Fetch(ctx context.Context, key Key) (*Item, error) {
 
 func (d Dir) first(names ...string) ([]byte, error) {
 	for _, n := range names {
-		b, err := readBounded(filepath.Join(d.Path, n))
+		var b []byte
+		var err error
+		if d.FS != nil {
+			b, err = readBoundedFS(d.FS, n)
+		} else {
+			b, err = readBounded(filepath.Join(d.Path, n))
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -93,6 +102,18 @@ func readBounded(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readAllBounded(f, path)
+}
+
+func readBoundedFS(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return readAllBounded(f, name)
+}
+
+func readAllBounded(f io.ReadCloser, path string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
