@@ -21,6 +21,18 @@ import (
 //	pck_crl_issuer_chain.pem      (or pck_crl_<ca>_issuer_chain.pem)
 //	root_ca_crl.der | root_ca_crl.pem
 //
+// and, for TDX, side by side with the SGX files:
+//
+//	tdx_tcb_info_<FMSPC>.json     TDX TCB Info (FMSPC upper-case hex; or tdx_tcb_info.json)
+//	tdx_tcb_info_issuer_chain.pem (else tcb_info_issuer_chain.pem: same signer)
+//	td_qe_identity.json           TD_QE identity
+//	td_qe_identity_issuer_chain.pem (else qe_identity_issuer_chain.pem)
+//	pck_crl_platform.der          Platform CA CRL (pck_crl_platform_issuer_chain.pem
+//	                              when available), as named above
+//
+// A key with an evaluation data number is served only when the file's
+// tcbEvaluationDataNumber is that number (NewItem checks it).
+//
 // A tcb_info_<FMSPC>.json file is served only for that FMSPC; a plain
 // tcb_info.json is served for whatever FMSPC is asked (the verifier then
 // checks the FMSPC). Dir never touches the network. Files are read on every
@@ -69,6 +81,16 @@ func (d Dir) Fetch(ctx context.Context, key Key) (*Item, error) {
 		}
 	case KindRootCACRL:
 		body, err = d.first("root_ca_crl.der", "root_ca_crl.pem")
+	case KindTDXTCBInfo:
+		body, err = d.first("tdx_tcb_info_"+key.FMSPC+".json", "tdx_tcb_info.json")
+		if err == nil {
+			chain, err = d.first("tdx_tcb_info_issuer_chain.pem", "tcb_info_issuer_chain.pem")
+		}
+	case KindTDQEIdentity:
+		body, err = d.first("td_qe_identity.json")
+		if err == nil {
+			chain, err = d.first("td_qe_identity_issuer_chain.pem", "qe_identity_issuer_chain.pem")
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package sgx
+package dcap
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ type TrustRoot struct {
 var intelRoot = sync.OnceValue(func() TrustRoot {
 	r, err := NewTrustRoot(IntelRootName, intelRootPEM)
 	if err != nil {
-		panic("sgx: embedded Intel root: " + err.Error())
+		panic("dcap: embedded Intel root: " + err.Error())
 	}
 	return r
 })
@@ -45,17 +45,17 @@ func NewTrustRoot(name string, b []byte) (TrustRoot, error) {
 	der := b
 	if blk, _ := pem.Decode(bytes.TrimSpace(b)); blk != nil {
 		if blk.Type != "CERTIFICATE" {
-			return TrustRoot{}, fmt.Errorf("sgx: trust root PEM block is %q", blk.Type)
+			return TrustRoot{}, fmt.Errorf("dcap: trust root PEM block is %q", blk.Type)
 		}
 		der = blk.Bytes
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		return TrustRoot{}, fmt.Errorf("sgx: trust root: %w", err)
+		return TrustRoot{}, fmt.Errorf("dcap: trust root: %w", err)
 	}
 	k, ok := c.PublicKey.(*ecdsa.PublicKey)
 	if !ok || k.Curve != elliptic.P256() {
-		return TrustRoot{}, fmt.Errorf("sgx: trust root key is not ECDSA P-256")
+		return TrustRoot{}, fmt.Errorf("dcap: trust root key is not ECDSA P-256")
 	}
 	if name == "" {
 		name = c.Subject.CommonName

@@ -1,4 +1,4 @@
-package sgx
+package dcap
 
 import "errors"
 
