@@ -259,6 +259,12 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 			b, err = collateral.Get(ctx, v.src, hex.EncodeToString(ch.ext.FMSPC[:]), ch.ca)
 		}
 		if err != nil {
+			if co.evalNum != 0 && errors.Is(err, collateral.ErrNotFound) {
+				// A baseline the policy selected must never be silently
+				// replaced by another one.
+				return nil, maaerr.Wrap(fmt.Errorf("%w: %w", ErrCollateral, err), maaerr.InvalidParameter,
+					"TCB baseline %d is not available from the collateral service for FMSPC %X", co.evalNum, ch.ext.FMSPC)
+			}
 			code := maaerr.ServiceUnavailable
 			if errors.Is(err, collateral.ErrNotFound) || errors.Is(err, collateral.ErrMalformed) {
 				code = maaerr.InvalidQuote
