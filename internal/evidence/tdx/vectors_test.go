@@ -3,14 +3,13 @@ package tdx
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/evidence/dcap"
 	"github.com/maat-attest/maat/internal/maaerr"
+	"github.com/maat-attest/maat/internal/testsupport/tdxvectors"
 )
 
 func mustTime(t testing.TB, s string) time.Time {
@@ -24,7 +23,7 @@ func mustTime(t testing.TB, s string) time.Time {
 
 func readFile(t testing.TB, path ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, path...)...))
+	b, err := tdxvectors.Read(path...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +35,7 @@ func newVerifier(t testing.TB, set, at string, mod ...func(*Options)) *Verifier 
 	tm := mustTime(t, at)
 	o := DefaultOptions()
 	o.DCAP.Now = func() time.Time { return tm }
-	o.DCAP.Collateral = collateral.Dir{Path: filepath.Join("testdata", set)}
+	o.DCAP.Collateral = collateral.Dir{FS: tdxvectors.MustFS(set)}
 	for _, f := range mod {
 		f(&o)
 	}
