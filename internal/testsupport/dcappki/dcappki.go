@@ -500,11 +500,100 @@ func Build(s Spec, base *PKI) (p *PKI, err error) {
 	}
 	tk, err := collateral.TCBInfoKey(hex.EncodeToString(s.PCK.FMSPC[:]))
 	check(err)
+	qk := collateral.Key{Kind: collateral.KindQEIdentity}
+	if id == "TDX" {
+		tk.Kind, qk.Kind = collateral.KindTDXTCBInfo, collateral.KindTDQEIdentity
+	}
 	p.Bundle = &collateral.Bundle{
 		TCBInfo:    mk(tk, ti, tcbChain),
-		QEIdentity: mk(collateral.Key{Kind: collateral.KindQEIdentity}, qi, tcbChain),
+		QEIdentity: mk(qk, qi, tcbChain),
 		PCKCRL:     mk(collateral.PCKCRLKey(ca), makeCRL(issuerCA, revPCK...), append(PEM(issuerCA.Cert), PEM(p.Root.Cert)...)),
 		RootCACRL:  mk(collateral.Key{Kind: collateral.KindRootCACRL}, makeCRL(p.Root, revRoot...), nil),
 	}
 	return p, nil
+}
+
+// TDBody describes a TD report body; see TDReportBody.
+type TDBody struct {
+	TEETCBSVN      [16]byte
+	MRSignerSEAM   [48]byte
+	SEAMAttributes [8]byte
+	TDAttributes   [8]byte
+	MRConfigID     [48]byte
+	ReportData     [64]byte
+	// V15 builds a 648-byte TD report 1.5 with TEETCBSVN2 and MRServiceTD.
+	V15         bool
+	TEETCBSVN2  [16]byte
+	MRServiceTD [48]byte
+}
+
+// TDReportBody builds a 584-byte TD report 1.0 (648-byte 1.5 with V15); the
+// measurement registers carry recognisable fill bytes (MRSEAM 0x5e, MRTD
+// 0x7d, RTMRi 0xa0+i, MROWNER 0x0a, MROWNERCONFIG 0x0c, XFAM 0xe7).
+func TDReportBody(d TDBody) []byte {
+	n := 584
+	if d.V15 {
+		n = 648
+	}
+	b := make([]byte, n)
+	copy(b[0:16], d.TEETCBSVN[:])
+	copy(b[16:64], bytes.Repeat([]byte{0x5e}, 48))
+	copy(b[64:112], d.MRSignerSEAM[:])
+	copy(b[112:120], d.SEAMAttributes[:])
+	copy(b[120:128], d.TDAttributes[:])
+	copy(b[128:136], bytes.Repeat([]byte{0xe7}, 8))
+	copy(b[136:184], bytes.Repeat([]byte{0x7d}, 48))
+	copy(b[184:232], d.MRConfigID[:])
+	copy(b[232:280], bytes.Repeat([]byte{0x0a}, 48))
+	copy(b[280:328], bytes.Repeat([]byte{0x0c}, 48))
+	for i := 0; i < 4; i++ {
+		copy(b[328+48*i:376+48*i], bytes.Repeat([]byte{byte(0xa0 + i)}, 48))
+	}
+	copy(b[520:584], d.ReportData[:])
+	if d.V15 {
+		copy(b[584:600], d.TEETCBSVN2[:])
+		copy(b[600:648], d.MRServiceTD[:])
+	}
+	return b
+}
+
+// TDXModuleIdentity is a tdxModuleIdentities entry "TDX_%02X" for major
+// with zero mrsigner and attributes and the given levels (see QELevel).
+func TDXModuleIdentity(major uint8, levels ...map[string]any) map[string]any {
+	return map[string]any{"id": fmt.Sprintf("TDX_%02X", major), "mrsigner": hex.EncodeToString(make([]byte, 48)),
+		"attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF", "tcbLevels": levels}
+}
+
+// TDXSpec is DefaultSpec turned into a TDX one: a v4 TD quote (TEE type
+// 0x81) from a Platform-CA PCK, TEE_TCB_SVN 03 01 02 00… (module TDX_01,
+// SEAM SVN 3), TDX TCB Info levels UpToDate (SGX comps 7 / PCESVN 11 /
+// TDX comps 3,0,2) and OutOfDate (3/5/…), module TDX_01 levels UpToDate
+// (isvsvn 3) and OutOfDate (1, INTEL-SA-00900), a TD_QE identity.
+func TDXSpec() Spec {
+	s := DefaultSpec()
+	s.Version, s.TEEType = 4, 0x81
+	s.PCK.Platform = true
+	s.PCK.FMSPC = [6]byte{0x90, 0xc0, 0x6f, 0x00, 0x00, 0x00}
+	for i := range s.PCK.Comps {
+		s.PCK.Comps[i] = 7
+	}
+	s.PCK.PCESVN = 11
+	s.CollateralID, s.QEIdentityID = "TDX", "TD_QE"
+	var hi, lo [16]uint8
+	hi[0], hi[2] = 3, 2
+	s.TCBLevels = []map[string]any{
+		TDXLevel(7, 11, hi, "UpToDate"),
+		TDXLevel(3, 5, lo, "OutOfDate", "INTEL-SA-00002"),
+	}
+	s.TCBInfoExtra = map[string]any{
+		"tdxModule": map[string]any{"mrsigner": hex.EncodeToString(make([]byte, 48)), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
+		"tdxModuleIdentities": []any{
+			TDXModuleIdentity(1, QELevel(3, "UpToDate"), QELevel(1, "OutOfDate", "INTEL-SA-00900")),
+		},
+	}
+	var d TDBody
+	d.TEETCBSVN = [16]byte{3, 1, 2}
+	d.ReportData[0] = 0x42
+	s.Body = TDReportBody(d)
+	return s
 }
