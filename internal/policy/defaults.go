@@ -17,34 +17,56 @@ const defaultSGXPolicy = `version= 1.1;configurationrules{=> issueproperty(type=
 // SgxEnclave / OpenEnclave policy.
 const DefaultSGXPolicyHash = "ViVGS4BYl70X8eUrgryHg0TtbEk9WtIc6DtTBEFxaWc"
 
+// defaultTDXPolicy is Maat's default for TdxVm (decision D7): permit and
+// issue nothing, so a token carries only the verified claims. MAA's own
+// TdxVm default is not public (the hash B56nbp5s… in MAA's docs belongs to
+// a custom policy), so x-ms-policy-hash differs from MAA's: it is
+// DefaultTDXPolicyHash. See docs/TDX.md.
+const defaultTDXPolicy = `version= 1.0;authorizationrules{=> permit();};issuancerules{};`
+
+// DefaultTDXPolicyHash is the x-ms-policy-hash of Maat's default TdxVm
+// policy.
+const DefaultTDXPolicyHash = "NV1ac05uHVG8H7jncd14tq1VD6ijcYY6Xsnf6cZ8ijU"
+
 // Default returns the default policy text for an attestation type
-// ("SgxEnclave" or "OpenEnclave", matched case-insensitively) and true. For
-// any other type (Tpm, which MAA refuses to attest until a policy is set, and
-// types whose MAA default we have not observed) it returns "" and false.
+// ("SgxEnclave", "OpenEnclave" or "TdxVm", matched case-insensitively) and
+// true. For any other type (Tpm, which MAA refuses to attest until a policy
+// is set, and types whose MAA default we have not observed) it returns ""
+// and false.
 func Default(attestationType string) (text string, ok bool) {
 	switch strings.ToLower(attestationType) {
 	case "sgxenclave", "openenclave":
 		return defaultSGXPolicy, true
+	case "tdxvm":
+		return defaultTDXPolicy, true
 	}
 	return "", false
 }
 
-var parsedDefault = sync.OnceValue(func() *Policy {
-	p, err := Parse(defaultSGXPolicy)
-	if err != nil {
-		panic("policy: default policy does not parse: " + err.Error())
-	}
-	return p
-})
+func mustParse(text string) func() *Policy {
+	return sync.OnceValue(func() *Policy {
+		p, err := Parse(text)
+		if err != nil {
+			panic("policy: default policy does not parse: " + err.Error())
+		}
+		return p
+	})
+}
+
+var parsedDefaults = map[string]func() *Policy{
+	defaultSGXPolicy: mustParse(defaultSGXPolicy),
+	defaultTDXPolicy: mustParse(defaultTDXPolicy),
+}
 
 // ParsedDefault is Default, parsed once and shared (a *Policy is immutable
 // and safe for concurrent use). It returns nil and false when the
 // attestation type has no default policy.
 func ParsedDefault(attestationType string) (*Policy, bool) {
-	if _, ok := Default(attestationType); !ok {
+	text, ok := Default(attestationType)
+	if !ok {
 		return nil, false
 	}
-	return parsedDefault(), true
+	return parsedDefaults[text](), true
 }
 
 // Hash returns MAA's policy hash (the x-ms-policy-hash claim) of a policy
