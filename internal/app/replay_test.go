@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"io"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // Replay of real MAA traffic: the recorded requests of the Azure SDK for C++

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"math/big"
 	"net/http"
 	"os"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/policy"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 

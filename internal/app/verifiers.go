@@ -12,6 +12,7 @@ import (
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/evidence/tdx"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
 )
 
@@ -62,14 +63,38 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		accept = nil // the default set
 	}
 
+	tdxv, tdxAccept, err := newTDX(d, sopts)
+	if err != nil {
+		return nil, err
+	}
+
 	vs := map[evidence.Type]evidence.Verifier{
 		evidence.SgxEnclave:  sgx.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
 		evidence.OpenEnclave: openenclave.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
+		evidence.TdxVm:       tdx.NewEvidenceVerifier(tdxv, tdxAccept),
 	}
 	if d.TPM != nil {
 		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
 	}
 	return vs, nil
+}
+
+// newTDX builds the TdxVm verifier on the same roots, clock and Intel
+// collateral as SGX, with the TDX TCB configuration (decision D9).
+func newTDX(d VerifierDeps, dcapOpts sgx.Options) (*tdx.Verifier, []collateral.TCBStatus, error) {
+	unmatched, err := tdx.ParseUnmatched(d.Config.TDXUnmatchedTCBLevel)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tdx-unmatched-tcb-level: %w", err)
+	}
+	v, err := tdx.NewVerifier(tdx.Options{DCAP: dcapOpts, Unmatched: unmatched})
+	if err != nil {
+		return nil, nil, fmt.Errorf("TDX verifier: %w", err)
+	}
+	var accept []collateral.TCBStatus // nil: tdx.DefaultAcceptedTCB
+	for _, s := range d.Config.AcceptTDXTCBStatus {
+		accept = append(accept, collateral.TCBStatus(s))
+	}
+	return v, accept, nil
 }
 
 // intelCollateral is the Intel collateral source the configuration names

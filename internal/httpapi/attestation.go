@@ -84,6 +84,8 @@ var types = map[evidence.Type]typeInfo{
 	evidence.SgxEnclave:  {member: "quote", claims: sgxClaims},
 	evidence.OpenEnclave: {member: "report", claims: sgxClaims},
 	evidence.Tpm:         {member: "data", protocol: true},
+	// MAA's TdxVm claims_supported has not been recorded: none are added.
+	evidence.TdxVm: {member: "quote"},
 }
 
 // sgxClaims are the SGX claims MAA lists in claims_supported (recorded from

@@ -25,7 +25,9 @@ import (
 )
 
 // APIVersions are the api-version values Maat accepts, oldest first.
-var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2025-06-01"}
+// 2023-04-01-preview has no spec folder, but MAA answers it and TDX clients
+// (Azure/cvm-attestation-tools) send it (decision D1).
+var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2023-04-01-preview", "2025-06-01"}
 
 // KeySetSource yields the current signing key set.
 type KeySetSource interface {

@@ -79,6 +79,7 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 		Claims:          claims,
 		RuntimeData:     &evidence.Binding{Field: "REPORTDATA[0:32]", Value: slices.Clone(b.ReportData[:32])},
 		InitTimeData:    initTimeBinding(b),
+		Detail:          res,
 	}, nil
 }
 
