@@ -101,7 +101,7 @@ func TestAttestTdxVmHTTP(t *testing.T) {
 
 	// accept-tdx-tcb-status narrower than the default: the OutOfDate Azure quote is refused.
 	strictCfg := tdxConfig(t, "azure_dcesv5", "2025-06-01T00:00:00Z")
-	strictCfg.AcceptTDXTCBStatus = []string{"UpToDate"}
+	strictCfg.TDXAcceptTCB = []string{"UpToDate"}
 	strict := start(t, strictCfg)
 	got := sendAuth(t, "http://"+strict.app.HTTPAddr(), "POST", "/attest/TdxVm"+v, body(req), false)
 	if got.status != 400 || got.code != "InvalidParameter" || !strings.Contains(got.message, "OutOfDate") || !strings.Contains(got.message, "INTEL-SA-00960") {
@@ -122,7 +122,7 @@ func TestAttestTdxVmUnmatchedHTTP(t *testing.T) {
 		t.Fatalf("default: %d %s %q", got.status, got.code, got.message)
 	}
 	cfg = tdxConfig(t, "azure_dcesv6", "2026-02-20T00:00:00Z")
-	cfg.TDXUnmatchedTCBLevel = "out-of-date"
+	cfg.TDXUnmatched = "out-of-date"
 	r = start(t, cfg)
 	got = sendAuth(t, "http://"+r.app.HTTPAddr(), "POST", "/attest/TdxVm?api-version=2025-06-01", body, false)
 	if got.status != 200 || got.claims["attester_tcb_status"] != "OutOfDate" || got.claims["x-maat-tdx-tcb-unmatched"] != true ||

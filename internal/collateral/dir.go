@@ -30,6 +30,11 @@ import (
 //	pck_crl_platform.der          Platform CA CRL (pck_crl_platform_issuer_chain.pem
 //	                              when available), as named above
 //
+// and Intel's signed lists of TCB evaluation data numbers (TCB baselines):
+//
+//	sgx_tcb_eval_nums.json, sgx_tcb_eval_nums_issuer_chain.pem (else tcb_info_issuer_chain.pem)
+//	tdx_tcb_eval_nums.json, tdx_tcb_eval_nums_issuer_chain.pem (else tdx_tcb_info_issuer_chain.pem, tcb_info_issuer_chain.pem)
+//
 // A key with an evaluation data number is served only when the file's
 // tcbEvaluationDataNumber is that number (NewItem checks it).
 //
@@ -85,6 +90,16 @@ func (d Dir) Fetch(ctx context.Context, key Key) (*Item, error) {
 		body, err = d.first("tdx_tcb_info_"+key.FMSPC+".json", "tdx_tcb_info.json")
 		if err == nil {
 			chain, err = d.first("tdx_tcb_info_issuer_chain.pem", "tcb_info_issuer_chain.pem")
+		}
+	case KindSGXTCBEvalNums:
+		body, err = d.first("sgx_tcb_eval_nums.json")
+		if err == nil {
+			chain, err = d.first("sgx_tcb_eval_nums_issuer_chain.pem", "tcb_info_issuer_chain.pem")
+		}
+	case KindTDXTCBEvalNums:
+		body, err = d.first("tdx_tcb_eval_nums.json")
+		if err == nil {
+			chain, err = d.first("tdx_tcb_eval_nums_issuer_chain.pem", "tdx_tcb_info_issuer_chain.pem", "tcb_info_issuer_chain.pem")
 		}
 	case KindTDQEIdentity:
 		body, err = d.first("td_qe_identity.json")

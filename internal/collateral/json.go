@@ -609,3 +609,81 @@ func normFMSPC(s string) (string, error) {
 	}
 	return strings.ToUpper(s), nil
 }
+
+// TCBEvalNum is one entry of Intel's TCB evaluation data numbers list.
+type TCBEvalNum struct {
+	Number            int
+	RecoveryEventDate time.Time
+	TCBDate           time.Time
+}
+
+// TCBEvalNums is Intel's signed list of the TCB evaluation data numbers
+// (TCB baselines) PCS serves for SGX or TDX.
+type TCBEvalNums struct {
+	Signed
+	ID         string // "SGX" or "TDX"
+	Version    int
+	IssueDate  time.Time
+	NextUpdate time.Time
+	Numbers    []TCBEvalNum
+}
+
+// ParseTCBEvalNums parses {"tcbEvaluationDataNumbers":{...},"signature":"..."}
+// as PCS serves it at .../tcbevaluationdatanumbers: version 1, id SGX or
+// TDX, dates, and a non-empty list of distinct positive numbers with their
+// tcbRecoveryEventDate and tcbDate. It checks structure only, not the
+// signature. On failure it returns nil and an error wrapping ErrMalformed.
+func ParseTCBEvalNums(b []byte) (*TCBEvalNums, error) {
+	s, err := splitSigned(b, "tcbEvaluationDataNumbers")
+	if err != nil {
+		return nil, err
+	}
+	var j struct {
+		ID         *string `json:"id"`
+		Version    *int    `json:"version"`
+		IssueDate  *string `json:"issueDate"`
+		NextUpdate *string `json:"nextUpdate"`
+		Numbers    []struct {
+			N        *int    `json:"tcbEvaluationDataNumber"`
+			Recovery *string `json:"tcbRecoveryEventDate"`
+			TCBDate  *string `json:"tcbDate"`
+		} `json:"tcbEvalNumbers"`
+	}
+	if err := json.Unmarshal(s.Body, &j); err != nil {
+		return nil, malformed("tcbEvaluationDataNumbers: %v", err)
+	}
+	e := &TCBEvalNums{Signed: s}
+	if j.Version == nil || *j.Version != 1 {
+		return nil, malformed("tcbEvaluationDataNumbers version must be 1")
+	}
+	e.Version = 1
+	if j.ID == nil || (*j.ID != "SGX" && *j.ID != "TDX") {
+		return nil, malformed("tcbEvaluationDataNumbers id must be SGX or TDX")
+	}
+	e.ID = *j.ID
+	if e.IssueDate, err = parseDate(j.IssueDate, "issueDate"); err != nil {
+		return nil, err
+	}
+	if e.NextUpdate, err = parseDate(j.NextUpdate, "nextUpdate"); err != nil {
+		return nil, err
+	}
+	if len(j.Numbers) == 0 || len(j.Numbers) > 1024 {
+		return nil, malformed("tcbEvalNumbers empty or too long")
+	}
+	seen := map[int]bool{}
+	for i, jn := range j.Numbers {
+		if jn.N == nil || *jn.N <= 0 || seen[*jn.N] {
+			return nil, malformed("tcbEvalNumbers[%d]: tcbEvaluationDataNumber missing, not positive or repeated", i)
+		}
+		seen[*jn.N] = true
+		n := TCBEvalNum{Number: *jn.N}
+		if n.RecoveryEventDate, err = parseDate(jn.Recovery, "tcbRecoveryEventDate"); err != nil {
+			return nil, err
+		}
+		if n.TCBDate, err = parseDate(jn.TCBDate, "tcbDate"); err != nil {
+			return nil, err
+		}
+		e.Numbers = append(e.Numbers, n)
+	}
+	return e, nil
+}

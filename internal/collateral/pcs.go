@@ -155,6 +155,12 @@ func (p *PCS) Fetch(ctx context.Context, key Key) (*Item, error) {
 		}
 		chainHeader = "SGX-Enclave-Identity-Issuer-Chain"
 	}
+	switch key.Kind {
+	case KindSGXTCBEvalNums:
+		u, chainHeader = p.base.String()+"/tcbevaluationdatanumbers", "TCB-Evaluation-Data-Numbers-Issuer-Chain"
+	case KindTDXTCBEvalNums:
+		u, chainHeader = p.tdxBase+"/tcbevaluationdatanumbers", "TCB-Evaluation-Data-Numbers-Issuer-Chain"
+	}
 	if key.EvalNum != 0 {
 		sep := "?"
 		if strings.Contains(u, "?") {

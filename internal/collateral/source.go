@@ -39,6 +39,10 @@ const (
 	KindTDXTCBInfo
 	// KindTDQEIdentity is the TD quoting enclave's identity (id "TD_QE").
 	KindTDQEIdentity
+	// KindSGXTCBEvalNums and KindTDXTCBEvalNums are Intel's signed lists of
+	// the TCB evaluation data numbers (TCB baselines) PCS serves.
+	KindSGXTCBEvalNums
+	KindTDXTCBEvalNums
 )
 
 // String returns the kind's lower-case name.
@@ -56,6 +60,10 @@ func (k Kind) String() string {
 		return "tdxtcbinfo"
 	case KindTDQEIdentity:
 		return "tdqeidentity"
+	case KindSGXTCBEvalNums:
+		return "sgxtcbevalnums"
+	case KindTDXTCBEvalNums:
+		return "tdxtcbevalnums"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -99,7 +107,8 @@ func (k Key) String() string {
 // IsJSON reports whether the kind is a signed JSON document (TCB Info or
 // enclave identity), as opposed to a CRL.
 func (k Kind) IsJSON() bool {
-	return k == KindTCBInfo || k == KindQEIdentity || k == KindTDXTCBInfo || k == KindTDQEIdentity
+	return k == KindTCBInfo || k == KindQEIdentity || k == KindTDXTCBInfo || k == KindTDQEIdentity ||
+		k == KindSGXTCBEvalNums || k == KindTDXTCBEvalNums
 }
 
 // TCBInfoKey returns the key of the TCB Info for fmspc (hex, any case). It
@@ -116,7 +125,7 @@ func TCBInfoKey(fmspc string) (Key, error) {
 func PCKCRLKey(ca string) Key { return Key{Kind: KindPCKCRL, CA: ca} }
 
 func (k Key) validate() error {
-	if k.EvalNum < 0 || (k.EvalNum != 0 && !k.Kind.IsJSON()) {
+	if k.EvalNum < 0 || (k.EvalNum != 0 && (!k.Kind.IsJSON() || k.Kind == KindSGXTCBEvalNums || k.Kind == KindTDXTCBEvalNums)) {
 		return fmt.Errorf("%w: key %v: evaluation data number %d not allowed", ErrMalformed, k.Kind, k.EvalNum)
 	}
 	switch k.Kind {
@@ -128,7 +137,7 @@ func (k Key) validate() error {
 		if (k.CA != CAProcessor && k.CA != CAPlatform) || k.FMSPC != "" {
 			return fmt.Errorf("%w: bad PCK CRL CA %q", ErrMalformed, k.CA)
 		}
-	case KindQEIdentity, KindRootCACRL, KindTDQEIdentity:
+	case KindQEIdentity, KindRootCACRL, KindTDQEIdentity, KindSGXTCBEvalNums, KindTDXTCBEvalNums:
 		if k.CA != "" || k.FMSPC != "" {
 			return fmt.Errorf("%w: key %v has extra fields", ErrMalformed, k.Kind)
 		}
@@ -174,11 +183,14 @@ func NewItem(key Key, body, chain []byte, fetchedAt time.Time) (*Item, error) {
 	}
 	it := &Item{Key: key, IssuerChain: bytes.Clone(chain), FetchedAt: fetchedAt}
 	switch key.Kind {
-	case KindTCBInfo, KindQEIdentity, KindTDXTCBInfo, KindTDQEIdentity:
+	case KindTCBInfo, KindQEIdentity, KindTDXTCBInfo, KindTDQEIdentity, KindSGXTCBEvalNums, KindTDXTCBEvalNums:
 		it.Body = bytes.Clone(body)
 		member := "tcbInfo"
-		if key.Kind == KindQEIdentity || key.Kind == KindTDQEIdentity {
+		switch key.Kind {
+		case KindQEIdentity, KindTDQEIdentity:
 			member = "enclaveIdentity"
+		case KindSGXTCBEvalNums, KindTDXTCBEvalNums:
+			member = "tcbEvaluationDataNumbers"
 		}
 		nu, err := NextUpdateOf(it.Body, member)
 		if err != nil {
@@ -289,6 +301,20 @@ func Get(ctx context.Context, src Source, fmspc, ca string) (*Bundle, error) {
 		*f.dst = it
 	}
 	return &b, nil
+}
+
+// GetSGX is Get with a TCB baseline: evalNum, when non-zero, selects the
+// tcbEvaluationDataNumber of the TCB Info and QE Identity.
+func GetSGX(ctx context.Context, src Source, fmspc, ca string, evalNum int) (*Bundle, error) {
+	if evalNum == 0 {
+		return Get(ctx, src, fmspc, ca)
+	}
+	tk, err := TCBInfoKey(fmspc)
+	if err != nil {
+		return nil, err
+	}
+	tk.EvalNum = evalNum
+	return getKeys(ctx, src, tk, Key{Kind: KindQEIdentity, EvalNum: evalNum}, ca)
 }
 
 // GetTDX fetches the four items a TD quote with this FMSPC and PCK CA needs:

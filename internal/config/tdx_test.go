@@ -9,12 +9,12 @@ import (
 func TestTDXKeys(t *testing.T) {
 	c := Default()
 	c.Dev = true
-	if !slices.Contains(c.AcceptTDXTCBStatus, "OutOfDate") || slices.Contains(c.AcceptTDXTCBStatus, "Revoked") || c.TDXUnmatchedTCBLevel != "reject" {
-		t.Errorf("defaults %v %q", c.AcceptTDXTCBStatus, c.TDXUnmatchedTCBLevel)
+	if !slices.Contains(c.TDXAcceptTCB, "OutOfDate") || slices.Contains(c.TDXAcceptTCB, "Revoked") || c.TDXUnmatched != "reject" {
+		t.Errorf("defaults %v %q", c.TDXAcceptTCB, c.TDXUnmatched)
 	}
 	for key, mut := range map[string]func(*Config){
-		"accept-tdx-tcb-status":   func(c *Config) { c.AcceptTDXTCBStatus = []string{"Revoked"} },
-		"tdx-unmatched-tcb-level": func(c *Config) { c.TDXUnmatchedTCBLevel = "ignore" },
+		"accept-tdx-tcb-status":   func(c *Config) { c.TDXAcceptTCB = []string{"Revoked"} },
+		"tdx-unmatched-tcb-level": func(c *Config) { c.TDXUnmatched = "ignore" },
 	} {
 		bad := c
 		mut(&bad)
@@ -23,7 +23,7 @@ func TestTDXKeys(t *testing.T) {
 		}
 	}
 	good := c
-	good.TDXUnmatchedTCBLevel = "out-of-date"
+	good.TDXUnmatched = "out-of-date"
 	if err := good.Validate(); err != nil {
 		t.Error(err)
 	}

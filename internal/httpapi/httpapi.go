@@ -56,6 +56,8 @@ type Server struct {
 	// Auth authenticates management calls; nil means no authentication
 	// (a loud warning is the caller's job).
 	Auth Authenticator
+	// Baselines serves GET /tcbbaselines/{type}; nil leaves it out.
+	Baselines TCBBaselines
 }
 
 // Handler returns the http.Handler serving the whole surface.
@@ -67,6 +69,9 @@ func (s *Server) Handler() http.Handler {
 	rt.handle(http.MethodGet, "/readyz", s.readyz)
 	if s.Attester != nil && s.Management != nil {
 		s.registerAttestation(rt)
+	}
+	if s.Baselines != nil {
+		rt.handle(http.MethodGet, "/tcbbaselines/{type}", s.getTCBBaselines)
 	}
 	return s.middleware(rt.dispatch)
 }

@@ -256,7 +256,7 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 		if prof.tdx() {
 			b, err = collateral.GetTDX(ctx, v.src, hex.EncodeToString(ch.ext.FMSPC[:]), ch.ca, co.evalNum)
 		} else {
-			b, err = collateral.Get(ctx, v.src, hex.EncodeToString(ch.ext.FMSPC[:]), ch.ca)
+			b, err = collateral.GetSGX(ctx, v.src, hex.EncodeToString(ch.ext.FMSPC[:]), ch.ca, co.evalNum)
 		}
 		if err != nil {
 			if co.evalNum != 0 && errors.Is(err, collateral.ErrNotFound) {
@@ -826,26 +826,9 @@ func (v *Verifier) verifiedSigned(it *collateral.Item, isTCB, tdx bool) (*signed
 			}
 			e.qe, body, sig, e.issue, e.next = q, q.Body, q.Signature[:], q.IssueDate, q.NextUpdate
 		}
-		ders, err := DecodePEMChain(it.IssuerChain)
-		if err != nil || len(ders) != 2 {
-			return signedEntry{err: invalid(ErrTCBSigningChain, "issuer chain is not two PEM certificates")}
-		}
-		signer, err1 := x509.ParseCertificate(ders[0])
-		root, err2 := x509.ParseCertificate(ders[1])
-		if err1 != nil || err2 != nil {
-			return signedEntry{err: invalid(ErrTCBSigningChain, "issuer chain certificate does not parse")}
-		}
-		if !strings.Contains(signer.Subject.CommonName, "SGX TCB Signing") {
-			return signedEntry{err: invalid(ErrTCBSigningChain, "signer %q is not the TCB Signing certificate", signer.Subject.CommonName)}
-		}
-		if _, err := v.pin(root); err != nil {
-			return signedEntry{err: invalid(ErrTCBSigningChain, "%v", err)}
-		}
-		if err := checkCA(root, root); err != nil {
-			return signedEntry{err: invalid(ErrTCBSigningChain, "root: %v", err)}
-		}
-		if err := checkLeaf(signer, root); err != nil {
-			return signedEntry{err: invalid(ErrTCBSigningChain, "TCB Signing certificate: %v", err)}
+		signer, root, err := v.signingChain(it.IssuerChain)
+		if err != nil {
+			return signedEntry{err: err}
 		}
 		if !verifyRS(signer.PublicKey.(*ecdsa.PublicKey), body, sig) {
 			return signedEntry{err: invalid(sigErr, "signature does not verify with the TCB Signing key")}
@@ -858,6 +841,77 @@ func (v *Verifier) verifiedSigned(it *collateral.Item, isTCB, tdx bool) (*signed
 	}
 	return &e, nil
 }
+
+// signingChain parses and checks a TCB Signing issuer chain (signer, root):
+// roles, root pinned to a trusted root, profile, signature.
+func (v *Verifier) signingChain(chain []byte) (signer, root *x509.Certificate, err error) {
+	ders, err := DecodePEMChain(chain)
+	if err != nil || len(ders) != 2 {
+		return nil, nil, invalid(ErrTCBSigningChain, "issuer chain is not two PEM certificates")
+	}
+	signer, err1 := x509.ParseCertificate(ders[0])
+	root, err2 := x509.ParseCertificate(ders[1])
+	if err1 != nil || err2 != nil {
+		return nil, nil, invalid(ErrTCBSigningChain, "issuer chain certificate does not parse")
+	}
+	if !strings.Contains(signer.Subject.CommonName, "SGX TCB Signing") {
+		return nil, nil, invalid(ErrTCBSigningChain, "signer %q is not the TCB Signing certificate", signer.Subject.CommonName)
+	}
+	if _, err := v.pin(root); err != nil {
+		return nil, nil, invalid(ErrTCBSigningChain, "%v", err)
+	}
+	if err := checkCA(root, root); err != nil {
+		return nil, nil, invalid(ErrTCBSigningChain, "root: %v", err)
+	}
+	if err := checkLeaf(signer, root); err != nil {
+		return nil, nil, invalid(ErrTCBSigningChain, "TCB Signing certificate: %v", err)
+	}
+	return signer, root, nil
+}
+
+// VerifyTCBEvalNums parses Intel's signed list of TCB evaluation data
+// numbers for tee (TEETypeSGX or TEETypeTDX) and verifies it at at: id,
+// TCB Signing chain to a pinned root, signature, certificate validity,
+// issueDate and nextUpdate (an expired list is accepted only with
+// AcceptExpiredCollateral). It returns an InvalidQuote *maaerr.Error
+// wrapping ErrTCBInfo, ErrTCBSigningChain, ErrTCBInfoSignature,
+// ErrCertificateExpired, ErrCollateralNotYetValid or ErrCollateralExpired.
+func (v *Verifier) VerifyTCBEvalNums(it *collateral.Item, tee uint32, at time.Time) (*collateral.TCBEvalNums, error) {
+	e, err := collateral.ParseTCBEvalNums(it.Body)
+	if err != nil {
+		return nil, invalid(ErrTCBInfo, "TCB evaluation data numbers: %v", err)
+	}
+	want := "SGX"
+	if tee == TEETypeTDX {
+		want = "TDX"
+	}
+	if e.ID != want {
+		return nil, invalid(ErrTCBInfo, "TCB evaluation data numbers are for %s, not %s", e.ID, want)
+	}
+	signer, root, err := v.signingChain(it.IssuerChain)
+	if err != nil {
+		return nil, err
+	}
+	if !verifyRS(signer.PublicKey.(*ecdsa.PublicKey), e.Body, e.Signature[:]) {
+		return nil, invalid(ErrTCBInfoSignature, "TCB evaluation data numbers signature does not verify with the TCB Signing key")
+	}
+	at = at.UTC()
+	for _, c := range []*x509.Certificate{signer, root} {
+		if err := certTime(c, at, ErrCertificateExpired); err != nil {
+			return nil, err
+		}
+	}
+	if at.Before(e.IssueDate) {
+		return nil, invalid(ErrCollateralNotYetValid, "TCB evaluation data numbers issued at %s, after %s", e.IssueDate.Format(time.RFC3339), at.Format(time.RFC3339))
+	}
+	if at.After(e.NextUpdate) && !v.acceptExp {
+		return nil, invalid(ErrCollateralExpired, "TCB evaluation data numbers expired at %s (verification time %s)", e.NextUpdate.Format(time.RFC3339), at.Format(time.RFC3339))
+	}
+	return e, nil
+}
+
+// Now returns the verifier's clock reading.
+func (v *Verifier) Now() time.Time { return v.now() }
 
 // signedChecks are the per-call, time-dependent checks of a verified TCB
 // Info or QE Identity: the signing chain's validity and revocation by the
