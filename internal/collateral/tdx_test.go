@@ -248,3 +248,77 @@ func (m mapFS) fs() fstest.MapFS {
 	}
 	return out
 }
+
+func TestTCBEvalNums(t *testing.T) {
+	b := read(t, "pcs2025", "sgx_tcb_eval_nums.json")
+	e, err := ParseTCBEvalNums(b)
+	if err != nil || e.ID != "SGX" || len(e.Numbers) != 3 || e.Numbers[0].Number != 19 {
+		t.Fatalf("%+v %v", e, err)
+	}
+	if e, err := ParseTCBEvalNums(tdxRead(t, "azure_dcesv5", "tdx_tcb_eval_nums.json")); err != nil || e.ID != "TDX" {
+		t.Fatalf("TDX: %v", err)
+	}
+	for name, mut := range map[string]func(map[string]any){
+		"version":   func(m map[string]any) { m["version"] = 2 },
+		"id":        func(m map[string]any) { m["id"] = "QE" },
+		"empty":     func(m map[string]any) { m["tcbEvalNumbers"] = []any{} },
+		"repeated":  func(m map[string]any) { l := m["tcbEvalNumbers"].([]any); m["tcbEvalNumbers"] = append(l, l[0]) },
+		"no date":   func(m map[string]any) { delete(m["tcbEvalNumbers"].([]any)[0].(map[string]any), "tcbDate") },
+		"zero":      func(m map[string]any) { m["tcbEvalNumbers"].([]any)[0].(map[string]any)["tcbEvaluationDataNumber"] = 0 },
+		"no update": func(m map[string]any) { delete(m, "nextUpdate") },
+	} {
+		var doc struct {
+			E map[string]any `json:"tcbEvaluationDataNumbers"`
+			S string         `json:"signature"`
+		}
+		json.Unmarshal(b, &doc)
+		mut(doc.E)
+		out, _ := json.Marshal(map[string]any{"tcbEvaluationDataNumbers": doc.E, "signature": doc.S})
+		if _, err := ParseTCBEvalNums(out); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s accepted: %v", name, err)
+		}
+	}
+	// PCS: {base}/tcbevaluationdatanumbers with its issuer-chain header, for
+	// SGX and (under /tdx/) TDX.
+	chain := string(read(t, "pcs2025", "sgx_tcb_eval_nums_issuer_chain.pem"))
+	mux := http.NewServeMux()
+	for _, p := range []string{"/sgx/certification/v4/tcbevaluationdatanumbers", "/tdx/certification/v4/tcbevaluationdatanumbers"} {
+		body := b
+		if strings.HasPrefix(p, "/tdx/") {
+			body = tdxRead(t, "azure_dcesv5", "tdx_tcb_eval_nums.json")
+		}
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("TCB-Evaluation-Data-Numbers-Issuer-Chain", url.QueryEscape(chain))
+			w.Write(body)
+		})
+	}
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	p := newTestPCS(t, srv)
+	for k, id := range map[Kind]string{KindSGXTCBEvalNums: "SGX", KindTDXTCBEvalNums: "TDX"} {
+		it, err := p.Fetch(context.Background(), Key{Kind: k})
+		if err != nil {
+			t.Fatalf("%v: %v", k, err)
+		}
+		if e, err := ParseTCBEvalNums(it.Body); err != nil || e.ID != id || len(it.IssuerChain) == 0 {
+			t.Errorf("%v: %v", k, err)
+		}
+	}
+	if _, err := p.Fetch(context.Background(), Key{Kind: KindSGXTCBEvalNums, EvalNum: 3}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("evaluation number on the list itself: %v", err)
+	}
+}
+
+func FuzzParseTCBEvalNums(f *testing.F) {
+	f.Add(read(f, "pcs2025", "sgx_tcb_eval_nums.json"))
+	f.Add(tdxRead(f, "azure_dcesv5", "tdx_tcb_eval_nums.json"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := ParseTCBEvalNums(b)
+		if (e == nil) == (err == nil) {
+			t.Fatal("exactly one of result and error expected")
+		}
+		if e != nil && (len(e.Numbers) == 0 || (e.ID != "SGX" && e.ID != "TDX")) {
+			t.Fatal("accepted an invalid list")
+		}
+	})
+}
