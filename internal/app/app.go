@@ -144,6 +144,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		Attester:     a.inst.pipeline,
 		Management:   a.inst.management,
 		Auth:         auth,
+		Baselines:    a.inst.baselines,
 	}
 	handler := api.Handler()
 	a.handler = handler

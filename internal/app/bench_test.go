@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // BenchmarkAttestOpenEnclave measures one attestation through the whole HTTP
@@ -24,7 +25,7 @@ func BenchmarkAttestOpenEnclave(b *testing.B) {
 	t := &testing.T{}
 	r := start(t, replayConfig(t, "aad"))
 	b.Cleanup(func() { r.cancel() })
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	report := readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url"))
 	body, _ := json.Marshal(map[string]any{"report": jose.B64.EncodeToString(report)})
 	do := func() {
 		req := httptest.NewRequest("POST", "/attest/OpenEnclave?api-version=2022-08-01", bytes.NewReader(body))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/policy"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 func readB64(t *testing.T, path string) []byte {
@@ -32,8 +33,8 @@ func unsignedPolicy(text string) string {
 // TestAttestationErrorPaths: every error path of the attestation and
 // management API answers with MAA's status and code.
 func TestAttestationErrorPaths(t *testing.T) {
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
-	runtime := readB64(t, "../evidence/sgx/testdata/maa/runtime_data.b64url")
+	report := readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url"))
+	runtime := readB64(t, sgxvectors.Path("maa", "runtime_data.b64url"))
 	quote := report[16:]
 	b64 := jose.B64.EncodeToString
 	body := func(m map[string]any) []byte { b, _ := json.Marshal(m); return b }

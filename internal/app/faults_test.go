@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"github.com/maat-attest/maat/internal/testutil/tcpproxy"
 )
 
@@ -136,7 +137,7 @@ func proxiedReplicaConfig(t *testing.T) (config.Config, *tcpproxy.Proxy) {
 
 // attester returns a function that attests the C++ SDK's OE report.
 func attester(t *testing.T, base string) func() reply {
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	report := readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url"))
 	body, _ := json.Marshal(map[string]any{"report": b64url(report)})
 	return func() reply {
 		return sendAuth(t, base, "POST", "/attest/OpenEnclave?api-version=2022-08-01", body, false)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // TestDuplicateMembersAreRefused: every JSON object Maat reads from a client
@@ -28,8 +29,8 @@ import (
 func TestDuplicateMembersAreRefused(t *testing.T) {
 	r := start(t, replayConfig(t, "aad"))
 	base := "http://" + r.app.HTTPAddr()
-	report := b64url(readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url"))
-	runtime := b64url(readB64(t, "../evidence/sgx/testdata/maa/runtime_data.b64url"))
+	report := b64url(readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url")))
+	runtime := b64url(readB64(t, sgxvectors.Path("maa", "runtime_data.b64url")))
 	oe := "/attest/OpenEnclave?api-version=2022-08-01"
 	tpmPath := "/attest/Tpm?api-version=2022-08-01"
 	hdrNone := b64url([]byte(`{"alg":"none"}`))
@@ -73,7 +74,7 @@ var tpmInit = []byte(`{"payload":{"type":"aikcert"}}`)
 func TestNonceBoundAndEchoCapped(t *testing.T) {
 	r := start(t, replayConfig(t, "aad"))
 	base := "http://" + r.app.HTTPAddr()
-	report := b64url(readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url"))
+	report := b64url(readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url")))
 	oe := "/attest/OpenEnclave?api-version=2022-08-01"
 	ok := sendAuth(t, base, "POST", oe, []byte(`{"report":"`+report+`","nonce":"`+strings.Repeat("n", 1024)+`"}`), false)
 	if ok.status != 200 {

@@ -14,6 +14,7 @@ import (
 	"github.com/maat-attest/maat/internal/evidence/tpm"
 	"github.com/maat-attest/maat/internal/keys"
 	"github.com/maat-attest/maat/internal/store"
+	"github.com/maat-attest/maat/internal/tcbbaseline"
 	"github.com/maat-attest/maat/internal/token"
 )
 
@@ -29,6 +30,7 @@ type instance struct {
 	policies   *attestation.Policies
 	management *attestation.Management
 	pipeline   *attestation.Pipeline
+	baselines  *tcbbaseline.Service
 }
 
 // buildInstance builds the instance in dependency order: the store record,
@@ -84,6 +86,9 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 		return nil, err
 	}
 	in.pipeline = &attestation.Pipeline{Verifiers: verifiers, Policies: in.policies, Tokens: in.tokens, Fresh: a.fresh}
+	if in.baselines, err = NewBaselines(VerifierDeps{Config: cfg, Now: a.now, Log: a.log}, in.policies); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/maat-attest/maat/internal/loadgen"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // TestLoadDriver runs the `maat bench attest` engine briefly against a real
@@ -15,8 +16,8 @@ func TestLoadDriver(t *testing.T) {
 	res, err := loadgen.Run(context.Background(), loadgen.Options{
 		Endpoint:    "http://" + r.app.HTTPAddr(),
 		Type:        "OpenEnclave",
-		Evidence:    readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url"),
-		RuntimeData: readB64(t, "../evidence/sgx/testdata/maa/runtime_data.b64url"),
+		Evidence:    readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url")),
+		RuntimeData: readB64(t, sgxvectors.Path("maa", "runtime_data.b64url")),
 		Concurrency: 3,
 		Duration:    20 * time.Second,
 		MaxRequests: 30,
@@ -41,7 +42,7 @@ func TestLoadDriver(t *testing.T) {
 	// Paced load: about Rate × Duration requests.
 	res, err = loadgen.Run(context.Background(), loadgen.Options{
 		Endpoint: "http://" + r.app.HTTPAddr(), Type: "OpenEnclave",
-		Evidence:    readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url"),
+		Evidence:    readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url")),
 		Concurrency: 4, Duration: time.Second, Rate: 20,
 	})
 	if err != nil {

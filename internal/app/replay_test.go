@@ -18,6 +18,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // Replay of real MAA traffic: the recorded requests of the Azure SDK for C++
@@ -28,15 +29,15 @@ import (
 //
 // The recordings live in sdk/azattest/testdata (shared with the SDK's
 // playback tests; provenance in its README). SGX collateral: the May-2025
-// Intel responses for FMSPC 00906ED50000 (internal/evidence/sgx/testdata/pcs2025),
+// Intel responses for FMSPC 00906ED50000 (internal/testsupport/sgxvectors/data/pcs2025),
 // with the server clock pinned at 2025-06-01, where these 2021 quotes are
 // OutOfDate, so the instance is configured to accept OutOfDate.
 
 const (
 	cppRecordings = "../../sdk/azattest/testdata/cpp-recordings"
 	netIsolated   = "../../sdk/azattest/testdata/net-isolated"
-	pcs2025       = "../evidence/sgx/testdata/pcs2025"
-	devToken      = "replay-test-token"
+
+	devToken = "replay-test-token"
 )
 
 type recording struct {
@@ -67,7 +68,7 @@ func replayConfig(t *testing.T, mode string, certs ...string) config.Config {
 	cfg := testConfig(t.TempDir())
 	cfg.HTTPSAddr = ""
 	cfg.DevTime = "2025-06-01T00:00:00Z"
-	cfg.CollateralDir = pcs2025
+	cfg.CollateralDir = sgxvectors.Path("pcs2025")
 	cfg.AcceptTCBStatus = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate"}
 	cfg.DevBearerToken = devToken
 	cfg.Mode = mode

@@ -20,6 +20,7 @@ import (
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/policy"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // pgConfig returns a replica configuration on a fresh PostgreSQL schema,
@@ -102,7 +103,7 @@ func TestReplicasShareState(t *testing.T) {
 		}
 	}
 
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	report := readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url"))
 	attest := func(r *running) string {
 		b, _ := json.Marshal(map[string]any{"report": b64url(report)})
 		got := sendAuth(t, "http://"+r.app.HTTPAddr(), "POST", "/attest/OpenEnclave?api-version=2022-08-01", b, false)

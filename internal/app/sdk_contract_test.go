@@ -31,6 +31,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/policy"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 
@@ -100,7 +101,7 @@ func (e maaEvidence) runtimeJSON(t *testing.T) map[string]any {
 func loadMAAEvidence(t *testing.T) maaEvidence {
 	t.Helper()
 	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "evidence", "sgx", "testdata", "maa", name))
+		b, err := os.ReadFile(sgxvectors.Path("maa", name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +121,7 @@ func loadMAAEvidence(t *testing.T) maaEvidence {
 func contractConfig(dir string) config.Config {
 	cfg := testConfig(dir)
 	cfg.DevTime = testDevTime
-	cfg.CollateralDir = filepath.Join("..", "evidence", "sgx", "testdata", "pcs2025")
+	cfg.CollateralDir = sgxvectors.Path("pcs2025")
 	cfg.AcceptTCBStatus = []string{"UpToDate", "SWHardeningNeeded", "OutOfDate"}
 	cfg.DevBearerToken = testBearer
 	return cfg

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -8,14 +9,18 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/maat-attest/maat/internal/attestation"
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/collateral/amd"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/evidence"
+	"github.com/maat-attest/maat/internal/evidence/dcap"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/evidence/tdx"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/tcbbaseline"
 )
 
 // VerifierDeps are what the built-in verifiers are built from.
@@ -65,9 +70,15 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		accept = nil // the default set
 	}
 
+	tdxv, tdxAccept, err := newTDX(d, sopts)
+	if err != nil {
+		return nil, err
+	}
+
 	vs := map[evidence.Type]evidence.Verifier{
 		evidence.SgxEnclave:  sgx.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
 		evidence.OpenEnclave: openenclave.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
+		evidence.TdxVm:       tdx.NewEvidenceVerifier(tdxv, tdxAccept),
 	}
 	if d.TPM != nil {
 		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
@@ -139,6 +150,45 @@ func sevsnpVerifier(d VerifierDeps) (*sevsnp.Verifier, error) {
 		return nil, fmt.Errorf("SevSnpVm verifier: %w", err)
 	}
 	return v, nil
+}
+
+// NewBaselines builds the GET /tcbbaselines service (decision D10) on the
+// configured Intel collateral, reading the selected baseline from the
+// instance's policies.
+func NewBaselines(d VerifierDeps, policies *attestation.Policies) (*tcbbaseline.Service, error) {
+	src, err := intelCollateral(d.Config, d.Now, d.Log, d.RootCRLURL)
+	if err != nil {
+		return nil, err
+	}
+	v, err := dcap.NewVerifier(dcap.Options{Now: d.Now, AcceptExpiredCollateral: d.AcceptExpiredCollateral})
+	if err != nil {
+		return nil, err
+	}
+	return &tcbbaseline.Service{Source: src, Verifier: v, PolicyConfig: func(ctx context.Context, t evidence.Type) (map[string]any, error) {
+		ap, err := policies.Get(ctx, t)
+		if err != nil || ap.Policy == nil {
+			return nil, err
+		}
+		return ap.Policy.Configuration(ctx)
+	}}, nil
+}
+
+// newTDX builds the TdxVm verifier on the same roots, clock and Intel
+// collateral as SGX, with the TDX TCB configuration (decision D9).
+func newTDX(d VerifierDeps, dcapOpts sgx.Options) (*tdx.Verifier, []collateral.TCBStatus, error) {
+	unmatched, err := tdx.ParseUnmatched(d.Config.TDXUnmatched)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tdx-unmatched-tcb-level: %w", err)
+	}
+	v, err := tdx.NewVerifier(tdx.Options{DCAP: dcapOpts, Unmatched: unmatched})
+	if err != nil {
+		return nil, nil, fmt.Errorf("TDX verifier: %w", err)
+	}
+	var accept []collateral.TCBStatus // nil: tdx.DefaultAcceptedTCB
+	for _, s := range d.Config.TDXAcceptTCB {
+		accept = append(accept, collateral.TCBStatus(s))
+	}
+	return v, accept, nil
 }
 
 // intelCollateral is the Intel collateral source the configuration names

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ var t0 = time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 
 func read(t testing.TB, p ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, p...)...))
+	b, err := sgxvectors.Read(strings.Split(filepath.ToSlash(filepath.Join(p...)), "/")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestParseRealDocuments(t *testing.T) {
 }
 
 func TestDir(t *testing.T) {
-	d := Dir{Path: filepath.Join("testdata", "dcapqvl"), Now: func() time.Time { return t0 }}
+	d := Dir{FS: sgxvectors.MustFS("dcapqvl"), Now: func() time.Time { return t0 }}
 	b, err := Get(context.Background(), d, "00a067110000", CAProcessor)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +237,7 @@ func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func TestCache(t *testing.T) {
 	ctx := context.Background()
-	src := &countingSource{src: Dir{Path: filepath.Join("testdata", "dcapqvl")}}
+	src := &countingSource{src: Dir{FS: sgxvectors.MustFS("dcapqvl")}}
 	clk := &clock{t: t0}
 	c := NewCache(src, CacheOptions{Now: clk.now, RefreshBefore: 24 * time.Hour})
 	key, _ := TCBInfoKey("00A067110000")
@@ -272,7 +273,7 @@ func TestCache(t *testing.T) {
 
 func TestCacheRefreshBeforeExpiry(t *testing.T) {
 	ctx := context.Background()
-	src := &countingSource{src: Dir{Path: filepath.Join("testdata", "dcapqvl")}}
+	src := &countingSource{src: Dir{FS: sgxvectors.MustFS("dcapqvl")}}
 	clk := &clock{t: t0}
 	c := NewCache(src, CacheOptions{Now: clk.now, RefreshBefore: 48 * time.Hour})
 	key := Key{Kind: KindQEIdentity}
@@ -293,7 +294,7 @@ func TestCacheRefreshBeforeExpiry(t *testing.T) {
 }
 
 func TestCacheOneFetchPerKey(t *testing.T) {
-	src := &countingSource{src: Dir{Path: filepath.Join("testdata", "dcapqvl")}, block: make(chan struct{})}
+	src := &countingSource{src: Dir{FS: sgxvectors.MustFS("dcapqvl")}, block: make(chan struct{})}
 	c := NewCache(src, CacheOptions{Now: func() time.Time { return t0 }})
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -321,12 +322,12 @@ func TestCacheOneFetchPerKey(t *testing.T) {
 }
 
 func TestCacheOffline(t *testing.T) {
-	src := &countingSource{src: Dir{Path: filepath.Join("testdata", "dcapqvl")}}
+	src := &countingSource{src: Dir{FS: sgxvectors.MustFS("dcapqvl")}}
 	c := NewCache(src, CacheOptions{Now: func() time.Time { return t0 }, Offline: true})
 	if _, err := c.Fetch(context.Background(), Key{Kind: KindRootCACRL}); !errors.Is(err, ErrOffline) {
 		t.Fatalf("offline miss: %v", err)
 	}
-	it, err := Dir{Path: filepath.Join("testdata", "dcapqvl")}.Fetch(context.Background(), Key{Kind: KindRootCACRL})
+	it, err := Dir{FS: sgxvectors.MustFS("dcapqvl")}.Fetch(context.Background(), Key{Kind: KindRootCACRL})
 	if err != nil {
 		t.Fatal(err)
 	}

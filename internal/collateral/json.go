@@ -55,6 +55,8 @@ type Signed struct {
 // TCBLevel is one level of a TCB Info.
 type TCBLevel struct {
 	SGXComponents [16]uint8
+	// TDXComponents are the level's tdxtcbcomponents (TDX TCB Info only).
+	TDXComponents [16]uint8
 	PCESVN        uint16
 	TCBDate       time.Time
 	Status        TCBStatus
@@ -73,6 +75,26 @@ type TCBInfo struct {
 	TCBType                 int
 	TCBEvaluationDataNumber int
 	Levels                  []TCBLevel
+	// TDXModule and TDXModuleIdentities are set for a TDX TCB Info only.
+	TDXModule           *TDXModule
+	TDXModuleIdentities []TDXModuleIdentity
+}
+
+// TDXModule is the tdxModule of a TDX TCB Info: the SEAM module signer and
+// attributes a TD quote's MRSIGNERSEAM / SEAM_ATTRIBUTES must match.
+type TDXModule struct {
+	MRSigner       [48]byte
+	Attributes     [8]byte
+	AttributesMask [8]byte
+}
+
+// TDXModuleIdentity is one entry of tdxModuleIdentities: the module of
+// major version N ("TDX_%02X") with its own TCB levels, keyed by ISVSVN
+// (the TEE_TCB_SVN[0] minor SVN).
+type TDXModuleIdentity struct {
+	ID string
+	TDXModule
+	Levels []QELevel
 }
 
 // QELevel is one TCB level of an Enclave Identity.
@@ -138,8 +160,74 @@ type jsonTCBComp struct {
 // (sgxtcbcompNNsvn fields, kept in C).
 type jsonTCB struct {
 	SGXComponents []jsonTCBComp
+	TDXComponents []jsonTCBComp
 	PCESVN        *int
 	C             [16]*int
+}
+
+type jsonModule struct {
+	ID             *string `json:"id"`
+	MRSigner       *string `json:"mrsigner"`
+	Attributes     *string `json:"attributes"`
+	AttributesMask *string `json:"attributesMask"`
+	TCBLevels      []struct {
+		TCB *struct {
+			ISVSVN *int `json:"isvsvn"`
+		} `json:"tcb"`
+		TCBDate     *string  `json:"tcbDate"`
+		TCBStatus   *string  `json:"tcbStatus"`
+		AdvisoryIDs []string `json:"advisoryIDs"`
+	} `json:"tcbLevels"`
+}
+
+func (j *jsonModule) parse(what string, withLevels bool) (TDXModuleIdentity, error) {
+	var m TDXModuleIdentity
+	for _, f := range []struct {
+		p    *string
+		dst  []byte
+		name string
+	}{
+		{j.MRSigner, m.MRSigner[:], "mrsigner"},
+		{j.Attributes, m.Attributes[:], "attributes"},
+		{j.AttributesMask, m.AttributesMask[:], "attributesMask"},
+	} {
+		if f.p == nil {
+			return m, malformed("%s: %s missing", what, f.name)
+		}
+		if err := hexInto(f.dst, *f.p, what+" "+f.name); err != nil {
+			return m, err
+		}
+	}
+	if !withLevels {
+		return m, nil
+	}
+	if j.ID == nil || len(*j.ID) != 6 || !strings.HasPrefix(*j.ID, "TDX_") {
+		return m, malformed("%s: id must be TDX_NN", what)
+	}
+	m.ID = *j.ID
+	if len(j.TCBLevels) == 0 || len(j.TCBLevels) > 1024 {
+		return m, malformed("%s: tcbLevels empty or too long", what)
+	}
+	for i, jl := range j.TCBLevels {
+		var l QELevel
+		if jl.TCB == nil || jl.TCB.ISVSVN == nil || *jl.TCB.ISVSVN < 0 || *jl.TCB.ISVSVN > 255 {
+			return m, malformed("%s tcbLevels[%d]: isvsvn missing or out of range", what, i)
+		}
+		l.ISVSVN = uint16(*jl.TCB.ISVSVN)
+		var err error
+		if l.TCBDate, err = parseDate(jl.TCBDate, "tcbDate"); err != nil {
+			return m, err
+		}
+		if jl.TCBStatus == nil {
+			return m, malformed("%s tcbLevels[%d]: no tcbStatus", what, i)
+		}
+		if l.Status, err = parseTCBStatus(*jl.TCBStatus, UpToDate, OutOfDate, Revoked); err != nil {
+			return m, err
+		}
+		l.AdvisoryIDs = jl.AdvisoryIDs
+		m.Levels = append(m.Levels, l)
+	}
+	return m, nil
 }
 
 // UnmarshalJSON reads either form.
@@ -150,13 +238,14 @@ func (t *jsonTCB) UnmarshalJSON(b []byte) error {
 	}
 	type plain struct {
 		SGXComponents []jsonTCBComp `json:"sgxtcbcomponents"`
+		TDXComponents []jsonTCBComp `json:"tdxtcbcomponents"`
 		PCESVN        *int          `json:"pcesvn"`
 	}
 	var p plain
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	t.SGXComponents, t.PCESVN = p.SGXComponents, p.PCESVN
+	t.SGXComponents, t.TDXComponents, t.PCESVN = p.SGXComponents, p.TDXComponents, p.PCESVN
 	for i := range t.C {
 		raw, ok := m[fmt.Sprintf("sgxtcbcomp%02dsvn", i+1)]
 		if !ok {
@@ -172,16 +261,16 @@ func (t *jsonTCB) UnmarshalJSON(b []byte) error {
 }
 
 type jsonTCBInfo struct {
-	ID                      *string         `json:"id"`
-	Version                 *int            `json:"version"`
-	IssueDate               *string         `json:"issueDate"`
-	NextUpdate              *string         `json:"nextUpdate"`
-	FMSPC                   *string         `json:"fmspc"`
-	PCEID                   *string         `json:"pceId"`
-	TCBType                 *int            `json:"tcbType"`
-	TCBEvaluationDataNumber *int            `json:"tcbEvaluationDataNumber"`
-	TDXModule               json.RawMessage `json:"tdxModule"`
-	TDXModuleIdentities     json.RawMessage `json:"tdxModuleIdentities"`
+	ID                      *string      `json:"id"`
+	Version                 *int         `json:"version"`
+	IssueDate               *string      `json:"issueDate"`
+	NextUpdate              *string      `json:"nextUpdate"`
+	FMSPC                   *string      `json:"fmspc"`
+	PCEID                   *string      `json:"pceId"`
+	TCBType                 *int         `json:"tcbType"`
+	TCBEvaluationDataNumber *int         `json:"tcbEvaluationDataNumber"`
+	TDXModule               *jsonModule  `json:"tdxModule"`
+	TDXModuleIdentities     []jsonModule `json:"tdxModuleIdentities"`
 	TCBLevels               []struct {
 		TCB         *jsonTCB `json:"tcb"`
 		TCBDate     *string  `json:"tcbDate"`
@@ -196,7 +285,18 @@ type jsonTCBInfo struct {
 // non-empty list of levels with 16 component SVNs (0..255), PCESVN and a
 // known status. It checks structure only, not the signature. On failure it
 // returns nil and an error wrapping ErrMalformed.
-func ParseTCBInfo(b []byte) (*TCBInfo, error) {
+func ParseTCBInfo(b []byte) (*TCBInfo, error) { return parseTCBInfo(b, false) }
+
+// ParseTDXTCBInfo parses a TDX TCB Info document as Intel PCS serves it at
+// /tdx/certification/v4/tcb: version 3, id "TDX", everything ParseTCBInfo
+// checks, plus tdxModule (mrsigner 48 bytes, attributes and mask 8 bytes
+// each), optional tdxModuleIdentities (id TDX_NN, non-empty levels keyed by
+// isvsvn with status UpToDate, OutOfDate or Revoked, no duplicate id) and 16
+// tdxtcbcomponents in every level. It checks structure only, not the
+// signature. On failure it returns nil and an error wrapping ErrMalformed.
+func ParseTDXTCBInfo(b []byte) (*TCBInfo, error) { return parseTCBInfo(b, true) }
+
+func parseTCBInfo(b []byte, tdx bool) (*TCBInfo, error) {
 	s, err := splitSigned(b, "tcbInfo")
 	if err != nil {
 		return nil, err
@@ -210,7 +310,35 @@ func ParseTCBInfo(b []byte) (*TCBInfo, error) {
 		return nil, malformed("tcbInfo version must be 2 or 3")
 	}
 	t.Version = *j.Version
-	if t.Version == 3 {
+	if tdx {
+		if t.Version != 3 || j.ID == nil || *j.ID != "TDX" {
+			return nil, malformed("TDX tcbInfo must be version 3 with id TDX")
+		}
+		t.ID = *j.ID
+		if j.TDXModule == nil {
+			return nil, malformed("TDX tcbInfo has no tdxModule")
+		}
+		m, err := j.TDXModule.parse("tdxModule", false)
+		if err != nil {
+			return nil, err
+		}
+		t.TDXModule = &m.TDXModule
+		if len(j.TDXModuleIdentities) > 256 {
+			return nil, malformed("too many tdxModuleIdentities")
+		}
+		ids := map[string]bool{}
+		for i := range j.TDXModuleIdentities {
+			mi, err := j.TDXModuleIdentities[i].parse(fmt.Sprintf("tdxModuleIdentities[%d]", i), true)
+			if err != nil {
+				return nil, err
+			}
+			if ids[mi.ID] {
+				return nil, malformed("tdxModuleIdentities: duplicate id %s", mi.ID)
+			}
+			ids[mi.ID] = true
+			t.TDXModuleIdentities = append(t.TDXModuleIdentities, mi)
+		}
+	} else if t.Version == 3 {
 		if j.ID == nil || *j.ID != "SGX" {
 			return nil, malformed("tcbInfo v3 id must be SGX")
 		}
@@ -246,7 +374,7 @@ func ParseTCBInfo(b []byte) (*TCBInfo, error) {
 	if len(j.TCBLevels) > 1024 {
 		return nil, malformed("too many tcbLevels")
 	}
-	seen := map[[18]uint16]bool{}
+	seen := map[[34]uint16]bool{}
 	for i, jl := range j.TCBLevels {
 		var l TCBLevel
 		if jl.TCB == nil {
@@ -267,6 +395,18 @@ func ParseTCBInfo(b []byte) (*TCBInfo, error) {
 			}
 			l.SGXComponents[c] = uint8(*p)
 		}
+		if tdx {
+			if len(jl.TCB.TDXComponents) != 16 {
+				return nil, malformed("tcbLevels[%d]: want 16 tdxtcbcomponents", i)
+			}
+			for c := 0; c < 16; c++ {
+				p := jl.TCB.TDXComponents[c].SVN
+				if p == nil || *p < 0 || *p > 255 {
+					return nil, malformed("tcbLevels[%d]: TDX component %d SVN missing or out of range", i, c+1)
+				}
+				l.TDXComponents[c] = uint8(*p)
+			}
+		}
 		if jl.TCB.PCESVN == nil || *jl.TCB.PCESVN < 0 || *jl.TCB.PCESVN > 65535 {
 			return nil, malformed("tcbLevels[%d]: pcesvn missing or out of range", i)
 		}
@@ -281,9 +421,10 @@ func ParseTCBInfo(b []byte) (*TCBInfo, error) {
 			return nil, err
 		}
 		l.AdvisoryIDs = jl.AdvisoryIDs
-		var k [18]uint16
+		var k [34]uint16
 		for c := 0; c < 16; c++ {
 			k[c] = uint16(l.SGXComponents[c])
+			k[17+c] = uint16(l.TDXComponents[c])
 		}
 		k[16] = l.PCESVN
 		if seen[k] {
@@ -401,6 +542,23 @@ func ParseEnclaveIdentity(b []byte) (*EnclaveIdentity, error) {
 	return e, nil
 }
 
+// EvalNumOf returns the tcbEvaluationDataNumber of a TCB Info or Enclave
+// Identity document without parsing the rest. It returns an error wrapping
+// ErrMalformed when there is none.
+func EvalNumOf(b []byte, member string) (int, error) {
+	s, err := splitSigned(b, member)
+	if err != nil {
+		return 0, err
+	}
+	var j struct {
+		N *int `json:"tcbEvaluationDataNumber"`
+	}
+	if err := json.Unmarshal(s.Body, &j); err != nil || j.N == nil || *j.N < 0 {
+		return 0, malformed("%s: no tcbEvaluationDataNumber", member)
+	}
+	return *j.N, nil
+}
+
 // NextUpdateOf returns the nextUpdate of a TCB Info or Enclave Identity
 // document without parsing the rest. It returns an error wrapping
 // ErrMalformed when there is none.
@@ -450,4 +608,82 @@ func normFMSPC(s string) (string, error) {
 		return "", err
 	}
 	return strings.ToUpper(s), nil
+}
+
+// TCBEvalNum is one entry of Intel's TCB evaluation data numbers list.
+type TCBEvalNum struct {
+	Number            int
+	RecoveryEventDate time.Time
+	TCBDate           time.Time
+}
+
+// TCBEvalNums is Intel's signed list of the TCB evaluation data numbers
+// (TCB baselines) PCS serves for SGX or TDX.
+type TCBEvalNums struct {
+	Signed
+	ID         string // "SGX" or "TDX"
+	Version    int
+	IssueDate  time.Time
+	NextUpdate time.Time
+	Numbers    []TCBEvalNum
+}
+
+// ParseTCBEvalNums parses {"tcbEvaluationDataNumbers":{...},"signature":"..."}
+// as PCS serves it at .../tcbevaluationdatanumbers: version 1, id SGX or
+// TDX, dates, and a non-empty list of distinct positive numbers with their
+// tcbRecoveryEventDate and tcbDate. It checks structure only, not the
+// signature. On failure it returns nil and an error wrapping ErrMalformed.
+func ParseTCBEvalNums(b []byte) (*TCBEvalNums, error) {
+	s, err := splitSigned(b, "tcbEvaluationDataNumbers")
+	if err != nil {
+		return nil, err
+	}
+	var j struct {
+		ID         *string `json:"id"`
+		Version    *int    `json:"version"`
+		IssueDate  *string `json:"issueDate"`
+		NextUpdate *string `json:"nextUpdate"`
+		Numbers    []struct {
+			N        *int    `json:"tcbEvaluationDataNumber"`
+			Recovery *string `json:"tcbRecoveryEventDate"`
+			TCBDate  *string `json:"tcbDate"`
+		} `json:"tcbEvalNumbers"`
+	}
+	if err := json.Unmarshal(s.Body, &j); err != nil {
+		return nil, malformed("tcbEvaluationDataNumbers: %v", err)
+	}
+	e := &TCBEvalNums{Signed: s}
+	if j.Version == nil || *j.Version != 1 {
+		return nil, malformed("tcbEvaluationDataNumbers version must be 1")
+	}
+	e.Version = 1
+	if j.ID == nil || (*j.ID != "SGX" && *j.ID != "TDX") {
+		return nil, malformed("tcbEvaluationDataNumbers id must be SGX or TDX")
+	}
+	e.ID = *j.ID
+	if e.IssueDate, err = parseDate(j.IssueDate, "issueDate"); err != nil {
+		return nil, err
+	}
+	if e.NextUpdate, err = parseDate(j.NextUpdate, "nextUpdate"); err != nil {
+		return nil, err
+	}
+	if len(j.Numbers) == 0 || len(j.Numbers) > 1024 {
+		return nil, malformed("tcbEvalNumbers empty or too long")
+	}
+	seen := map[int]bool{}
+	for i, jn := range j.Numbers {
+		if jn.N == nil || *jn.N <= 0 || seen[*jn.N] {
+			return nil, malformed("tcbEvalNumbers[%d]: tcbEvaluationDataNumber missing, not positive or repeated", i)
+		}
+		seen[*jn.N] = true
+		n := TCBEvalNum{Number: *jn.N}
+		if n.RecoveryEventDate, err = parseDate(jn.Recovery, "tcbRecoveryEventDate"); err != nil {
+			return nil, err
+		}
+		if n.TCBDate, err = parseDate(jn.TCBDate, "tcbDate"); err != nil {
+			return nil, err
+		}
+		e.Numbers = append(e.Numbers, n)
+	}
+	return e, nil
 }

@@ -44,6 +44,11 @@ type PCSOptions struct {
 	// Update selects the TCB Info / QE Identity variant: "" (the service's
 	// default, standard), "standard" or "early" (PCS `update=` parameter).
 	Update string
+	// TDXBaseURL is the TDX certification API base. Empty means BaseURL
+	// with its "/sgx/" path segment replaced by "/tdx/" (Intel PCS, PCCS
+	// and Azure's cache all serve /tdx/certification/v4 beside
+	// /sgx/certification/v4).
+	TDXBaseURL string
 }
 
 // DefaultPCSOptions returns options for Intel's PCS v4.
@@ -55,9 +60,10 @@ func DefaultPCSOptions() PCSOptions {
 // Azure caching service under other base URLs). Issuer chains come from the
 // response headers (URL-encoded PEM).
 type PCS struct {
-	opts   PCSOptions
-	client *http.Client
-	base   *url.URL
+	opts    PCSOptions
+	client  *http.Client
+	base    *url.URL
+	tdxBase string
 }
 
 var _ Source = (*PCS)(nil)
@@ -97,7 +103,17 @@ func NewPCS(opts PCSOptions) (*PCS, error) {
 		}
 		c = &http.Client{Transport: tr, Timeout: to}
 	}
-	return &PCS{opts: opts, client: c, base: base}, nil
+	tdx := strings.TrimRight(opts.TDXBaseURL, "/")
+	if tdx == "" {
+		tdx = base.String()
+		if i := strings.LastIndex(tdx, "/sgx/"); i >= 0 {
+			tdx = tdx[:i] + "/tdx/" + tdx[i+len("/sgx/"):]
+		}
+	}
+	if u, err := url.Parse(tdx); err != nil || u.Host == "" {
+		return nil, fmt.Errorf("collateral: bad TDX base URL %q", tdx)
+	}
+	return &PCS{opts: opts, client: c, base: base, tdxBase: tdx}, nil
 }
 
 // Fetch gets the item for key from the service. A 404 gives an error
@@ -126,6 +142,31 @@ func (p *PCS) Fetch(ctx context.Context, key Key) (*Item, error) {
 		chainHeader = "SGX-PCK-CRL-Issuer-Chain"
 	case KindRootCACRL:
 		u = p.opts.RootCRLURL
+	case KindTDXTCBInfo:
+		u = p.tdxBase + "/tcb?fmspc=" + url.QueryEscape(key.FMSPC)
+		if p.opts.Update != "" && key.EvalNum == 0 {
+			u += "&update=" + p.opts.Update
+		}
+		chainHeader = "TCB-Info-Issuer-Chain"
+	case KindTDQEIdentity:
+		u = p.tdxBase + "/qe/identity"
+		if p.opts.Update != "" && key.EvalNum == 0 {
+			u += "?update=" + p.opts.Update
+		}
+		chainHeader = "SGX-Enclave-Identity-Issuer-Chain"
+	}
+	switch key.Kind {
+	case KindSGXTCBEvalNums:
+		u, chainHeader = p.base.String()+"/tcbevaluationdatanumbers", "TCB-Evaluation-Data-Numbers-Issuer-Chain"
+	case KindTDXTCBEvalNums:
+		u, chainHeader = p.tdxBase+"/tcbevaluationdatanumbers", "TCB-Evaluation-Data-Numbers-Issuer-Chain"
+	}
+	if key.EvalNum != 0 {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += fmt.Sprintf("%stcbEvaluationDataNumber=%d", sep, key.EvalNum)
 	}
 	body, hdr, err := p.get(ctx, u)
 	if err != nil {
@@ -134,7 +175,7 @@ func (p *PCS) Fetch(ctx context.Context, key Key) (*Item, error) {
 	var chain []byte
 	if chainHeader != "" {
 		v := hdr.Get(chainHeader)
-		if v == "" && key.Kind == KindTCBInfo {
+		if v == "" && (key.Kind == KindTCBInfo || key.Kind == KindTDXTCBInfo) {
 			v = hdr.Get("SGX-TCB-Info-Issuer-Chain") // v3 API name
 		}
 		if v == "" {

@@ -35,6 +35,14 @@ const (
 	KindQEIdentity
 	KindPCKCRL
 	KindRootCACRL
+	// KindTDXTCBInfo is the TDX TCB Info (id "TDX", version 3) for an FMSPC.
+	KindTDXTCBInfo
+	// KindTDQEIdentity is the TD quoting enclave's identity (id "TD_QE").
+	KindTDQEIdentity
+	// KindSGXTCBEvalNums and KindTDXTCBEvalNums are Intel's signed lists of
+	// the TCB evaluation data numbers (TCB baselines) PCS serves.
+	KindSGXTCBEvalNums
+	KindTDXTCBEvalNums
 )
 
 // String returns the kind's lower-case name.
@@ -48,6 +56,14 @@ func (k Kind) String() string {
 		return "pckcrl"
 	case KindRootCACRL:
 		return "rootcacrl"
+	case KindTDXTCBInfo:
+		return "tdxtcbinfo"
+	case KindTDQEIdentity:
+		return "tdqeidentity"
+	case KindSGXTCBEvalNums:
+		return "sgxtcbevalnums"
+	case KindTDXTCBEvalNums:
+		return "tdxtcbevalnums"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -59,22 +75,40 @@ const (
 )
 
 // Key identifies one piece of collateral. FMSPC (12 upper-case hex digits)
-// is set for KindTCBInfo only, CA for KindPCKCRL only.
+// is set for KindTCBInfo and KindTDXTCBInfo only, CA for KindPCKCRL only.
+// EvalNum, for the four signed JSON kinds, asks for the document of that
+// tcbEvaluationDataNumber (a TCB baseline); 0 means the source's default.
+// Being part of the key, it keeps baselines apart in a Cache.
 type Key struct {
-	Kind  Kind
-	FMSPC string
-	CA    string
+	Kind    Kind
+	FMSPC   string
+	CA      string
+	EvalNum int
 }
 
-// String returns a short form such as "tcbinfo/00906ED50000" for logs.
+// String returns a short form such as "tcbinfo/00906ED50000" or
+// "tdxtcbinfo/90C06F000000@18" for logs.
 func (k Key) String() string {
+	var s string
 	switch k.Kind {
-	case KindTCBInfo:
-		return "tcbinfo/" + k.FMSPC
+	case KindTCBInfo, KindTDXTCBInfo:
+		s = k.Kind.String() + "/" + k.FMSPC
 	case KindPCKCRL:
-		return "pckcrl/" + k.CA
+		s = "pckcrl/" + k.CA
+	default:
+		s = k.Kind.String()
 	}
-	return k.Kind.String()
+	if k.EvalNum != 0 {
+		s += fmt.Sprintf("@%d", k.EvalNum)
+	}
+	return s
+}
+
+// IsJSON reports whether the kind is a signed JSON document (TCB Info or
+// enclave identity), as opposed to a CRL.
+func (k Kind) IsJSON() bool {
+	return k == KindTCBInfo || k == KindQEIdentity || k == KindTDXTCBInfo || k == KindTDQEIdentity ||
+		k == KindSGXTCBEvalNums || k == KindTDXTCBEvalNums
 }
 
 // TCBInfoKey returns the key of the TCB Info for fmspc (hex, any case). It
@@ -91,8 +125,11 @@ func TCBInfoKey(fmspc string) (Key, error) {
 func PCKCRLKey(ca string) Key { return Key{Kind: KindPCKCRL, CA: ca} }
 
 func (k Key) validate() error {
+	if k.EvalNum < 0 || (k.EvalNum != 0 && (!k.Kind.IsJSON() || k.Kind == KindSGXTCBEvalNums || k.Kind == KindTDXTCBEvalNums)) {
+		return fmt.Errorf("%w: key %v: evaluation data number %d not allowed", ErrMalformed, k.Kind, k.EvalNum)
+	}
 	switch k.Kind {
-	case KindTCBInfo:
+	case KindTCBInfo, KindTDXTCBInfo:
 		if _, err := normFMSPC(k.FMSPC); err != nil || k.CA != "" {
 			return fmt.Errorf("%w: bad TCB Info key %q", ErrMalformed, k.FMSPC)
 		}
@@ -100,7 +137,7 @@ func (k Key) validate() error {
 		if (k.CA != CAProcessor && k.CA != CAPlatform) || k.FMSPC != "" {
 			return fmt.Errorf("%w: bad PCK CRL CA %q", ErrMalformed, k.CA)
 		}
-	case KindQEIdentity, KindRootCACRL:
+	case KindQEIdentity, KindRootCACRL, KindTDQEIdentity, KindSGXTCBEvalNums, KindTDXTCBEvalNums:
 		if k.CA != "" || k.FMSPC != "" {
 			return fmt.Errorf("%w: key %v has extra fields", ErrMalformed, k.Kind)
 		}
@@ -146,17 +183,31 @@ func NewItem(key Key, body, chain []byte, fetchedAt time.Time) (*Item, error) {
 	}
 	it := &Item{Key: key, IssuerChain: bytes.Clone(chain), FetchedAt: fetchedAt}
 	switch key.Kind {
-	case KindTCBInfo, KindQEIdentity:
+	case KindTCBInfo, KindQEIdentity, KindTDXTCBInfo, KindTDQEIdentity, KindSGXTCBEvalNums, KindTDXTCBEvalNums:
 		it.Body = bytes.Clone(body)
 		member := "tcbInfo"
-		if key.Kind == KindQEIdentity {
+		switch key.Kind {
+		case KindQEIdentity, KindTDQEIdentity:
 			member = "enclaveIdentity"
+		case KindSGXTCBEvalNums, KindTDXTCBEvalNums:
+			member = "tcbEvaluationDataNumbers"
 		}
 		nu, err := NextUpdateOf(it.Body, member)
 		if err != nil {
 			return nil, err
 		}
 		it.NextUpdate = nu
+		if key.EvalNum != 0 {
+			// A source that ignores the requested baseline must not slip
+			// another one in under its key.
+			n, err := EvalNumOf(it.Body, member)
+			if err != nil {
+				return nil, err
+			}
+			if n != key.EvalNum {
+				return nil, fmt.Errorf("%w: %v: document has tcbEvaluationDataNumber %d", ErrNotFound, key, n)
+			}
+		}
 	case KindPCKCRL, KindRootCACRL:
 		der, err := CRLToDER(body)
 		if err != nil {
@@ -237,6 +288,56 @@ func Get(ctx context.Context, src Source, fmspc, ca string) (*Bundle, error) {
 	}{
 		{tk, &b.TCBInfo},
 		{Key{Kind: KindQEIdentity}, &b.QEIdentity},
+		{PCKCRLKey(ca), &b.PCKCRL},
+		{Key{Kind: KindRootCACRL}, &b.RootCACRL},
+	} {
+		it, err := src.Fetch(ctx, f.key)
+		if err != nil {
+			return nil, err
+		}
+		if it == nil || it.Key.Kind != f.key.Kind {
+			return nil, fmt.Errorf("%w: source returned the wrong item for %v", ErrUnavailable, f.key)
+		}
+		*f.dst = it
+	}
+	return &b, nil
+}
+
+// GetSGX is Get with a TCB baseline: evalNum, when non-zero, selects the
+// tcbEvaluationDataNumber of the TCB Info and QE Identity.
+func GetSGX(ctx context.Context, src Source, fmspc, ca string, evalNum int) (*Bundle, error) {
+	if evalNum == 0 {
+		return Get(ctx, src, fmspc, ca)
+	}
+	tk, err := TCBInfoKey(fmspc)
+	if err != nil {
+		return nil, err
+	}
+	tk.EvalNum = evalNum
+	return getKeys(ctx, src, tk, Key{Kind: KindQEIdentity, EvalNum: evalNum}, ca)
+}
+
+// GetTDX fetches the four items a TD quote with this FMSPC and PCK CA needs:
+// the TDX TCB Info, the TD_QE identity, the PCK CRL of ca (the Platform CA
+// for every TDX platform seen so far) and the Root CA CRL. evalNum, when
+// non-zero, selects the TCB baseline (tcbEvaluationDataNumber) of the two
+// signed documents. It returns the first error of src.
+func GetTDX(ctx context.Context, src Source, fmspc, ca string, evalNum int) (*Bundle, error) {
+	f, err := normFMSPC(fmspc)
+	if err != nil {
+		return nil, err
+	}
+	return getKeys(ctx, src, Key{Kind: KindTDXTCBInfo, FMSPC: f, EvalNum: evalNum}, Key{Kind: KindTDQEIdentity, EvalNum: evalNum}, ca)
+}
+
+func getKeys(ctx context.Context, src Source, tk, qk Key, ca string) (*Bundle, error) {
+	var b Bundle
+	for _, f := range []struct {
+		key Key
+		dst **Item
+	}{
+		{tk, &b.TCBInfo},
+		{qk, &b.QEIdentity},
 		{PCKCRLKey(ca), &b.PCKCRL},
 		{Key{Kind: KindRootCACRL}, &b.RootCACRL},
 	} {

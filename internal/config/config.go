@@ -57,6 +57,15 @@ type Config struct {
 	CollateralCA    string   // PEM CA bundle that verifies the collateral service's TLS certificate
 	Offline         bool     // never fetch collateral from the network
 	AcceptTCBStatus []string // TCB statuses accepted before the policy runs
+
+	// TDX (decision D9).
+	// accept-tdx-tcb-status: TDX TCB statuses accepted before the policy
+	// runs. The default includes OutOfDate: Azure's TDX hardware is
+	// OutOfDate against Intel's latest collateral while MAA attests it
+	// (contract §4.3).
+	TDXAcceptTCB []string
+	TDXUnmatched string // tdx-unmatched-tcb-level: "reject" or "out-of-date" for a TD quote matching no TCB level
+
 	PolicyMgmtCerts []string // PEM files: initial policy-management certificates (Isolated mode)
 	// AllowChainedSigners accepts management JWS signed by a certificate that
 	// chains to a listed policy-management certificate (Isolated mode).
@@ -104,6 +113,8 @@ func Default() Config {
 		TLSMinVersion:   "1.2",
 		SevSnpCRL:       "soft",
 		AcceptTCBStatus: []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"},
+		TDXAcceptTCB:    []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded"},
+		TDXUnmatched:    "reject",
 		OIDCRolesClaim:  "roles",
 		OIDCReaders:     []string{"Attestation Reader"},
 		OIDCWriters:     []string{"Attestation Contributor"},
@@ -157,6 +168,8 @@ var options = []option{
 	{"collateral-ca", "PEM CA bundle for the collateral service's TLS certificate", kString, func(c *Config) any { return &c.CollateralCA }},
 	{"offline", "never fetch collateral from the network (requires collateral-dir)", kBool, func(c *Config) any { return &c.Offline }},
 	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
+	{"accept-tdx-tcb-status", "comma-separated TDX TCB statuses accepted before the policy runs (default includes OutOfDate: Azure TDX hardware is OutOfDate against Intel's latest collateral)", kList, func(c *Config) any { return &c.TDXAcceptTCB }},
+	{"tdx-unmatched-tcb-level", "TD quotes matching no Intel TCB level (e.g. Azure DCesv6): reject, or out-of-date to accept them as OutOfDate with x-maat-tdx-tcb-unmatched", kString, func(c *Config) any { return &c.TDXUnmatched }},
 	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
 	{"allow-management-replay", "Isolated mode: accept a signed policy or certificate request again after a later one superseded it, as MAA does (allows rollback by replay; for replaying recorded MAA traffic)", kBool, func(c *Config) any { return &c.AllowManagementReplay }},
 	{"policy-management-allow-chained-signers", "Isolated mode: also accept policy and certificate JWS signed by a certificate that chains to a policy-management certificate (reported in responses)", kBool, func(c *Config) any { return &c.AllowChainedSigners }},
@@ -426,6 +439,17 @@ func (c Config) Validate() error {
 	}
 	if len(c.AcceptTCBStatus) == 0 {
 		bad("accept-tcb-status", "must name at least one status")
+	}
+	for _, st := range c.TDXAcceptTCB {
+		if !slices.Contains(knownTCBStatuses, st) || st == "Revoked" {
+			bad("accept-tdx-tcb-status", "%q is not an acceptable TCB status (%s)", st, strings.Join(knownTCBStatuses[:len(knownTCBStatuses)-1], ", "))
+		}
+	}
+	if len(c.TDXAcceptTCB) == 0 {
+		bad("accept-tdx-tcb-status", "must name at least one status")
+	}
+	if c.TDXUnmatched != "reject" && c.TDXUnmatched != "out-of-date" {
+		bad("tdx-unmatched-tcb-level", "%q is neither reject nor out-of-date", c.TDXUnmatched)
 	}
 	if c.Offline && c.CollateralDir == "" {
 		bad("offline", "offline mode needs collateral-dir")

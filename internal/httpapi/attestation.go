@@ -84,7 +84,9 @@ var types = map[evidence.Type]typeInfo{
 	evidence.SgxEnclave:  {member: "quote", claims: sgxClaims},
 	evidence.OpenEnclave: {member: "report", claims: sgxClaims},
 	evidence.Tpm:         {member: "data", protocol: true},
-	evidence.SevSnpVm:    {member: "report", claims: sevsnpClaims},
+	// MAA's TdxVm claims_supported has not been recorded: none are added.
+	evidence.TdxVm:    {member: "quote"},
+	evidence.SevSnpVm: {member: "report", claims: sevsnpClaims},
 }
 
 // sevsnpClaims are MAA's SevSnpVm claims (internal/evidence/sevsnp).

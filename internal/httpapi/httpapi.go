@@ -25,7 +25,9 @@ import (
 )
 
 // APIVersions are the api-version values Maat accepts, oldest first.
-var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2025-06-01"}
+// 2023-04-01-preview has no spec folder, but MAA answers it and TDX clients
+// (Azure/cvm-attestation-tools) send it (decision D1).
+var APIVersions = []string{"2020-10-01", "2022-08-01", "2022-09-01-preview", "2023-04-01-preview", "2025-06-01"}
 
 // KeySetSource yields the current signing key set.
 type KeySetSource interface {
@@ -54,6 +56,8 @@ type Server struct {
 	// Auth authenticates management calls; nil means no authentication
 	// (a loud warning is the caller's job).
 	Auth Authenticator
+	// Baselines serves GET /tcbbaselines/{type}; nil leaves it out.
+	Baselines TCBBaselines
 }
 
 // Handler returns the http.Handler serving the whole surface.
@@ -65,6 +69,9 @@ func (s *Server) Handler() http.Handler {
 	rt.handle(http.MethodGet, "/readyz", s.readyz)
 	if s.Attester != nil && s.Management != nil {
 		s.registerAttestation(rt)
+	}
+	if s.Baselines != nil {
+		rt.handle(http.MethodGet, "/tcbbaselines/{type}", s.getTCBBaselines)
 	}
 	return s.middleware(rt.dispatch)
 }

@@ -36,17 +36,30 @@ const DefaultSevSnpVmPolicyHash = "NV1ac05uHVG8H7jncd14tq1VD6ijcYY6Xsnf6cZ8ijU"
 // (unpublished) default SevSnpVm policy.
 const MAASevSnpVmDefaultPolicyHash = "9NY0VnTQ-IiBriBplVUpFbczcDaEBUwsiFYAzHu_gco"
 
+// defaultTDXPolicy is Maat's default for TdxVm (decision D7): permit and
+// issue nothing, so a token carries only the verified claims. MAA's own
+// TdxVm default is not public (the hash B56nbp5s… in MAA's docs belongs to
+// a custom policy), so x-ms-policy-hash differs from MAA's: it is
+// DefaultTDXPolicyHash. See docs/TDX.md.
+const defaultTDXPolicy = defaultCVMPolicy
+
+// DefaultTDXPolicyHash is the x-ms-policy-hash of Maat's default TdxVm
+// policy.
+const DefaultTDXPolicyHash = "NV1ac05uHVG8H7jncd14tq1VD6ijcYY6Xsnf6cZ8ijU"
+
 // Default returns the default policy text for an attestation type (matched
 // case-insensitively) and true: MAA's own for SgxEnclave and OpenEnclave,
-// Maat's permit-all for SevSnpVm. For any other type (Tpm, which MAA refuses
-// to attest until a policy is set, and types whose default is not decided)
-// it returns "" and false.
+// Maat's permit-all for SevSnpVm and TdxVm. For any other type (Tpm, which
+// MAA refuses to attest until a policy is set, and types whose default is
+// not decided) it returns "" and false.
 func Default(attestationType string) (text string, ok bool) {
 	switch strings.ToLower(attestationType) {
 	case "sgxenclave", "openenclave":
 		return defaultSGXPolicy, true
 	case "sevsnpvm":
 		return defaultCVMPolicy, true
+	case "tdxvm":
+		return defaultTDXPolicy, true
 	}
 	return "", false
 }

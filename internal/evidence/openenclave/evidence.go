@@ -42,7 +42,13 @@ func NewEvidenceVerifier(v *sgx.Verifier, accept []collateral.TCBStatus, call ..
 
 // Verify implements evidence.Verifier: raw is the OE report or evidence.
 func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.Config) (*evidence.Verified, error) {
-	res, err := e.v.Verify(ctx, raw, e.call...)
+	opts := e.call
+	if b, err := sgx.BaselineOption(cfg); err != nil {
+		return nil, err
+	} else if b != nil {
+		opts = append(slices.Clone(opts), b)
+	}
+	res, err := e.v.Verify(ctx, raw, opts...)
 	if err != nil {
 		return nil, err
 	}

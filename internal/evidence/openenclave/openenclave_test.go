@@ -8,7 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"os"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +21,10 @@ import (
 
 func read(t testing.TB, p ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, p...)...))
+	if len(p) == 1 && !strings.Contains(p[0], "/") {
+		p = []string{"maa", p[0]} // the report files live in the shared maa/ folder
+	}
+	b, err := sgxvectors.Read(strings.Split(filepath.ToSlash(filepath.Join(p...)), "/")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func verifier(t testing.TB, at, dir, fmspc string) (*Verifier, *collateral.Bundl
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := collateral.Get(context.Background(), collateral.Dir{Path: filepath.Join("testdata", dir)}, fmspc, collateral.CAProcessor)
+	b, err := collateral.Get(context.Background(), collateral.Dir{FS: sgxvectors.MustFS(dir)}, fmspc, collateral.CAProcessor)
 	if err != nil {
 		t.Fatal(err)
 	}

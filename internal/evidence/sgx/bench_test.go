@@ -5,7 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
-	"path/filepath"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"testing"
 	"time"
 
@@ -20,7 +20,7 @@ import (
 
 func benchSetup(b *testing.B) (*Verifier, []byte) {
 	at := mustTime(b, "2025-07-01T00:00:00Z")
-	src := collateral.NewCache(collateral.Dir{Path: filepath.Join("testdata", "dcapqvl")}, collateral.CacheOptions{Now: func() time.Time { return at }})
+	src := collateral.NewCache(collateral.Dir{FS: sgxvectors.MustFS("dcapqvl")}, collateral.CacheOptions{Now: func() time.Time { return at }})
 	o := DefaultOptions()
 	o.Now = func() time.Time { return at }
 	o.Collateral = src

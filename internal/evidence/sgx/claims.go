@@ -47,16 +47,3 @@ func (r *Result) Claims() map[string]any {
 	}
 	return m
 }
-
-// Claims returns the x-ms-sgx-collateral object.
-func (h CollateralHashes) Claims() map[string]any {
-	return map[string]any{
-		"qeidcertshash":    hex.EncodeToString(h.QEIDCerts[:]),
-		"qeidcrlhash":      hex.EncodeToString(h.QEIDCRL[:]),
-		"qeidhash":         hex.EncodeToString(h.QEID[:]),
-		"quotehash":        hex.EncodeToString(h.Quote[:]),
-		"tcbinfocertshash": hex.EncodeToString(h.TCBInfoCerts[:]),
-		"tcbinfocrlhash":   hex.EncodeToString(h.TCBInfoCRL[:]),
-		"tcbinfohash":      hex.EncodeToString(h.TCBInfo[:]),
-	}
-}

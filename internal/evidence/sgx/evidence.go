@@ -56,7 +56,13 @@ func NewEvidenceVerifier(v *Verifier, accept []collateral.TCBStatus, call ...Cal
 
 // Verify implements evidence.Verifier: raw is the quote.
 func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.Config) (*evidence.Verified, error) {
-	res, err := e.v.Verify(ctx, raw, append(slices.Clone(e.call), WithEvidence(raw))...)
+	opts := append(slices.Clone(e.call), WithEvidence(raw))
+	if b, err := BaselineOption(cfg); err != nil {
+		return nil, err
+	} else if b != nil {
+		opts = append(opts, b)
+	}
+	res, err := e.v.Verify(ctx, raw, opts...)
 	if err != nil {
 		return nil, err
 	}

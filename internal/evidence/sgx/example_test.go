@@ -3,7 +3,7 @@ package sgx_test
 import (
 	"context"
 	"fmt"
-	"os"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"time"
 
 	"github.com/maat-attest/maat/internal/collateral"
@@ -16,12 +16,12 @@ func ExampleVerifier_Verify() {
 	at := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	opts := sgx.DefaultOptions()
 	opts.Now = func() time.Time { return at }
-	opts.Collateral = collateral.NewCache(collateral.Dir{Path: "testdata/dcapqvl"}, collateral.CacheOptions{Now: opts.Now})
+	opts.Collateral = collateral.NewCache(collateral.Dir{FS: sgxvectors.MustFS("dcapqvl")}, collateral.CacheOptions{Now: opts.Now})
 	v, err := sgx.NewVerifier(opts)
 	if err != nil {
 		panic(err)
 	}
-	quote, _ := os.ReadFile("testdata/dcapqvl/sgx_quote.bin")
+	quote := sgxvectors.MustRead("dcapqvl", "sgx_quote.bin")
 	res, err := v.Verify(context.Background(), quote)
 	if err != nil {
 		fmt.Println("not verified:", err)

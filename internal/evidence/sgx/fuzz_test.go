@@ -65,8 +65,8 @@ func FuzzParsePCKExtensions(f *testing.F) {
 		}
 	}
 	sp := defaultSpec()
-	sp.pck.platform = true
-	f.Add(buildSGXExtension(f, sp.pck))
+	sp.PCK.Platform = true
+	f.Add(buildSGXExtension(f, sp.PCK))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := ParsePCKExtensions(b)
 		if (x == nil) == (err == nil) {

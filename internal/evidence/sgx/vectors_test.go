@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +29,7 @@ func mustTime(t testing.TB, s string) time.Time {
 
 func readFile(t testing.TB, path ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, path...)...))
+	b, err := sgxvectors.Read(strings.Split(filepath.ToSlash(filepath.Join(path...)), "/")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func readFile(t testing.TB, path ...string) []byte {
 // bundleFromDir loads a collateral bundle directory for the given FMSPC.
 func bundleFromDir(t testing.TB, dir, fmspc string) *collateral.Bundle {
 	t.Helper()
-	b, err := collateral.Get(context.Background(), collateral.Dir{Path: filepath.Join("testdata", dir)}, fmspc, collateral.CAProcessor)
+	b, err := collateral.Get(context.Background(), collateral.Dir{FS: sgxvectors.MustFS(dir)}, fmspc, collateral.CAProcessor)
 	if err != nil {
 		t.Fatal(err)
 	}
