@@ -61,7 +61,7 @@ func TestAttestationErrorPaths(t *testing.T) {
 		{"broken draft policy", base, "POST", "/attest/OpenEnclave" + v, body(map[string]any{"report": b64(report), "draftPolicyForAttestation": "version=1.0;\nauthorizationrules{ => permit() };"}), false, 400, "PolicyParsingError", "2:"},
 		{"tampered quote", base, "POST", "/attest/SgxEnclave" + v, body(map[string]any{"quote": b64(flipped)}), false, 400, "InvalidQuote", ""},
 		{"truncated quote", base, "POST", "/attest/SgxEnclave" + v, body(map[string]any{"quote": b64(quote[:100])}), false, 400, "InvalidParameter", ""},
-		{"unsupported type", base, "POST", "/attest/TdxVm" + v, body(map[string]any{"quote": "AAAA"}), false, 400, "InvalidParameter", "not supported"},
+		{"unsupported type", base, "POST", "/attest/AzureGuest" + v, body(map[string]any{"quote": "AAAA"}), false, 400, "InvalidParameter", "not supported"},
 		{"unknown type", base, "POST", "/attest/Nitro" + v, body(map[string]any{"report": "AAAA"}), false, 400, "InvalidParameter", "not supported"},
 		{"attest without api-version", base, "POST", "/attest/SgxEnclave", body(map[string]any{"quote": b64(quote)}), false, 400, "InvalidParameter", "api-version"},
 		{"Tpm policy not set", base, "POST", "/attest/Tpm" + v, body(map[string]any{"data": "e30"}), false, 400, "InvalidParameter", ""},

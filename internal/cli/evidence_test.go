@@ -13,13 +13,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
-// Vectors live in the evidence and collateral packages' testdata (see the
-// README.md files there for provenance and validity windows).
+// Vectors live in internal/testsupport/sgxvectors (its README.md gives
+// provenance and validity windows).
 var (
-	evSGXData  = filepath.Join("..", "evidence", "sgx", "testdata")
-	evCollData = filepath.Join("..", "collateral", "testdata")
+	evSGXData  = sgxvectors.Path()
+	evCollData = sgxvectors.Path()
 )
 
 func runEvidence(t *testing.T, args ...string) (map[string]any, string, error) {

@@ -9,11 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // pcsReply is what one fuzzed PCS round trip answers.
@@ -62,7 +62,7 @@ func fetchReply(key Key, reply pcsReply) (*Item, error) {
 // pcsRawSeed returns a recorded Intel PCS response: the body and the
 // issuer chain as the PCS sends it (URL-encoded PEM in a header).
 func pcsRawSeed(f *testing.F, name, bodyMember string) (header string, body []byte) {
-	b, err := os.ReadFile(filepath.Join("testdata", "pcs2025raw", name))
+	b, err := sgxvectors.Read("pcs2025raw", name)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func FuzzPCSResponse(f *testing.F) {
 	}
 	h, body := pcsRawSeed(f, "sgx_tcb_info_00906ED50000.json", "tcb_info_json")
 	f.Add(uint8(0), uint8(0), uint8(1), h, body) // the v3 header name
-	root, err := os.ReadFile(filepath.Join("testdata", "dcapqvl", "root_ca_crl.der"))
+	root, err := sgxvectors.Read("dcapqvl", "root_ca_crl.der")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -154,6 +154,12 @@ func ParseEvidence(b []byte) (*Evidence, error) {
 	if e.FormatID != FormatSGXECDSA {
 		return nil, unsupported("evidence format %s is not SGX_ECDSA", FormatString(e.FormatID))
 	}
+	// Bytes 20..24 are the header's alignment padding. They are not signed,
+	// so only zero is accepted: otherwise one evidence would have many
+	// encodings (and many quote hashes).
+	if binary.LittleEndian.Uint32(raw[20:24]) != 0 {
+		return nil, malformed("attestation header padding (bytes 20..24) is %x, want zero", raw[20:24])
+	}
 	if e.DataSize != uint64(len(raw)-AttestationHeaderSize) {
 		return nil, malformed("data size %d, but %d bytes follow the header", e.DataSize, len(raw)-AttestationHeaderSize)
 	}

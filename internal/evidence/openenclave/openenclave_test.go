@@ -8,11 +8,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
@@ -183,6 +184,15 @@ func TestEvidenceSGXECDSA(t *testing.T) {
 	binary.LittleEndian.PutUint64(bad[24:], uint64(len(q)+1))
 	if _, err := ParseEvidence(bad); !errors.Is(err, ErrMalformed) {
 		t.Errorf("data size: %v", err)
+	}
+	// The header padding is not signed: a non-zero byte there would give
+	// the same evidence another encoding (and another quotehash).
+	for i := 20; i < 24; i++ {
+		pad := makeEvidence(FormatSGXECDSA, q)
+		pad[i] = 1
+		if _, err := ParseEvidence(pad); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "padding") {
+			t.Errorf("padding byte %d: %v", i, err)
+		}
 	}
 }
 
