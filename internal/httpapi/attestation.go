@@ -354,15 +354,32 @@ func decodeObject(body []byte, what string) (jsonstrict.Object, error) {
 }
 
 func b64Field(raw json.RawMessage, name string) ([]byte, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, maaerr.New(maaerr.InvalidParameter, "\"%s\" must be a base64url string.", name)
+	s, ok := plainString(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, maaerr.New(maaerr.InvalidParameter, "\"%s\" must be a base64url string.", name)
+		}
 	}
 	b, err := jose.DecodeB64Loose(s)
 	if err != nil {
 		return nil, maaerr.New(maaerr.InvalidParameter, "\"%s\" is not valid base64url or base64.", name)
 	}
 	return b, nil
+}
+
+// plainString returns the contents of a JSON string without escapes (the
+// shape every base64 member has) without decoding it again; ok is false for
+// anything else, which the caller decodes in full. raw is a validated JSON
+// value (jsonstrict), so a leading quote means a string.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // decodeData decodes {"data": base64, "dataType": "Binary"|"JSON"}. Empty
