@@ -149,7 +149,7 @@ func (v *Verifier) Verify(ctx context.Context, quote []byte, opts ...dcap.CallOp
 // verifier maps it to OutOfDate); ServiceUnavailable when collateral could
 // not be fetched.
 func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...dcap.CallOption) (*Result, error) {
-	c, err := v.core.Core(ctx, q.Quote, dcap.Profile{TEE: dcap.TEETypeTDX}, opts...)
+	c, err := v.core.Core(ctx, &q.Quote, dcap.Profile{TEE: dcap.TEETypeTDX}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...dcap.CallO
 	if b.V15 && b.TEETCBSVN2 != b.TEETCBSVN && (status == collateral.OutOfDate || status == collateral.OutOfDateConfigurationNeeded) {
 		r.RelaunchAdvised = relaunchHelps(tcb, x, b, fmspc, r.QEStatus)
 	}
-	if err := v.core.ExpiryError(c); err != nil {
+	if err := v.core.ExpiryError(&c); err != nil {
 		return nil, err
 	}
 	return r, nil
