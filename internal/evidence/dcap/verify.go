@@ -159,8 +159,8 @@ type Core struct {
 	// TCBInfo is the verified TCB Info (SGX or TDX per the Profile).
 	TCBInfo *collateral.TCBInfo
 	// QEIdentity is the verified QE (or TD_QE) identity and QELevel the
-	// level the QE report's ISVSVN selected (never Revoked is filtered:
-	// callers merge it).
+	// level the QE report's ISVSVN selected, whatever its status (a
+	// Revoked QE is the callers' to refuse when they merge statuses).
 	QEIdentity *collateral.EnclaveIdentity
 	QELevel    *collateral.QELevel
 	// CollateralExpiry is the earliest nextUpdate / notAfter among the CRLs,
