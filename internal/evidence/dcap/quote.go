@@ -269,14 +269,29 @@ func tdBodyBounds(b []byte, version uint16) (int, int, error) {
 // On failure it returns nil and a *maaerr.Error (InvalidParameter) wrapping
 // ErrMalformedQuote, ErrUnsupportedQuote or ErrUnsupportedCertType.
 func ParseQuote(b []byte, tee uint32) (*Quote, error) {
+	q := new(Quote)
+	if err := ParseQuoteInto(q, b, tee); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// ParseQuoteInto is ParseQuote into *q (which it overwrites), for callers
+// that embed a Quote in their own type. On failure *q is left zero.
+func ParseQuoteInto(q *Quote, b []byte, tee uint32) (err error) {
+	defer func() {
+		if err != nil {
+			*q = Quote{}
+		}
+	}()
 	if len(b) > MaxQuoteSize {
-		return nil, malformed("quote is %d bytes, larger than the %d-byte limit", len(b), MaxQuoteSize)
+		return malformed("quote is %d bytes, larger than the %d-byte limit", len(b), MaxQuoteSize)
 	}
 	if len(b) < MinQuoteSize {
-		return nil, malformed("quote is %d bytes, shorter than the %d-byte minimum", len(b), MinQuoteSize)
+		return malformed("quote is %d bytes, shorter than the %d-byte minimum", len(b), MinQuoteSize)
 	}
 	raw := bytes.Clone(b)
-	q := &Quote{raw: raw, BodyType: v5BodyTypeSGX}
+	*q = Quote{raw: raw, BodyType: v5BodyTypeSGX}
 	if tee == TEETypeTDX {
 		q.BodyType = v5BodyTypeTD10
 	}
@@ -290,25 +305,25 @@ func ParseQuote(b []byte, tee uint32) (*Quote, error) {
 	copy(h.UserData[:], raw[28:48])
 
 	if h.Version < 3 || h.Version > 5 {
-		return nil, unsupported(ErrUnsupportedQuote, "quote version %d is not supported", h.Version)
+		return unsupported(ErrUnsupportedQuote, "quote version %d is not supported", h.Version)
 	}
 	if h.AttestationKeyType != AttestationKeyECDSAP256 {
-		return nil, unsupported(ErrUnsupportedQuote, "attestation key type %d is not supported (want 2, ECDSA-P256)", h.AttestationKeyType)
+		return unsupported(ErrUnsupportedQuote, "attestation key type %d is not supported (want 2, ECDSA-P256)", h.AttestationKeyType)
 	}
 	switch {
 	case tee == TEETypeSGX && h.TEEType != TEETypeSGX:
-		return nil, unsupported(ErrUnsupportedQuote, "TEE type %#x is not SGX", h.TEEType)
+		return unsupported(ErrUnsupportedQuote, "TEE type %#x is not SGX", h.TEEType)
 	case tee == TEETypeTDX && h.TEEType != TEETypeTDX:
-		return nil, unsupported(ErrUnsupportedQuote, "TEE type %#x is not TDX (0x81): this is not a TD quote (SGX quotes are attested as SgxEnclave)", h.TEEType)
+		return unsupported(ErrUnsupportedQuote, "TEE type %#x is not TDX (0x81): this is not a TD quote (SGX quotes are attested as SgxEnclave)", h.TEEType)
 	case tee != TEETypeSGX && tee != TEETypeTDX:
-		return nil, unsupported(ErrUnsupportedQuote, "TEE type %#x is not supported", tee)
+		return unsupported(ErrUnsupportedQuote, "TEE type %#x is not supported", tee)
 	}
 	if h.QEVendorID != IntelQEVendorID {
-		return nil, malformed("QE vendor ID %x is not Intel's", h.QEVendorID)
+		return malformed("QE vendor ID %x is not Intel's", h.QEVendorID)
 	}
 	bodyStart, bodyEnd, err := bodyBounds(raw, tee)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q.signedLen = bodyEnd
 	if h.Version == 5 {
@@ -317,7 +332,7 @@ func ParseQuote(b []byte, tee uint32) (*Quote, error) {
 	q.BodyBytes = raw[bodyStart:bodyEnd:bodyEnd]
 	qlen, err := QuoteLength(raw, tee)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q.quoteLen = qlen
 	q.TrailingBytes = len(raw) - qlen
@@ -328,9 +343,9 @@ func ParseQuote(b []byte, tee uint32) (*Quote, error) {
 		err = q.parseSigDataV4(sig)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return q, nil
+	return nil
 }
 
 // reader is a bounds-checked little-endian cursor.

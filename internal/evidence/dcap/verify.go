@@ -159,8 +159,8 @@ type Core struct {
 	// TCBInfo is the verified TCB Info (SGX or TDX per the Profile).
 	TCBInfo *collateral.TCBInfo
 	// QEIdentity is the verified QE (or TD_QE) identity and QELevel the
-	// level the QE report's ISVSVN selected (never Revoked is filtered:
-	// callers merge it).
+	// level the QE report's ISVSVN selected, whatever its status (a
+	// Revoked QE is the callers' to refuse when they merge statuses).
 	QEIdentity *collateral.EnclaveIdentity
 	QELevel    *collateral.QELevel
 	// CollateralExpiry is the earliest nextUpdate / notAfter among the CRLs,
@@ -207,7 +207,7 @@ func WithTCBEvaluationDataNumber(n int) CallOption { return func(o *callOpts) { 
 // On failure it returns nil and a *maaerr.Error (InvalidQuote; InvalidParameter
 // for a malformed PCK chain; ServiceUnavailable when collateral could not
 // be fetched) wrapping one of the Err* sentinels.
-func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...CallOption) (*Core, error) {
+func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...CallOption) (Core, error) {
 	var co callOpts
 	for _, o := range opts {
 		o(&co)
@@ -225,7 +225,7 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 	case co.pckChain != nil:
 		chainPEM = co.pckChain
 	default:
-		return nil, invalid(ErrPCKChainMissing, "certification data type %d carries no PCK chain and none was supplied", q.CertDataType)
+		return Core{}, invalid(ErrPCKChainMissing, "certification data type %d carries no PCK chain and none was supplied", q.CertDataType)
 	}
 	ce := v.chains.getOrCompute(sha256.Sum256(chainPEM), func() chainEntry {
 		ders, err := DecodeChain(chainPEM)
@@ -235,13 +235,13 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 		return v.buildPCKChain(ders)
 	})
 	if ce.err != nil {
-		return nil, ce.err
+		return Core{}, ce.err
 	}
 	ch := ce.chain
 	exp := expiry{t: farFuture}
 	for _, c := range ch.certs() {
 		if err := certTime(c, now, ErrCertificateExpired); err != nil {
-			return nil, err
+			return Core{}, err
 		}
 		exp.add(c.NotAfter)
 	}
@@ -250,7 +250,7 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 	b := co.bundle
 	if b == nil {
 		if v.src == nil {
-			return nil, maaerr.Wrap(fmt.Errorf("%w: no collateral source", ErrCollateral), maaerr.Internal, "no collateral source configured")
+			return Core{}, maaerr.Wrap(fmt.Errorf("%w: no collateral source", ErrCollateral), maaerr.Internal, "no collateral source configured")
 		}
 		var err error
 		if prof.tdx() {
@@ -262,82 +262,82 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 			if co.evalNum != 0 && errors.Is(err, collateral.ErrNotFound) {
 				// A baseline the policy selected must never be silently
 				// replaced by another one.
-				return nil, maaerr.Wrap(fmt.Errorf("%w: %w", ErrCollateral, err), maaerr.InvalidParameter,
+				return Core{}, maaerr.Wrap(fmt.Errorf("%w: %w", ErrCollateral, err), maaerr.InvalidParameter,
 					"TCB baseline %d is not available from the collateral service for FMSPC %X", co.evalNum, ch.ext.FMSPC)
 			}
 			code := maaerr.ServiceUnavailable
 			if errors.Is(err, collateral.ErrNotFound) || errors.Is(err, collateral.ErrMalformed) {
 				code = maaerr.InvalidQuote
 			}
-			return nil, maaerr.Wrap(fmt.Errorf("%w: %w", ErrCollateral, err), code, "collateral for FMSPC %x unavailable", ch.ext.FMSPC)
+			return Core{}, maaerr.Wrap(fmt.Errorf("%w: %w", ErrCollateral, err), code, "collateral for FMSPC %x unavailable", ch.ext.FMSPC)
 		}
 	}
 	if b.TCBInfo == nil || b.QEIdentity == nil || b.PCKCRL == nil || b.RootCACRL == nil {
-		return nil, invalid(ErrCollateral, "collateral bundle is incomplete")
+		return Core{}, invalid(ErrCollateral, "collateral bundle is incomplete")
 	}
 
 	// Root CA CRL, signed by the trusted root.
 	rootCRL, err := v.verifiedCRL(b.RootCACRL, ch.trust.Cert, "Root CA")
 	if err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	if err := crlTime(rootCRL.crl, now, &exp); err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	if rootCRL.revoked(ch.inter.SerialNumber) {
-		return nil, invalid(ErrCARevoked, "PCK intermediate CA %x is revoked", ch.inter.SerialNumber)
+		return Core{}, invalid(ErrCARevoked, "PCK intermediate CA %x is revoked", ch.inter.SerialNumber)
 	}
 
 	// PCK CRL, signed by the intermediate of the quote's chain.
 	pckCRL, err := v.verifiedCRL(b.PCKCRL, ch.inter, "PCK")
 	if err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	if err := crlTime(pckCRL.crl, now, &exp); err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	if len(b.PCKCRL.IssuerChain) > 0 {
 		if err := v.checkPCKCRLIssuerChain(b.PCKCRL, ch, now, &exp); err != nil {
-			return nil, err
+			return Core{}, err
 		}
 	}
 	if pckCRL.revoked(ch.leaf.SerialNumber) {
-		return nil, invalid(ErrPCKRevoked, "PCK certificate %x is revoked", ch.leaf.SerialNumber)
+		return Core{}, invalid(ErrPCKRevoked, "PCK certificate %x is revoked", ch.leaf.SerialNumber)
 	}
 
 	// TCB Info.
 	ti, err := v.verifiedSigned(b.TCBInfo, true, prof.tdx())
 	if err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	if err := v.signedChecks(ti, ch.trust, rootCRL, now, &exp); err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	tcb := ti.tcb
 	if tcb.FMSPC != ch.ext.FMSPC {
-		return nil, invalid(ErrFMSPCMismatch, "PCK FMSPC %x, TCB Info FMSPC %x", ch.ext.FMSPC, tcb.FMSPC)
+		return Core{}, invalid(ErrFMSPCMismatch, "PCK FMSPC %x, TCB Info FMSPC %x", ch.ext.FMSPC, tcb.FMSPC)
 	}
 	if tcb.PCEID != ch.ext.PCEID {
-		return nil, invalid(ErrPCEIDMismatch, "PCK PCE-ID %x, TCB Info PCE-ID %x", ch.ext.PCEID, tcb.PCEID)
+		return Core{}, invalid(ErrPCEIDMismatch, "PCK PCE-ID %x, TCB Info PCE-ID %x", ch.ext.PCEID, tcb.PCEID)
 	}
 
 	// QE Identity.
 	qi, err := v.verifiedSigned(b.QEIdentity, false, prof.tdx())
 	if err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	if err := v.signedChecks(qi, ch.trust, rootCRL, now, &exp); err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	qe := qi.qe
 	if qe.ID != prof.qeID() {
-		return nil, invalid(ErrQEIdentity, "enclave identity id %q is not %s", qe.ID, prof.qeID())
+		return Core{}, invalid(ErrQEIdentity, "enclave identity id %q is not %s", qe.ID, prof.qeID())
 	}
 
 	// QE report signature by the PCK key (QVL 4.1.2.4.12).
 	qeRaw := q.QEReport.raw
 	if !verifyRS(ch.leafKey, qeRaw[:], q.QEReportSignature[:]) {
-		return nil, invalid(ErrQEReportSignature, "QE report signature does not verify with the PCK key")
+		return Core{}, invalid(ErrQEReportSignature, "QE report signature does not verify with the PCK key")
 	}
 	// QE report data binds the attestation key and auth data (4.1.2.4.13).
 	hsh := sha256.New()
@@ -346,11 +346,11 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 	var bind [32]byte
 	hsh.Sum(bind[:0])
 	if !bytes.Equal(bind[:], q.QEReport.ReportData[:32]) {
-		return nil, invalid(ErrQEReportData, "QE report data is not SHA-256(attestation key || QE auth data)")
+		return Core{}, invalid(ErrQEReportData, "QE report data is not SHA-256(attestation key || QE auth data)")
 	}
 	// QE identity (4.1.2.4.15).
 	if err := matchQEIdentity(&q.QEReport, qe); err != nil {
-		return nil, err
+		return Core{}, err
 	}
 	qeLevel := -1
 	for i := range qe.Levels {
@@ -360,23 +360,23 @@ func (v *Verifier) Core(ctx context.Context, q *Quote, prof Profile, opts ...Cal
 		}
 	}
 	if qeLevel < 0 {
-		return nil, invalid(ErrQETCBNotSupported, "QE ISVSVN %d is below every QE Identity level", q.QEReport.ISVSVN)
+		return Core{}, invalid(ErrQETCBNotSupported, "QE ISVSVN %d is below every QE Identity level", q.QEReport.ISVSVN)
 	}
 
 	// Quote signature by the attestation key (4.1.2.4.16).
 	attKey, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, q.AttestationKey[:]...))
 	if err != nil {
-		return nil, invalid(ErrAttestationKey, "attestation key is not a P-256 point")
+		return Core{}, invalid(ErrAttestationKey, "attestation key is not a P-256 point")
 	}
 	if !verifyRS(attKey, q.SignedData(), q.Signature[:]) {
-		return nil, invalid(ErrQuoteSignature, "quote signature does not verify with the attestation key")
+		return Core{}, invalid(ErrQuoteSignature, "quote signature does not verify with the attestation key")
 	}
 
 	hashed := co.hashed
 	if hashed == nil {
 		hashed = q.raw
 	}
-	return &Core{
+	return Core{
 		Quote: q, PCK: ch.ext, PCKCA: ch.ca, Root: ch.trust.Name,
 		TCBInfo: tcb, QEIdentity: qe, QELevel: &qe.Levels[qeLevel],
 		CollateralExpiry: exp.t, Expired: exp.expired, firstExpired: exp.firstExpired,

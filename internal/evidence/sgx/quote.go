@@ -81,7 +81,7 @@ func ParseReportBody(b []byte) (ReportBody, error) { return dcap.ParseReportBody
 // enclave report body. It owns a private copy of the bytes it was parsed
 // from; nothing in it has been verified.
 type Quote struct {
-	*dcap.Quote
+	dcap.Quote
 	Body ReportBody
 }
 
@@ -102,15 +102,15 @@ func QuoteLength(b []byte) (int, error) { return dcap.QuoteLength(b, dcap.TEETyp
 // On failure it returns nil and a *maaerr.Error (InvalidParameter) wrapping
 // ErrMalformedQuote, ErrUnsupportedQuote or ErrUnsupportedCertType.
 func ParseQuote(b []byte) (*Quote, error) {
-	dq, err := dcap.ParseQuote(b, dcap.TEETypeSGX)
-	if err != nil {
+	q := new(Quote)
+	if err := dcap.ParseQuoteInto(&q.Quote, b, dcap.TEETypeSGX); err != nil {
 		return nil, err
 	}
-	body, err := dcap.ParseReportBody(dq.BodyBytes)
-	if err != nil {
+	var err error
+	if q.Body, err = dcap.ParseReportBody(q.BodyBytes); err != nil {
 		return nil, err
 	}
-	return &Quote{Quote: dq, Body: body}, nil
+	return q, nil
 }
 
 // DecodePEMChain decodes a PEM certificate chain as carried in certification

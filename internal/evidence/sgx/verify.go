@@ -119,7 +119,7 @@ func (v *Verifier) Verify(ctx context.Context, quote []byte, opts ...CallOption)
 // for a malformed PCK chain PEM; ServiceUnavailable when collateral could not
 // be fetched) wrapping one of the Err* sentinels.
 func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...CallOption) (*Result, error) {
-	c, err := v.core.Core(ctx, q.Quote, dcap.Profile{TEE: dcap.TEETypeSGX}, opts...)
+	c, err := v.core.Core(ctx, &q.Quote, dcap.Profile{TEE: dcap.TEETypeSGX}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...CallOption
 	if status == collateral.Revoked {
 		return nil, invalid(ErrTCBRevoked, "platform TCB status %s, QE status %s", level.Status, qeStatus)
 	}
-	if err := v.core.ExpiryError(c); err != nil {
+	if err := v.core.ExpiryError(&c); err != nil {
 		return nil, err
 	}
 	return &Result{

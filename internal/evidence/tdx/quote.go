@@ -120,7 +120,7 @@ func ParseReport(b []byte) (Report, error) {
 
 // Quote is a parsed TD quote: the shared DCAP quote and its TD report.
 type Quote struct {
-	*dcap.Quote
+	dcap.Quote
 	Body Report
 }
 
@@ -140,16 +140,17 @@ const MaxQuoteSize = dcap.MaxQuoteSize
 // *maaerr.Error wrapping dcap.ErrMalformedQuote, dcap.ErrUnsupportedQuote,
 // or dcap.ErrUnsupportedCertType.
 func ParseQuote(b []byte) (*Quote, error) {
-	dq, err := dcap.ParseQuote(b, dcap.TEETypeTDX)
-	if err != nil {
+	q := new(Quote)
+	if err := dcap.ParseQuoteInto(&q.Quote, b, dcap.TEETypeTDX); err != nil {
 		return nil, err
 	}
+	dq := &q.Quote
 	if dq.OuterCertDataType != dcap.CertTypeQEReportCertData {
 		return nil, maaerr.Wrap(dcap.ErrUnsupportedCertType, maaerr.InvalidParameter, "TD quote certification data type %d is not 6 (QE report certification data)", dq.OuterCertDataType)
 	}
-	body, err := ParseReport(dq.BodyBytes)
-	if err != nil {
+	var err error
+	if q.Body, err = ParseReport(dq.BodyBytes); err != nil {
 		return nil, err
 	}
-	return &Quote{Quote: dq, Body: body}, nil
+	return q, nil
 }

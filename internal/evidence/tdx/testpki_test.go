@@ -255,6 +255,20 @@ func TestPKIRelaunch(t *testing.T) {
 			t.Errorf("claim")
 		}
 	}
+	// TEE_TCB_SVN_2 naming a module the TCB Info does not know: an error, as in QVL.
+	s0 := dcappki.TDXSpec()
+	s0.Version = 5
+	withBody(&s0, func(d *dcappki.TDBody) { d.V15, d.TEETCBSVN, d.TEETCBSVN2 = true, [16]byte{2, 1, 2}, [16]byte{3, 2, 2} })
+	if _, err := pkiVerify(t, buildPKI(t, s0, base), ""); !errors.Is(err, ErrTDXModule) {
+		t.Errorf("unknown module in TEE_TCB_SVN_2: %v", err)
+	}
+	// An out-of-date QE blocks the advice.
+	s0 = dcappki.TDXSpec()
+	s0.Version, s0.QEISVSVN = 5, 7
+	withBody(&s0, func(d *dcappki.TDBody) { d.V15, d.TEETCBSVN, d.TEETCBSVN2 = true, [16]byte{2, 1, 2}, [16]byte{3, 1, 2} })
+	if res, err := pkiVerify(t, buildPKI(t, s0, base), ""); err != nil || res.RelaunchAdvised || res.TCBStatus != collateral.OutOfDate {
+		t.Errorf("QE out of date: %+v %v", res, err)
+	}
 	// v5 with a TD report 1.0 (body type 2).
 	s := dcappki.TDXSpec()
 	s.Version = 5

@@ -106,9 +106,10 @@ type Result struct {
 	// configured with UnmatchedOutOfDate.
 	Unmatched bool
 	// RelaunchAdvised (TD 1.5 only): the TD is out of date by the TDX
-	// module it was launched with (TEE_TCB_SVN) but not by the module now
-	// running (TEE_TCB_SVN_2), so relaunching it would bring it up to date
-	// (QVL's TD_RELAUNCH_ADVISED).
+	// module it was launched with (TEE_TCB_SVN) while the module now
+	// running (TEE_TCB_SVN_2) meets the latest level, so relaunching it
+	// would bring it up to date (QVL's TD_RELAUNCH_ADVISED; see
+	// relaunchAdvised).
 	RelaunchAdvised bool
 	// FMSPC and PCEID are upper-case hex from the PCK certificate.
 	FMSPC, PCEID string
@@ -149,7 +150,7 @@ func (v *Verifier) Verify(ctx context.Context, quote []byte, opts ...dcap.CallOp
 // verifier maps it to OutOfDate); ServiceUnavailable when collateral could
 // not be fetched.
 func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...dcap.CallOption) (*Result, error) {
-	c, err := v.core.Core(ctx, q.Quote, dcap.Profile{TEE: dcap.TEETypeTDX}, opts...)
+	c, err := v.core.Core(ctx, &q.Quote, dcap.Profile{TEE: dcap.TEETypeTDX}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,12 +212,13 @@ func (v *Verifier) VerifyQuote(ctx context.Context, q *Quote, opts ...dcap.CallO
 	r.TCBStatus = status
 	r.AdvisoryIDs = dcap.UnionIDs(dcap.UnionIDs(levelAdv, modAdv), c.QELevel.AdvisoryIDs)
 
-	// TD 1.5 relaunch check: would the module now running (TEE_TCB_SVN_2)
-	// be up to date where the one the TD was launched with is not?
-	if b.V15 && b.TEETCBSVN2 != b.TEETCBSVN && (status == collateral.OutOfDate || status == collateral.OutOfDateConfigurationNeeded) {
-		r.RelaunchAdvised = relaunchHelps(tcb, x, b, fmspc, r.QEStatus)
+	// TD 1.5 relaunch check (QVL's TDRelaunchCheck).
+	if b.V15 {
+		if r.RelaunchAdvised, err = relaunchAdvised(tcb, x, b, fmspc, status, r.ModuleStatus, r.QEStatus); err != nil {
+			return nil, err
+		}
 	}
-	if err := v.core.ExpiryError(c); err != nil {
+	if err := v.core.ExpiryError(&c); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -287,25 +289,50 @@ func selectLevel(tcb *collateral.TCBInfo, x *dcap.PCKExtensions, svn [16]byte) *
 	return nil
 }
 
-func relaunchHelps(tcb *collateral.TCBInfo, x *dcap.PCKExtensions, b *Report, fmspc string, qe TCBStatus) bool {
-	l := selectLevel(tcb, x, b.TEETCBSVN2)
-	if l == nil {
-		return false
+// relaunchAdvised is QVL's relaunch check for a TD 1.5 report: the TD was
+// launched on a TDX module that is now out of date (TEE_TCB_SVN), while the
+// platform's SGX TCB and the QE are fine; if the module now running
+// (TEE_TCB_SVN_2) meets the TCB Info's latest level (the latest module
+// identity level, and the latest TDX component 2; component 0 too without a
+// module identity), relaunching the TD would bring it up to date. The
+// status stays Intel's (attester_tcb_status is one of Intel's tcbStatus
+// values); the advice is reported beside it. A TEE_TCB_SVN_2 naming a module
+// the TCB Info does not know is an error, as in QVL.
+func relaunchAdvised(tcb *collateral.TCBInfo, x *dcap.PCKExtensions, b *Report, fmspc string, merged, module, qe TCBStatus) (bool, error) {
+	if module != collateral.OutOfDate || (merged != collateral.OutOfDate && merged != collateral.OutOfDateConfigurationNeeded) {
+		return false, nil
 	}
-	st := l.Status
-	if b.TEETCBSVN2[1] > 0 {
-		m, err := moduleFor(tcb, b.TEETCBSVN2, fmspc)
-		if err != nil {
-			return false
-		}
-		ml := moduleLevel(m, b.TEETCBSVN2)
-		if ml == nil {
-			return false
-		}
-		st = dcap.MergeStatus(st, ml.Status)
+	if qe == collateral.OutOfDate || qe == collateral.OutOfDateConfigurationNeeded || qe == collateral.Revoked {
+		return false, nil
 	}
-	st = dcap.MergeStatus(st, qe)
-	return st != collateral.OutOfDate && st != collateral.OutOfDateConfigurationNeeded && st != collateral.Revoked
+	sgxOnly := -1
+	for i := range tcb.Levels {
+		if dcap.SGXLevelMatches(&tcb.Levels[i], x) {
+			sgxOnly = i
+			break
+		}
+	}
+	if sgxOnly < 0 {
+		return false, nil
+	}
+	switch tcb.Levels[sgxOnly].Status {
+	case collateral.UpToDate, collateral.SWHardeningNeeded, collateral.ConfigurationNeeded, collateral.ConfigurationAndSWHardeningNeeded:
+	default:
+		return false, nil
+	}
+	latest := &tcb.Levels[0]
+	svn2 := b.TEETCBSVN2
+	if svn2[2] < latest.TDXComponents[2] {
+		return false, nil
+	}
+	if svn2[1] == 0 {
+		return svn2[0] >= latest.TDXComponents[0], nil
+	}
+	m, err := moduleFor(tcb, svn2, fmspc)
+	if err != nil {
+		return false, err
+	}
+	return uint16(svn2[0]) >= m.Levels[0].ISVSVN, nil
 }
 
 func unmatchedError(tcb *collateral.TCBInfo, x *dcap.PCKExtensions, svn [16]byte, fmspc string) error {
