@@ -449,6 +449,9 @@ func (a *App) Close() {
 		if a.httpsLn != nil {
 			a.httpsLn.Close()
 		}
+		if a.inst != nil && a.inst.keys != nil {
+			a.inst.keys.Close()
+		}
 		if a.store != nil {
 			a.store.Close()
 		}

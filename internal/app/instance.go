@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/maat-attest/maat/internal/attestation"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
@@ -51,18 +53,24 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 	if err != nil {
 		return nil, err
 	}
-	in.keys = keys.NewManager(a.store, in.id, sealer, a.now, a.log)
+	backend, err := keys.NewBackend(cfg.TokenSigner, a.log)
+	if err != nil {
+		return nil, fmt.Errorf("token-signer: %w", err)
+	}
+	in.keys = keys.NewManagerWithBackend(a.store, in.id, sealer, a.now, a.log, backend)
 	if _, err := in.keys.Reseal(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	created, err := in.keys.EnsureActive(ctx, in.issuer)
 	if err != nil {
+		in.keys.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	if created {
 		active, _ := in.keys.Active()
 		a.log.Info("generated signing key", "kid", active.KID, "subject", active.Cert.Subject.CommonName)
 	}
+	a.log.Info("token signer", "backend", in.keys.Backend(), "configured", cmp.Or(cfg.TokenSigner, keys.BackendAuto), "compiled_in", strings.Join(keys.SignerBackends(), ","))
 	in.tokens = &token.Issuer{IssuerURI: func() string { return in.issuer }, Keys: in.keys, Now: a.now}
 
 	in.policies = attestation.NewPolicies(a.store, in.id)

@@ -5,6 +5,9 @@ package cli
 
 import (
 	"fmt"
+	"strings"
+
+	"github.com/maat-attest/maat/internal/keys"
 
 	"github.com/spf13/cobra"
 )
@@ -44,6 +47,7 @@ func newVersionCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "maat %s\n", Version)
+			fmt.Fprintf(cmd.OutOrStdout(), "token signers: %s\n", strings.Join(keys.SignerBackends(), ", "))
 			return nil
 		},
 	}

@@ -50,6 +50,7 @@ type Config struct {
 	// key, TPM context key) that their group or other users may access.
 	AllowInsecureKeyFilePermissions bool
 	TLSMinVersion                   string // "1.2" or "1.3"
+	TokenSigner                     string // crypto backend signing tokens: "auto" (or ""), "go" or "openssl"
 
 	// Attestation.
 	CollateralDir   string   // local collateral bundle directory (offline-capable)
@@ -112,6 +113,7 @@ func Default() Config {
 		MaxBodyBytes:    1 << 20,
 		TLSMinVersion:   "1.2",
 		SevSnpCRL:       "soft",
+		TokenSigner:     "auto",
 		AcceptTCBStatus: []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"},
 		TDXAcceptTCB:    []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded"},
 		TDXUnmatched:    "reject",
@@ -163,6 +165,7 @@ var options = []option{
 	{"allow-plaintext-keys", "with a PostgreSQL store and no key-encryption-key-file: store signing keys unencrypted (unsafe; logged at every start)", kBool, func(c *Config) any { return &c.AllowPlaintextKeys }},
 	{"allow-insecure-key-file-permissions", "accept key-encryption and TPM context key files that their group or other users can access", kBool, func(c *Config) any { return &c.AllowInsecureKeyFilePermissions }},
 	{"tls-min-version", "lowest TLS version the HTTPS listener accepts: 1.2 (ECDHE with AES-GCM or ChaCha20-Poly1305 only) or 1.3", kString, func(c *Config) any { return &c.TLSMinVersion }},
+	{"token-signer", "crypto backend that signs tokens: auto (OpenSSL when compiled in and libcrypto 3 works, else Go), go, or openssl", kString, func(c *Config) any { return &c.TokenSigner }},
 	{"collateral-dir", "local Intel collateral bundle directory (tcb_info.json, qe_identity.json, CRLs, issuer chains; tcb_info_<FMSPC>.json for several platforms)", kString, func(c *Config) any { return &c.CollateralDir }},
 	{"collateral-url", "PCS-compatible collateral service base URL (Intel PCS v4, a PCCS, or an Azure cache); default Intel PCS", kString, func(c *Config) any { return &c.CollateralURL }},
 	{"collateral-ca", "PEM CA bundle for the collateral service's TLS certificate", kString, func(c *Config) any { return &c.CollateralCA }},
@@ -383,6 +386,11 @@ func (c Config) Validate() error {
 		} else if st.IsDir() {
 			bad(key, "%s is a directory", p)
 		}
+	}
+	switch c.TokenSigner {
+	case "", "auto", "go", "openssl": // "" is auto, for configs not built from Default
+	default:
+		bad("token-signer", "%q is not auto, go or openssl", c.TokenSigner)
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		bad("store", "must be a postgres:// or postgresql:// DSN (or empty for the embedded SQLite store)")

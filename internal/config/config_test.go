@@ -131,6 +131,8 @@ func TestValidate(t *testing.T) {
 		{"oidc over http", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://login.example.com/tenant", "api://maat" }, "oidc-issuer"},
 		{"oidc over http on a LAN IP", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://10.0.0.5:8080", "api://maat" }, "oidc-issuer"},
 		{"oidc not a URL", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "login.example.com", "api://maat" }, "oidc-issuer"},
+		{"token signer", func(c *Config) { c.TokenSigner = "boringssl" }, "token-signer"},
+		{"token signer case", func(c *Config) { c.TokenSigner = "OpenSSL" }, "token-signer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

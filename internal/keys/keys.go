@@ -34,12 +34,28 @@ const CertValidity = 10 * 365 * 24 * time.Hour
 // ErrNoActiveKey is returned when the instance has no active signing key.
 var ErrNoActiveKey = errors.New("keys: no active signing key")
 
-// Key is one usable signing key.
+// Key is one usable signing key. Signer is the parsed private key (Go's
+// crypto, also what is persisted); tokens are signed through TokenSigner,
+// which is the configured backend's copy of the same key when the key came
+// from a Manager.
 type Key struct {
 	KID    string
 	Signer crypto.Signer
 	Cert   *x509.Certificate
 	State  store.KeyState
+
+	backend KeySigner // nil for keys not loaded through a Manager
+}
+
+// TokenSigner returns the signer tokens are signed with: the backend's
+// signer for keys a Manager loaded, else Signer. After the key's set was
+// replaced (rotation, retirement, Manager.Close) and released, its Sign
+// returns ErrSignerClosed.
+func (k *Key) TokenSigner() crypto.Signer {
+	if k.backend != nil {
+		return k.backend
+	}
+	return k.Signer
 }
 
 // KID returns MAA's key identifier for a certificate's public key: standard
@@ -89,6 +105,23 @@ func Generate(issuer string, now time.Time) (*Key, error) {
 type Set struct {
 	Active    *Key
 	Published []*Key
+
+	// refs holds the Manager's reference while the set is current plus one
+	// per Acquire; the last release closes the keys' backend signers.
+	refs refCount
+}
+
+func newSet() *Set {
+	s := &Set{}
+	s.refs.init()
+	s.refs.free = func() {
+		for _, k := range s.Published {
+			if k.backend != nil {
+				k.backend.Close()
+			}
+		}
+	}
+	return s
 }
 
 // JWKS returns the JWK Set of the published keys, in MAA's /certs shape.
@@ -109,13 +142,24 @@ type Manager struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	mu  sync.Mutex // serialises reloads and changes
-	set atomic.Pointer[Set]
+	backend Backend
+
+	mu     sync.Mutex // serialises reloads and changes
+	set    atomic.Pointer[Set]
+	closed bool // under mu
 }
 
-// NewManager returns a Manager for one instance. sealer may be nil (keys
-// stored unencrypted; servers always pass one), now may be nil (time.Now), log may be nil.
+// NewManager returns a Manager for one instance that signs with Go's
+// crypto. sealer may be nil (keys stored unencrypted; servers always pass
+// one), now may be nil (time.Now), log may be nil.
 func NewManager(st store.Store, instanceID string, sealer Sealer, now func() time.Time, log *slog.Logger) *Manager {
+	return NewManagerWithBackend(st, instanceID, sealer, now, log, nil)
+}
+
+// NewManagerWithBackend is NewManager with the signer backend tokens are
+// signed through (nil: GoBackend). Call Close when done with the Manager
+// to release the backend's keys.
+func NewManagerWithBackend(st store.Store, instanceID string, sealer Sealer, now func() time.Time, log *slog.Logger, backend Backend) *Manager {
 	if sealer == nil {
 		sealer = PlainSealer{}
 	}
@@ -125,7 +169,43 @@ func NewManager(st store.Store, instanceID string, sealer Sealer, now func() tim
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{store: st, instanceID: instanceID, sealer: sealer, now: now, log: log}
+	if backend == nil {
+		backend = GoBackend{}
+	}
+	return &Manager{store: st, instanceID: instanceID, sealer: sealer, now: now, log: log, backend: backend}
+}
+
+// Backend returns the name of the backend tokens are signed through.
+func (m *Manager) Backend() string { return m.backend.Name() }
+
+// Acquire returns the active key and a release func the caller must call
+// when done signing with it; until then a rotation or retirement does not
+// close the key's backend signer. It returns ErrNoActiveKey when there is
+// none.
+func (m *Manager) Acquire() (*Key, func(), error) {
+	for {
+		s := m.set.Load()
+		if s == nil || s.Active == nil {
+			return nil, nil, ErrNoActiveKey
+		}
+		if s.refs.acquire() {
+			return s.Active, s.refs.release, nil
+		}
+		// s was replaced and released between Load and acquire: the
+		// replacement is already stored, so the next Load finds it.
+	}
+}
+
+// Close releases the current key set's backend signers (once in-flight
+// signs finish); afterwards Active and Acquire return ErrNoActiveKey and
+// Reload fails.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if old := m.set.Swap(nil); old != nil {
+		old.refs.close()
+	}
 }
 
 // Current returns the last loaded key set, or nil before the first load.
@@ -221,17 +301,21 @@ func (m *Manager) List(ctx context.Context) ([]store.SigningKey, error) {
 func (m *Manager) Reload(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("keys: manager closed")
+	}
 	rows, err := m.store.ListSigningKeys(ctx, m.instanceID)
 	if err != nil {
 		return fmt.Errorf("keys: load: %w", err)
 	}
-	set := &Set{}
+	set := newSet()
 	for _, r := range rows {
 		if r.State == store.KeyRetired {
 			continue
 		}
 		k, err := m.decode(r)
 		if err != nil {
+			set.refs.close()
 			return err
 		}
 		if r.State == store.KeyActive {
@@ -241,7 +325,11 @@ func (m *Manager) Reload(ctx context.Context) error {
 			set.Published = append(set.Published, k)
 		}
 	}
-	m.set.Store(set)
+	// Store before releasing the old set, so an Acquire that loses the race
+	// with the release finds the new set on its next Load.
+	if old := m.set.Swap(set); old != nil {
+		old.refs.close()
+	}
 	return nil
 }
 
@@ -265,7 +353,11 @@ func (m *Manager) decode(r store.SigningKey) (*Key, error) {
 	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("keys: private key %s does not match its certificate", r.KID)
 	}
-	return &Key{KID: r.KID, Signer: signer, Cert: cert, State: r.State}, nil
+	bs, err := m.backend.Load(signer)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %s signer for key %s: %w", m.backend.Name(), r.KID, err)
+	}
+	return &Key{KID: r.KID, Signer: signer, Cert: cert, State: r.State, backend: bs}, nil
 }
 
 // Reseal brings every stored private key of the instance to the form the

@@ -20,13 +20,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/keys"
 )
 
 // Options configures a load run. Endpoint, Evidence and a positive
@@ -196,28 +200,116 @@ func do(ctx context.Context, c *http.Client, url string, body []byte) string {
 // CryptoBound measures, on all CPUs for d, how many times per second this
 // machine can do the unavoidable crypto of one SGX attestation: two
 // ECDSA-P256 verifications (quote and QE report signatures) and one
-// RSA-2048 PKCS#1 v1.5 signature (the token). It is the ceiling attestation
-// throughput can approach.
+// RSA-2048 PKCS#1 v1.5 signature (the token) with Go's crypto. It is the
+// ceiling attestation throughput can approach.
 func CryptoBound(d time.Duration) float64 {
+	f := CryptoFloor(d, keys.BackendGo)
+	return f.PerSecond
+}
+
+// Floor is the crypto floor of one attestation with the token signed
+// through one signer backend.
+type Floor struct {
+	Signer string `json:"signer"`
+	// PerSecond is the rate on all CPUs (wall clock).
+	PerSecond float64 `json:"perSecond,omitempty"`
+	// PerCPUSecond is the rate per CPU-second this process spent: steadier
+	// than PerSecond on a shared machine, and what a server's CPU per
+	// attestation compares with.
+	PerCPUSecond float64 `json:"perCPUSecond,omitempty"`
+	// Unavailable says why the backend could not be measured (not compiled
+	// in, libcrypto failing); the rates are then zero.
+	Unavailable string `json:"unavailable,omitempty"`
+}
+
+// CryptoFloor measures the floor for d with the token signature made by
+// signer ("go" or "openssl"; keys.NewBackend's names). A backend that is not
+// available yields a Floor with Unavailable set.
+func CryptoFloor(d time.Duration, signer string) Floor {
+	out := Floor{Signer: signer}
 	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		out.Unavailable = err.Error()
+		return out
+	}
+	backend, err := keys.NewBackend(signer, nil)
+	if err != nil {
+		out.Unavailable = err.Error()
+		return out
+	}
+	ks, err := backend.Load(rk)
+	if err != nil {
+		out.Unavailable = err.Error()
+		return out
+	}
+	defer ks.Close()
 	msg := sha256.Sum256([]byte("maat crypto bound"))
 	sig, _ := ecdsa.SignASN1(rand.Reader, ek, msg[:])
 	var ops atomic.Int64
-	deadline := time.Now().Add(d)
+	cpu0 := processCPU()
+	start := time.Now()
+	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				ecdsa.VerifyASN1(&ek.PublicKey, msg[:], sig)
 				ecdsa.VerifyASN1(&ek.PublicKey, msg[:], sig)
-				_, _ = rk.Sign(rand.Reader, msg[:], crypto.SHA256)
+				if _, err := ks.Sign(rand.Reader, msg[:], crypto.SHA256); err != nil {
+					return
+				}
 				ops.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return float64(ops.Load()) / d.Seconds()
+	n := float64(ops.Load())
+	out.PerSecond = n / time.Since(start).Seconds()
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		out.PerCPUSecond = n / cpu.Seconds()
+	}
+	return out
+}
+
+// CryptoFloors measures the floor for every signer backend, "go" then
+// "openssl", d each, one after the other in this run (so their ratio is a
+// same-run ratio); a backend not compiled in is reported as unavailable.
+func CryptoFloors(d time.Duration) []Floor {
+	return []Floor{CryptoFloor(d, keys.BackendGo), CryptoFloor(d, keys.BackendOpenSSL)}
+}
+
+// ProcessCPU returns the user+system CPU time process pid has used, from
+// /proc/PID/stat (Linux). It returns an error when the file cannot be read
+// or parsed.
+func ProcessCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: server CPU: %w", err)
+	}
+	return parseProcStat(b)
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports (sysconf(_SC_CLK_TCK) needs cgo).
+const clockTicks = 100
+
+func parseProcStat(b []byte) (time.Duration, error) {
+	// The command name (field 2) is in parentheses and may hold spaces and
+	// parentheses itself: fields are counted after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("loadgen: server CPU: malformed /proc stat line")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After the name: state is field 3, utime 14 and stime 15.
+	if len(f) < 13 {
+		return 0, errors.New("loadgen: server CPU: /proc stat line too short")
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("loadgen: server CPU: %w", err)
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }

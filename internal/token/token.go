@@ -23,9 +23,10 @@ const (
 	ManagementLifetime  = time.Hour
 )
 
-// KeySource yields the active signing key.
+// KeySource yields the active signing key, held until release is called
+// (so a rotation cannot close its signer while a token is being signed).
 type KeySource interface {
-	Active() (*keys.Key, error)
+	Acquire() (key *keys.Key, release func(), err error)
 }
 
 // Issuer issues tokens for one instance. Its fields are set once at
@@ -84,10 +85,11 @@ func (is *Issuer) Issue(claims map[string]any, opts Options) (string, error) {
 		all["x-ms-ver"] = "1.0"
 	}
 	maps.Copy(all, claims)
-	key, err := is.Keys.Active()
+	key, release, err := is.Keys.Acquire()
 	if err != nil {
 		return "", fmt.Errorf("token: %w", err)
 	}
+	defer release()
 	h := jose.Header{Alg: jose.AlgRS256, JKU: iss + "/certs", KID: key.KID, Typ: "JWT"}
 	if opts.Unsecured {
 		return jose.Unsecured(h, all)
@@ -97,5 +99,5 @@ func (is *Issuer) Issue(claims map[string]any, opts Options) (string, error) {
 	} else if opts.X5T {
 		h.X5T = jose.X5T(key.Cert)
 	}
-	return jose.Sign(h, all, key.Signer)
+	return jose.Sign(h, all, key.TokenSigner())
 }

@@ -14,7 +14,7 @@ import (
 
 type fixedKey struct{ k *keys.Key }
 
-func (f fixedKey) Active() (*keys.Key, error) { return f.k, nil }
+func (f fixedKey) Acquire() (*keys.Key, func(), error) { return f.k, func() {}, nil }
 
 var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 

@@ -3,6 +3,9 @@ package tpm
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -112,17 +115,30 @@ func replayLogs(logs [][]byte, quoted map[uint16]map[int][]byte) ([]Event, error
 		}
 		return nil, err
 	}
+	// All digests in hex as one string, sliced per event: one allocation
+	// instead of one per event.
+	n := 0
+	for _, e := range evs {
+		n += hex.EncodedLen(len(e.Digest))
+	}
+	hexBuf := make([]byte, 0, n)
+	for _, e := range evs {
+		hexBuf = hex.AppendEncode(hexBuf, e.Digest)
+	}
+	allHex, off := string(hexBuf), 0
 	out := make([]Event, 0, len(evs))
 	for _, e := range evs {
 		t := uint32(e.Type)
+		hl := hex.EncodedLen(len(e.Digest))
 		ev := Event{
 			EventSeq:        int(e.Num()),
 			EventType:       t,
 			EventTypeString: e.Type.TCGString(),
 			PcrIndex:        e.Index,
-			Digest:          hex.EncodeToString(e.Digest),
+			Digest:          allHex[off : off+hl],
 			dataVerified:    dataMatchesDigest(e.Data, e.Digest),
 		}
+		off += hl
 		// UEFI configuration variables and Windows SIPA events measure their
 		// data (PC Client PFP spec; Windows), so data that does not hash to
 		// the replayed digest was swapped: the log is forged.
@@ -159,22 +175,22 @@ func replay(el *tcg.EventLog, mrs []register.MR) (evs []tcg.Event, err error) {
 }
 
 func dataMatchesDigest(data, digest []byte) bool {
-	var h crypto.Hash
+	// The fixed-size Sum functions stay on the stack; hash.Hash does not.
 	switch len(digest) {
-	case 20:
-		h = crypto.SHA1
-	case 32:
-		h = crypto.SHA256
-	case 48:
-		h = crypto.SHA384
-	case 64:
-		h = crypto.SHA512
-	default:
-		return false
+	case sha1.Size:
+		d := sha1.Sum(data)
+		return bytes.Equal(d[:], digest)
+	case sha256.Size:
+		d := sha256.Sum256(data)
+		return bytes.Equal(d[:], digest)
+	case sha512.Size384:
+		d := sha512.Sum384(data)
+		return bytes.Equal(d[:], digest)
+	case sha512.Size:
+		d := sha512.Sum512(data)
+		return bytes.Equal(d[:], digest)
 	}
-	d := h.New()
-	d.Write(data)
-	return bytes.Equal(d.Sum(nil), digest)
+	return false
 }
 
 // processEventData renders the data of the event types MAA's policies read.

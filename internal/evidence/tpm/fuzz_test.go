@@ -116,3 +116,82 @@ func encodeLegacySHA1Log() []byte {
 	}
 	return out
 }
+
+// FuzzFastDecodersMatchGoTPM holds the hand-written TPMS_ATTEST and
+// TPMT_SIGNATURE decoders to go-tpm's decoder with the re-marshal check they
+// replaced: the same inputs are accepted, and what is accepted re-encodes to
+// the input exactly.
+func FuzzFastDecodersMatchGoTPM(f *testing.F) {
+	fx := getFixture(f)
+	att := fx.quote(f, fx.rsaAIK, []byte("seed"), []int{0, 7})
+	q, _ := decodeB64(att.Quote)
+	s, _ := decodeB64(att.Signature)
+	ecc := fx.quote(f, fx.eccAIK, []byte("seed"), []int{0})
+	es, _ := decodeB64(ecc.Signature)
+	c := fx.certify(f, fx.rsaAIK, fx.certKey, []byte("seed"))
+	cert, _ := decodeB64(c.Certification)
+	safe2 := bytes.Clone(q)
+	// clockInfo.safe sits after magic, type, two TPM2Bs and clock, resetCount,
+	// restartCount.
+	off := 6 + 2 + int(binary.BigEndian.Uint16(q[6:]))
+	off += 2 + int(binary.BigEndian.Uint16(q[off:])) + 16
+	safe2[off] = 2
+	badMagic := bytes.Clone(q)
+	badMagic[0] = 0
+	for _, seed := range [][]byte{q, s, es, cert, safe2, badMagic, append(bytes.Clone(q), 0), q[:len(q)-1], {0x00, 0x14, 0x00, 0x0b, 0x00, 0x00}, {}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxAttestBytes {
+			return
+		}
+		if a, ok, err := decodeAttest(data); ok {
+			slow, serr := unmarshalExact[tpm2.TPMSAttest]("TPMS_ATTEST", data, maxAttestBytes)
+			// One intended difference: go-tpm does not check the magic (its
+			// "check" tag is not enforced on decode); the fast decoder does.
+			if serr == nil && slow.Magic != tpm2.TPMGeneratedValue {
+				if err == nil {
+					t.Fatal("TPMS_ATTEST: accepted a wrong magic")
+				}
+				return
+			}
+			if (err == nil) != (serr == nil) {
+				t.Fatalf("TPMS_ATTEST: fast err %v, go-tpm err %v", err, serr)
+			}
+			if err == nil && (!bytes.Equal(tpm2.Marshal(*a), data) || !bytes.Equal(tpm2.Marshal(*slow), data)) {
+				t.Fatal("TPMS_ATTEST: accepted but does not re-encode to the input")
+			}
+		}
+		if len(data) > maxSignatureBytes {
+			return
+		}
+		if s, ok, err := decodeSignature(data); ok {
+			slow, serr := unmarshalExact[tpm2.TPMTSignature]("TPMT_SIGNATURE", data, maxSignatureBytes)
+			if (err == nil) != (serr == nil) {
+				t.Fatalf("TPMT_SIGNATURE: fast err %v, go-tpm err %v", err, serr)
+			}
+			if err == nil && (!bytes.Equal(tpm2.Marshal(*s), data) || !bytes.Equal(tpm2.Marshal(*slow), data)) {
+				t.Fatal("TPMT_SIGNATURE: accepted but does not re-encode to the input")
+			}
+		}
+	})
+}
+
+func TestParseAttestChecksMagicAndSafe(t *testing.T) {
+	fx := getFixture(t)
+	q, _ := decodeB64(fx.quote(t, fx.rsaAIK, []byte("magic"), []int{0}).Quote)
+	if _, err := ParseAttest(q); err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Clone(q)
+	bad[3] ^= 1
+	if _, err := ParseAttest(bad); err == nil || !bytes.Contains([]byte(err.Error()), []byte("TPM_GENERATED_VALUE")) {
+		t.Fatalf("wrong magic: %v", err)
+	}
+	if _, err := ParseAttest(append(bytes.Clone(q), 0)); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+	if _, err := ParseAttest(q[:len(q)-1]); err == nil {
+		t.Fatal("truncated quote accepted")
+	}
+}

@@ -48,16 +48,33 @@ func unmarshalExact[T tpm2.Marshallable, P interface {
 	return v, nil
 }
 
-// ParseAttest parses a TPMS_ATTEST (structure only: the magic is checked by
-// the decoder, nothing else). It returns an error for truncated, oversized,
+// ParseAttest parses a TPMS_ATTEST (structure only, plus the magic
+// TPM_GENERATED_VALUE for quotes and certifications, which go-tpm's decoder
+// does not check). It returns an error for truncated, oversized,
 // trailing or malformed input.
 func ParseAttest(data []byte) (*tpm2.TPMSAttest, error) {
+	if len(data) > 0 && len(data) <= maxAttestBytes {
+		if a, ok, err := decodeAttest(data); ok {
+			if err != nil {
+				return nil, fmt.Errorf("TPMS_ATTEST: %w", err)
+			}
+			return a, nil
+		}
+	}
 	return unmarshalExact[tpm2.TPMSAttest]("TPMS_ATTEST", data, maxAttestBytes)
 }
 
 // ParseSignature parses a TPMT_SIGNATURE. It returns an error for truncated,
 // oversized, trailing or malformed input.
 func ParseSignature(data []byte) (*tpm2.TPMTSignature, error) {
+	if len(data) > 0 && len(data) <= maxSignatureBytes {
+		if s, ok, err := decodeSignature(data); ok {
+			if err != nil {
+				return nil, fmt.Errorf("TPMT_SIGNATURE: %w", err)
+			}
+			return s, nil
+		}
+	}
 	return unmarshalExact[tpm2.TPMTSignature]("TPMT_SIGNATURE", data, maxSignatureBytes)
 }
 
