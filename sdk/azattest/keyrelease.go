@@ -71,11 +71,11 @@ type AttestedKey struct {
 	// "x-ms-sgx-ehd").
 	Claim string
 	// ReportDataChecked reports whether SHA-256 of the runtime data was
-	// compared with the token's report data here. It is false for JSON
-	// runtime data whose bytes the caller did not pass
-	// ([AttestedKeyOptions.RuntimeData]): the token's issuer checked that
-	// binding before emitting x-ms-runtime, and the parsed form the token
-	// carries cannot be re-hashed.
+	// compared with the token's report data here: always for binary runtime
+	// data; for JSON runtime data when it was sent in canonical form
+	// ([CanonicalJSON]) or its bytes were passed
+	// ([AttestedKeyOptions.RuntimeData]). Otherwise only the token's issuer
+	// checked the binding (before emitting x-ms-runtime).
 	ReportDataChecked bool
 }
 
@@ -87,8 +87,39 @@ type AttestedKeyOptions struct {
 	// RuntimeData, if set, is the runtime data exactly as the enclave sent
 	// it; its SHA-256 must equal the token's report data and its JSON must
 	// equal x-ms-runtime. Use it to check the binding yourself for JSON
-	// runtime data.
+	// runtime data that is not in canonical form.
 	RuntimeData []byte
+	// RequireReportDataCheck refuses (with [ErrAttestedKeyUnbound]) a key
+	// whose binding to the report data cannot be checked here: JSON runtime
+	// data that is not in canonical form (see [CanonicalJSON]) and was not
+	// given as RuntimeData. Without it such a key is returned with
+	// ReportDataChecked false, on the strength of the issuer's check.
+	RequireReportDataCheck bool
+}
+
+// CanonicalJSON re-encodes a JSON document compactly with object members
+// sorted by name and no HTML escaping: the form [RuntimeKey.RuntimeData]
+// produces, which lets a relying party re-hash the x-ms-runtime claim (the
+// token carries the parsed document, not its bytes). It returns an error
+// for invalid JSON.
+func CanonicalJSON(doc []byte) ([]byte, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return canonical(v)
+}
+
+func canonical(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // ExtractAttestedKey returns the public key a validated attestation token
@@ -119,7 +150,8 @@ func ExtractAttestedKey(token *Token, options *AttestedKeyOptions) (*AttestedKey
 	}
 	if raw, ok := token.claim("x-ms-runtime"); ok {
 		checked := false
-		if o.RuntimeData != nil {
+		switch {
+		case o.RuntimeData != nil:
 			if err := checkBinding(o.RuntimeData, reportData, rdClaim); err != nil {
 				return nil, err
 			}
@@ -127,6 +159,18 @@ func ExtractAttestedKey(token *Token, options *AttestedKeyOptions) (*AttestedKey
 				return nil, err
 			}
 			checked = true
+		case reportData != nil:
+			// The canonical form of the parsed claim re-hashes to the report
+			// data when the enclave sent canonical JSON.
+			if c, err := CanonicalJSON(raw); err == nil && checkBinding(c, reportData, rdClaim) == nil {
+				checked = true
+			}
+		}
+		if !checked && o.RequireReportDataCheck {
+			if reportData == nil {
+				return nil, fmt.Errorf("azattest: %w: the token carries x-ms-runtime but no report data claim (%s) to check it against", ErrAttestedKeyUnbound, strings.Join(reportDataClaims, ", "))
+			}
+			return nil, fmt.Errorf("azattest: %w: SHA-256 of x-ms-runtime in canonical form does not equal %s[0:32]; the runtime data is another key than the report data binds, or not canonical JSON (then pass the exact bytes as RuntimeData)", ErrAttestedKeyUnbound, rdClaim)
 		}
 		k, err := keyFromJSON(raw, o.KeyID, true)
 		if err != nil {
@@ -421,15 +465,15 @@ func (r *RuntimeKey) PublicJWK() ([]byte, error) {
 }
 
 // RuntimeData returns JSON runtime data carrying the public key as a JWK Set
-// ({"keys":[JWK]}), the shape Azure Key Vault's secure key release reads.
-// Send it with DataType JSON and put SHA-256 of exactly these bytes into the
-// report data.
+// ({"keys":[JWK]}) in canonical form ([CanonicalJSON]), the shape Azure Key
+// Vault's secure key release reads. Send it with DataType JSON and put
+// SHA-256 of exactly these bytes into the report data.
 func (r *RuntimeKey) RuntimeData() ([]byte, error) {
 	jwk, err := r.PublicJWK()
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(map[string][]json.RawMessage{"keys": {jwk}})
+	return CanonicalJSON([]byte(`{"keys":[` + string(jwk) + `]}`))
 }
 
 // ReportData returns the 64-byte report data binding runtimeData: SHA-256

@@ -89,12 +89,12 @@ func TestAttestedKeyJSONRuntimeData(t *testing.T) {
 			}
 			rt, _ := rk.RuntimeData()
 			tok := tokenWith(t, iss, jsonClaims(t, rt))
-			// Without the bytes: the issuer's binding is relied on.
-			k, err := azattest.ExtractAttestedKey(tok, nil)
+			// Without the bytes: canonical JSON re-hashes to the report data.
+			k, err := azattest.ExtractAttestedKey(tok, &azattest.AttestedKeyOptions{RequireReportDataCheck: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k.Claim != "x-ms-runtime" || k.KeyID != "k1" || k.ReportDataChecked {
+			if k.Claim != "x-ms-runtime" || k.KeyID != "k1" || !k.ReportDataChecked {
 				t.Fatalf("got %+v", k)
 			}
 			roundTrip(t, k, rk)
@@ -111,6 +111,39 @@ func TestAttestedKeyJSONRuntimeData(t *testing.T) {
 				t.Fatalf("other bytes: %v", err)
 			}
 		})
+	}
+}
+
+func TestAttestedKeyJSONBinding(t *testing.T) {
+	iss := newRPIssuer(t)
+	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rk, _ := azattest.NewRuntimeKey(priv, "a")
+	rt, _ := rk.RuntimeData()
+	spaced := []byte(strings.ReplaceAll(string(rt), ",", ", "))
+	// Not canonical: only the issuer checked the binding.
+	tok := tokenWith(t, iss, jsonClaims(t, spaced))
+	k, err := azattest.ExtractAttestedKey(tok, nil)
+	if err != nil || k.ReportDataChecked {
+		t.Fatalf("non-canonical: %+v %v", k, err)
+	}
+	if _, err := azattest.ExtractAttestedKey(tok, &azattest.AttestedKeyOptions{RequireReportDataCheck: true}); !errors.Is(err, azattest.ErrAttestedKeyUnbound) {
+		t.Fatalf("non-canonical, required: %v", err)
+	}
+	if k, err := azattest.ExtractAttestedKey(tok, &azattest.AttestedKeyOptions{RequireReportDataCheck: true, RuntimeData: spaced}); err != nil || !k.ReportDataChecked {
+		t.Fatalf("non-canonical with bytes: %+v %v", k, err)
+	}
+	// Another key than the report data binds.
+	priv2, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rk2, _ := azattest.NewRuntimeKey(priv2, "b")
+	rt2, _ := rk2.RuntimeData()
+	c := jsonClaims(t, rt)
+	c["x-ms-runtime"] = jsonClaims(t, rt2)["x-ms-runtime"]
+	_, err = azattest.ExtractAttestedKey(tokenWith(t, iss, c), &azattest.AttestedKeyOptions{RequireReportDataCheck: true})
+	if !errors.Is(err, azattest.ErrAttestedKeyUnbound) || !strings.Contains(err.Error(), "x-ms-sgx-report-data[0:32]") {
+		t.Fatalf("swapped key: %v", err)
+	}
+	if c, err := azattest.CanonicalJSON([]byte(` {"b":1, "a":"<x>"}`)); err != nil || string(c) != `{"a":"<x>","b":1}` {
+		t.Fatalf("CanonicalJSON = %s, %v", c, err)
 	}
 }
 
