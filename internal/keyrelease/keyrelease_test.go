@@ -391,4 +391,3 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("delete: %d", st)
 	}
 }
-
