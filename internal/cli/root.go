@@ -33,6 +33,7 @@ func NewRootCommand() *cobra.Command {
 		NewCertsCommand(),
 		NewTokenCommand(),
 		newBenchCommand(),
+		newKeyReleaseCommand(),
 	)
 	return root
 }
