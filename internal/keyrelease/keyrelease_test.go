@@ -391,3 +391,43 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("delete: %d", st)
 	}
 }
+
+// A remote MAA-compatible issuer: tokens are checked by the SDK with the keys
+// its /certs serves.
+func TestRemoteIssuer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const remote = "https://sharedeus2.eus2.attest.azure.net"
+	maa, _ := fake.NewTokenIssuer(remote, func() time.Time { return t0 })
+	opts := &azattest.ClientOptions{}
+	opts.Transport = fake.NewServerTransport(&fake.Server{GetSigners: maa.GetSigners})
+	client, err := azattest.NewClient(remote, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Issuers = append(f.svc.Issuers, RemoteIssuer{Client: client})
+	pol := strings.ReplaceAll(sgxPolicy, maatIss, remote)
+	if _, err := f.svc.Create(ctx, "db", CreateRequest{ReleasePolicy: json.RawMessage(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnclave(t)
+	tok, _ := maa.Issue(e.claims(t))
+	out, err := f.svc.Release(ctx, "db", ReleaseRequest{Target: tok.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.key.UnwrapSecret(out.Value); err != nil || out.Authority != remote {
+		t.Fatalf("%+v %v", out, err)
+	}
+	// This instance's token is valid but the policy names only the remote
+	// authority.
+	if _, err := f.svc.Release(ctx, "db", ReleaseRequest{Target: f.token(t, e.claims(t))}); code(err) != maaerr.Forbidden || !strings.Contains(err.Error(), "not an authority of the release policy") {
+		t.Fatalf("local token for a remote-only policy: %v", err)
+	}
+	// A token claiming the remote issuer, signed by someone else.
+	forger, _ := fake.NewTokenIssuer(remote, func() time.Time { return t0 })
+	forged, _ := forger.Issue(e.claims(t))
+	if _, err := f.svc.Release(ctx, "db", ReleaseRequest{Target: forged.String()}); code(err) != maaerr.Unauthorized {
+		t.Fatalf("forged remote token: %v", err)
+	}
+}
