@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/maat-attest/maat/internal/keyrelease"
+	"github.com/maat-attest/maat/sdk/azattest"
 )
 
 // newKeyReleaseCommand returns "keys-release create|list|delete|release":
@@ -127,6 +130,45 @@ func newKeyReleaseCommand() *cobra.Command {
 	release.Flags().StringVar(&runtimeFile, "runtime-data", "", "the runtime data exactly as attested, when it is JSON not in canonical form")
 	_ = release.MarkFlagRequired("token")
 
-	root.AddCommand(create, list, del, release)
+	var privFile, inFile string
+	open := &cobra.Command{
+		Use:   "open --private-key FILE --in FILE",
+		Short: "Enclave side: open a release (the JSON release prints, or the bare JWE) with the enclave's private key; prints the released key (JWK)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pb, err := clientReadFile(cmd, privFile)
+			if err != nil {
+				return fmt.Errorf("--private-key: %w", err)
+			}
+			blk, _ := pem.Decode(pb)
+			if blk == nil {
+				return fmt.Errorf("--private-key: %s is not PEM", privFile)
+			}
+			priv, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+			if err != nil {
+				return fmt.Errorf("--private-key: %w", err)
+			}
+			in, err := clientReadFile(cmd, inFile)
+			if err != nil {
+				return fmt.Errorf("--in: %w", err)
+			}
+			jwe := strings.TrimSpace(string(in))
+			var rel keyrelease.Released
+			if json.Unmarshal(in, &rel) == nil && rel.Value != "" {
+				jwe = rel.Value
+			}
+			key, err := azattest.UnwrapSecret(jwe, priv)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(key))
+			return err
+		},
+	}
+	open.Flags().StringVar(&privFile, "private-key", "", "the enclave's private key, PEM PKCS#8 (from `maat simulate enclave-key`) (required)")
+	open.Flags().StringVar(&inFile, "in", "-", "the release: JSON from `keys-release release`, or the JWE")
+	_ = open.MarkFlagRequired("private-key")
+
+	root.AddCommand(create, list, del, release, open)
 	return root
 }

@@ -34,6 +34,7 @@ func NewRootCommand() *cobra.Command {
 		NewTokenCommand(),
 		newBenchCommand(),
 		newKeyReleaseCommand(),
+		newSimulateCommand(),
 	)
 	return root
 }
