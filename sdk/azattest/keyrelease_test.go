@@ -308,3 +308,30 @@ func TestValidateTokenRefusesUnsecuredAndExpired(t *testing.T) {
 		t.Fatalf("foreign signer: %v", err)
 	}
 }
+
+// FuzzExtractAttestedKey feeds arbitrary binary runtime data (bound to the
+// report data, so parsing is reached) through the key extraction.
+func FuzzExtractAttestedKey(f *testing.F) {
+	iss, err := fake.NewTokenIssuer("https://rp.test", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	rk, _ := azattest.NewRuntimeKey(ec, "k")
+	set, _ := rk.RuntimeData()
+	f.Add(der)
+	f.Add(set)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	f.Add([]byte(`{"jwk":{"kty":"EC","crv":"P-256","x":"","y":""}}`))
+	f.Fuzz(func(t *testing.T, rt []byte) {
+		tok, err := iss.Issue(binaryClaims(rt))
+		if err != nil {
+			t.Skip()
+		}
+		k, err := azattest.ExtractAttestedKey(tok, nil)
+		if err == nil && (k.PublicKey == nil || !k.ReportDataChecked) {
+			t.Fatalf("key without a checked binding: %+v", k)
+		}
+	})
+}
