@@ -244,7 +244,7 @@ func TestSimulatedEvidenceAndKeyRelease(t *testing.T) {
 		q, _ := p.SGXQuote(simEnclave(k))
 		q[48+64] ^= 1 // MRENCLAVE: the quote signature no longer verifies
 		_, err := client.AttestSGXEnclave(ctx, q, &azattest.AttestSGXEnclaveOptions{RuntimeData: k.data()})
-		if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" && code != "InvalidParameter" {
+		if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" {
 			t.Fatalf("tampered quote: %d %s (%v)", st, code, err)
 		}
 		// Runtime data that is not what the report binds.
@@ -294,7 +294,7 @@ func TestSimulatedEvidenceRefused(t *testing.T) {
 				k := newTEEKey(t, true)
 				_, err := attestSim(context.Background(), client, p, typ, simEnclave(k), k)
 				st, code := httpErrorCode(err)
-				if st != 400 || code != "InvalidQuote" && code != "InvalidParameter" || !strings.Contains(err.Error(), "trusted root") {
+				if st != 400 || code != "InvalidQuote" || !strings.Contains(err.Error(), `root \"Maat Development SGX Root CA\"`) || !strings.Contains(err.Error(), "is not a trusted root") {
 					t.Fatalf("%s: %d %s: %v", typ, st, code, err)
 				}
 			}
