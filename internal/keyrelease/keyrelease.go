@@ -337,7 +337,8 @@ type ReleaseRequest struct {
 // only trusted from the issuer. Errors:
 // NotFound for an unknown key; Unauthorized for a token that is malformed,
 // from an untrusted issuer, or fails validation (signature, alg none, exp,
-// nbf); Forbidden when the release policy is not satisfied (the message
+// nbf); ServiceUnavailable when a remote issuer's keys cannot be fetched;
+// Forbidden when the release policy is not satisfied (the message
 // says which condition failed) or the token carries no usable attested key
 // bound to its report data. Every attempt is logged with its outcome.
 func (s *Service) Release(ctx context.Context, name string, req ReleaseRequest) (Released, error) {
@@ -414,8 +415,14 @@ func (s *Service) validate(ctx context.Context, token string) (*azattest.Token, 
 			continue
 		}
 		v, err := is.Validate(ctx, tok.String(), s.now())
-		if err != nil {
+		var tve *azattest.TokenValidationError
+		switch {
+		case errors.As(err, &tve) || errors.Is(err, azattest.ErrMalformedToken):
 			return nil, maaerr.New(maaerr.Unauthorized, "The attestation token is not valid: %v.", strings.TrimPrefix(err.Error(), "azattest: "))
+		case err != nil:
+			// The issuer's keys could not be fetched: not the caller's fault,
+			// and no key is released.
+			return nil, maaerr.Wrap(err, maaerr.ServiceUnavailable, "The signing keys of the token's issuer %s could not be fetched; try again later.", is.URL())
 		}
 		return v, nil
 	}

@@ -431,3 +431,20 @@ func TestRemoteIssuer(t *testing.T) {
 		t.Fatalf("forged remote token: %v", err)
 	}
 }
+
+// An unreachable remote issuer is ServiceUnavailable, not a release.
+func TestRemoteIssuerUnreachable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const remote = "https://unreachable.attest.test"
+	opts := &azattest.ClientOptions{}
+	opts.Transport = fake.NewServerTransport(&fake.Server{}) // no /certs handler
+	client, _ := azattest.NewClient(remote, nil, opts)
+	f.svc.Issuers = append(f.svc.Issuers, RemoteIssuer{Client: client})
+	_, _ = f.svc.Create(ctx, "db", CreateRequest{ReleasePolicy: json.RawMessage(strings.ReplaceAll(sgxPolicy, maatIss, remote))})
+	maa, _ := fake.NewTokenIssuer(remote, func() time.Time { return t0 })
+	tok, _ := maa.Issue(newEnclave(t).claims(t))
+	if _, err := f.svc.Release(ctx, "db", ReleaseRequest{Target: tok.String()}); code(err) != maaerr.ServiceUnavailable {
+		t.Fatalf("unreachable issuer: %v", err)
+	}
+}
