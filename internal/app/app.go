@@ -146,7 +146,10 @@ func (a *App) init(ctx context.Context) (err error) {
 		Auth:         auth,
 		Baselines:    a.inst.baselines,
 	}
-	handler := api.Handler()
+	handler, err := a.mountKeyRelease(api.Handler(), auth)
+	if err != nil {
+		return err
+	}
 	a.handler = handler
 	if a.httpLn != nil {
 		a.servers = append(a.servers, a.newServer(handler, nil))

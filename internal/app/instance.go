@@ -89,7 +89,11 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 	if err != nil {
 		return nil, err
 	}
-	verifiers, err := NewVerifiers(VerifierDeps{Config: cfg, Now: a.now, Log: a.log, TPM: tpmSvc})
+	simulated, err := a.simulatedPKI()
+	if err != nil {
+		return nil, err
+	}
+	verifiers, err := NewVerifiers(VerifierDeps{Config: cfg, Now: a.now, Log: a.log, TPM: tpmSvc, Simulated: simulated})
 	if err != nil {
 		return nil, err
 	}

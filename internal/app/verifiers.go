@@ -20,6 +20,7 @@ import (
 	"github.com/maat-attest/maat/internal/evidence/sgx"
 	"github.com/maat-attest/maat/internal/evidence/tdx"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/simulate"
 	"github.com/maat-attest/maat/internal/tcbbaseline"
 )
 
@@ -41,6 +42,12 @@ type VerifierDeps struct {
 	AcceptExpiredCollateral bool
 	RootCRLURL              string
 	SGXCall                 []sgx.CallOption
+
+	// Simulated, when set (--dev with dev-trust-simulated-evidence only),
+	// is the development PKI whose `maat simulate` evidence SgxEnclave and
+	// OpenEnclave also accept, verified against its own root and collateral
+	// and marked x-maat-simulated-evidence.
+	Simulated *simulate.PKI
 }
 
 // NewVerifiers is the catalog of built-in attestation types: every verifier
@@ -88,6 +95,9 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		return nil, err
 	}
 	vs[evidence.SevSnpVm] = snpv
+	if d.Simulated != nil {
+		return withSimulated(vs, d.Simulated, d.Now, accept, d.Log)
+	}
 	return vs, nil
 }
 

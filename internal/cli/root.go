@@ -36,6 +36,8 @@ func NewRootCommand() *cobra.Command {
 		NewCertsCommand(),
 		NewTokenCommand(),
 		newBenchCommand(),
+		newKeyReleaseCommand(),
+		newSimulateCommand(),
 	)
 	return root
 }

@@ -98,6 +98,10 @@ type Config struct {
 
 	// Development conveniences (--dev only).
 	DevTime string // RFC 3339: the server clock starts at this instant
+
+	// Secure key release (Maat extension, /x-maat/keys).
+	KeyReleaseIssuers         []string // MAA-compatible issuers (besides this instance) whose tokens may release keys
+	DevTrustSimulatedEvidence bool     // --dev only: trust `maat simulate` evidence signed by the data directory's development PKI
 }
 
 // Default returns the defaults: HTTPS on 127.0.0.1:8443, no plain HTTP,
@@ -194,6 +198,8 @@ var options = []option{
 	{"oidc-contributor-roles", "comma-separated roles that may change policies and certificates", kList, func(c *Config) any { return &c.OIDCWriters }},
 	{"auth-disabled", "do not authenticate policy and certificate management calls (unsafe outside a closed network)", kBool, func(c *Config) any { return &c.AuthDisabled }},
 	{"dev-time", "with --dev: RFC 3339 instant the server clock starts at (for replaying recorded evidence and collateral)", kString, func(c *Config) any { return &c.DevTime }},
+	{"key-release-trusted-issuer", "attestation service URL (Azure Attestation or another Maat) whose tokens may release keys from /x-maat/keys, besides this instance (repeatable)", kList, func(c *Config) any { return &c.KeyReleaseIssuers }},
+	{"dev-trust-simulated-evidence", "with --dev: trust SGX/OpenEnclave evidence from `maat simulate` (signed by the data directory's development PKI); tokens are marked x-maat-simulated-evidence. Ignored without --dev", kBool, func(c *Config) any { return &c.DevTrustSimulatedEvidence }},
 }
 
 // RegisterFlags adds one flag per option to fs (plus --config), with the

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Generation", testGeneration},
 		{"UnknownInstance", testUnknownInstance},
 		{"ManagementReplay", testManagementReplay},
+		{"ReleaseKeys", testReleaseKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/evidence"
+	"github.com/maat-attest/maat/internal/evidence/openenclave"
+	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/simulate"
+)
+
+// simulatedPKI returns the development PKI whose simulated evidence this
+// server trusts: only with --dev and dev-trust-simulated-evidence. Without
+// --dev the setting is ignored, whatever the configuration says, and an
+// error is logged.
+func (a *App) simulatedPKI() (*simulate.PKI, error) {
+	if !a.cfg.DevTrustSimulatedEvidence {
+		return nil, nil
+	}
+	if !a.cfg.Dev {
+		a.log.Error("dev-trust-simulated-evidence is IGNORED: it needs --dev; simulated evidence is refused like any evidence from an untrusted root")
+		return nil, nil
+	}
+	p, err := simulate.Load(a.cfg.DataDir, a.now())
+	if err != nil {
+		return nil, fmt.Errorf("dev-trust-simulated-evidence: %w", err)
+	}
+	fmt.Fprintf(a.out, "SIMULATED EVIDENCE TRUSTED: SGX/OpenEnclave evidence signed by the development PKI in %s/%s is accepted; its tokens carry %s: true\n",
+		a.cfg.DataDir, simulate.DirName, simulate.ClaimSimulated)
+	a.log.Warn("SIMULATED EVIDENCE TRUSTED: the development PKI of the data directory signs evidence this server accepts; its tokens prove nothing about real hardware",
+		"dir", a.cfg.DataDir+"/"+simulate.DirName, "claim", simulate.ClaimSimulated)
+	return p, nil
+}
+
+// withSimulated makes the SgxEnclave and OpenEnclave verifiers also accept
+// evidence of the development PKI p: evidence whose PCK chain the production
+// roots do not know is verified again, by the same code, against p's root
+// and collateral only (never mixed with Intel's), and its claims carry
+// simulate.ClaimSimulated.
+func withSimulated(vs map[evidence.Type]evidence.Verifier, p *simulate.PKI, now func() time.Time, accept []collateral.TCBStatus, log *slog.Logger) (map[evidence.Type]evidence.Verifier, error) {
+	v, err := sgx.NewVerifier(sgx.Options{Roots: []sgx.TrustRoot{p.TrustRoot()}, Now: now, Collateral: p.Collateral(now)})
+	if err != nil {
+		return nil, fmt.Errorf("simulated evidence verifier: %w", err)
+	}
+	out := make(map[evidence.Type]evidence.Verifier, len(vs))
+	for t, prod := range vs {
+		out[t] = prod
+	}
+	if prod, ok := vs[evidence.SgxEnclave]; ok {
+		out[evidence.SgxEnclave] = simulatedOr{prod: prod, dev: sgx.NewEvidenceVerifier(v, accept), log: log}
+	}
+	if prod, ok := vs[evidence.OpenEnclave]; ok {
+		out[evidence.OpenEnclave] = simulatedOr{prod: prod, dev: openenclave.NewEvidenceVerifier(v, accept), log: log}
+	}
+	return out, nil
+}
+
+// simulatedOr verifies with the production verifier and, only when that
+// refuses the PCK chain's root, with the development one.
+type simulatedOr struct {
+	prod, dev evidence.Verifier
+	log       *slog.Logger
+}
+
+func (s simulatedOr) Verify(ctx context.Context, raw []byte, cfg evidence.Config) (*evidence.Verified, error) {
+	ver, err := s.prod.Verify(ctx, raw, cfg)
+	if err == nil || !errors.Is(err, sgx.ErrUntrustedRoot) {
+		return ver, err
+	}
+	dver, derr := s.dev.Verify(ctx, raw, cfg)
+	if errors.Is(derr, sgx.ErrUntrustedRoot) {
+		return nil, err // neither root: the production answer
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	dver.Claims[simulate.ClaimSimulated] = true
+	s.log.Warn("SIMULATED EVIDENCE accepted (development PKI): the token says so", "claim", simulate.ClaimSimulated)
+	return dver, nil
+}
