@@ -28,6 +28,7 @@ type instance struct {
 	issuer     string
 	mode       store.Mode
 	keys       *keys.Manager
+	sealer     keys.Sealer // seals private keys at rest (signing and release keys)
 	tokens     *token.Issuer
 	policies   *attestation.Policies
 	management *attestation.Management
@@ -50,6 +51,7 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 	}
 
 	sealer, err := Sealer(cfg, a.log)
+	in.sealer = sealer
 	if err != nil {
 		return nil, err
 	}

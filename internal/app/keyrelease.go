@@ -23,11 +23,8 @@ func (a *App) mountKeyRelease(api http.Handler, auth httpapi.Authenticator) (htt
 	if !ok {
 		return nil, fmt.Errorf("store %T cannot hold release keys", a.store)
 	}
-	sealer, err := Sealer(a.cfg)
-	if err != nil {
-		return nil, err
-	}
 	in := a.inst
+	sealer := in.sealer
 	issuers := []keyrelease.Issuer{keyrelease.LocalIssuer{Issuer: in.issuer, Signers: func() []azattest.Signer { return keyrelease.SignersOf(in.keys.Current()) }}}
 	for _, u := range a.cfg.KeyReleaseIssuers {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {

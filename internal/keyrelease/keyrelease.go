@@ -202,7 +202,9 @@ func (s *Service) Create(ctx context.Context, name string, req CreateRequest) (K
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	sealed, err := s.Sealer.Seal(material)
+	// Bound to the instance and the key's name (as signing keys are to
+	// their kid), so a sealed blob cannot be swapped between rows.
+	sealed, err := s.Sealer.Seal(material, releaseBinding(s.InstanceID, name))
 	if err != nil {
 		return KeyInfo{}, maaerr.Wrap(err, maaerr.Internal, "sealing the key failed")
 	}
@@ -381,7 +383,7 @@ func (s *Service) release(ctx context.Context, name string, req ReleaseRequest) 
 		return Released{}, maaerr.New(maaerr.Forbidden, "The token carries no key the release can be wrapped to: %v.", strings.TrimPrefix(err.Error(), "azattest: "))
 	}
 
-	material, err := s.Sealer.Open(k.Key)
+	material, _, err := s.Sealer.Open(k.Key, releaseBinding(s.InstanceID, name))
 	if err != nil {
 		return Released{}, maaerr.Wrap(err, maaerr.Internal, "unsealing key %q failed", name)
 	}
@@ -439,4 +441,10 @@ func keyJWK(kty, name string, material []byte) ([]byte, error) {
 		return nil, err
 	}
 	return jose.JSONWebKey{Key: priv, KeyID: name}.MarshalJSON()
+}
+
+// releaseBinding is the AEAD binding of a release key: its instance and a
+// name in a namespace no signing-key kid can take.
+func releaseBinding(instanceID, name string) keys.Binding {
+	return keys.Binding{InstanceID: instanceID, KID: "release-key/" + name}
 }
