@@ -408,6 +408,11 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		}
 		ch.Leaf = fc.Leaf
 		fetched = true
+		// A fetched VCEK is verified once too: key the cache by the
+		// supplied chain plus the fetched leaf.
+		if e := v.cached(cacheKey(append(bytes.Clone(chainPEM), fc.Leaf.Raw...), cpuP, key)); e != nil {
+			return e, true, nil
+		}
 	}
 	if p == ProductUnknown {
 		return nil, false, fmt.Errorf("%w: cannot tell the AMD product of a version %d report from its VCEK chain (issuer %q)", ErrMalformedChain, r.Version, ch.Leaf.Issuer.CommonName)
@@ -450,7 +455,9 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		return nil, false, err
 	}
 	e := &chainEntry{product: p, key: key, leaf: ch.Leaf, pub: pub, ext: ext, inter: inter, certs: []*x509.Certificate{ch.Leaf, inter, roots.ARK}}
-	if !fetched {
+	if fetched {
+		v.store(cacheKey(append(bytes.Clone(chainPEM), ch.Leaf.Raw...), cpuP, key), e)
+	} else {
 		v.store(cacheKey(chainPEM, cpuP, key), e)
 	}
 	return e, fetched, nil
