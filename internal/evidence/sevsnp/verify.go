@@ -89,7 +89,8 @@ type Options struct {
 	CompliantCVM *CVMCompliance
 	// CacheEntries bounds the verified-chain cache; 0 means 1024.
 	CacheEntries int
-	// Logger receives soft CRL failures; nil means slog.Default().
+	// Logger receives soft CRL failures (at debug level: every token records
+	// them in x-maat-sevsnpvm-crl); nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -502,7 +503,7 @@ func (v *Verifier) checkCRL(ctx context.Context, p Product, key SigningKey, inte
 		if v.crl == CRLHard {
 			return "", fmt.Errorf("%w: %v (snp CRL mode hard)", ErrCRL, err)
 		}
-		v.log.Warn("sevsnp: CRL not checked (soft mode)", "product", p, "key", key, "err", err)
+		v.log.Debug("sevsnp: CRL not checked (soft mode; the token says x-maat-sevsnpvm-crl unavailable)", "product", p, "key", key, "err", err)
 		return CRLUnavailable, nil
 	}
 	if v.coll == nil {
