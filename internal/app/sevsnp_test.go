@@ -233,6 +233,17 @@ func TestSevSnpVmMAA2025Pair(t *testing.T) {
 		}
 	}
 
+	// D8: x-ms-policy appears once the policy issues something.
+	draft := `version= 1.0;authorizationrules{[type=="x-ms-sevsnpvm-is-debuggable", value==false] => permit();};issuancerules{c:[type=="x-ms-sevsnpvm-hostdata"] => issue(type="hostdata", value=c.value);};`
+	body, _ = json.Marshal(map[string]any{"report": sample["request_body_field_report"], "draftPolicyForAttestation": draft})
+	got = sendAuth(t, base, "POST", "/attest/sevsnpvm?api-version=2022-08-01", body, false)
+	if got.status != 200 {
+		t.Fatalf("draft policy: %d %s %s", got.status, got.code, got.message)
+	}
+	if pol, _ := got.claims["x-ms-policy"].(map[string]any); pol["hostdata"] != maa["x-ms-sevsnpvm-hostdata"] || got.claims["hostdata"] != maa["x-ms-sevsnpvm-hostdata"] {
+		t.Errorf("issued claims: x-ms-policy %v, hostdata %v", got.claims["x-ms-policy"], got.claims["hostdata"])
+	}
+
 	body, _ = json.Marshal(map[string]any{"report": sample["request_body_field_report"],
 		"runtimeData": map[string]string{"data": sample["runtimeData.data_sample"], "dataType": sample["runtimeData.dataType_sample"]}})
 	got = sendAuth(t, base, "POST", "/attest/sevsnpvm?api-version=2022-08-01", body, false)

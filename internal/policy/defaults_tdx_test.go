@@ -25,4 +25,8 @@ func TestDefaultTDXPolicy(t *testing.T) {
 	if sgx, _ := ParsedDefault("SgxEnclave"); sgx.Hash() != DefaultSGXPolicyHash {
 		t.Error("SGX default changed")
 	}
+	// SevSnpVm has the same permit-all default (D7; the SNP verifier's).
+	if snp, ok := Default("SevSnpVm"); !ok || snp != text {
+		t.Errorf("SevSnpVm default %q %v", snp, ok)
+	}
 }

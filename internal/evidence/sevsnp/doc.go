@@ -74,5 +74,29 @@
 // (UpToDate, BelowMinimum or NoMinimum), -minimum-tcb, -crl and -vcek-source
 // (evidence or collateral).
 //
+// # Configuration (maat serve)
+//
+// sevsnp-crl (off|soft|hard), sevsnp-minimum-tcb (per product,
+// "Milan:bl=3:tee=0:snp=8:ucode=115"), sevsnp-allow-below-minimum,
+// sevsnp-uvm-issuer ("<did:x509>|<feed>[|compliant]"),
+// sevsnp-compliant-idkeydigest, and for internal/collateral/amd
+// sevsnp-fetch, sevsnp-kds-url, sevsnp-thim-url and collateral-dir/snp.
+//
+// # Decisions
+//
+//   - Request decoding is lenient about encodings and member-name case but
+//     refuses a member given twice: two SnpReports would let a proxy and the
+//     verifier see different evidence.
+//   - Endorsements are parsed only when UVM issuers are configured; from
+//     other issuers they are ignored (no claim), so an unconfigured
+//     instance behaves as if none were sent.
+//   - Product detection prefers CPUID; a chain that names another product
+//     is refused rather than trusted, and for v1/v2 reports the chain's CN
+//     (or the VCEK's product name) decides, always under the pinned ARK.
+//   - TCB values in x-maat-sevsnpvm-*-tcb are the report's 8 bytes in order
+//     (the form AMD tools and the vectors print), not a u64 rendered in hex.
+//   - Runtime data binds to report_data[0:32]; report_data[32:64] is not
+//     required to be zero (as for SGX). Init-time data binds to HOST_DATA.
+//
 // Not done: the raw HCLA variant of the report member (contract §3.1 b).
 package sevsnp

@@ -3,6 +3,7 @@ package sevsnp
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -305,5 +306,29 @@ func TestMinimumTCB(t *testing.T) {
 	vd, err = other.Verify(context.Background(), raw, nil)
 	if err != nil || vd.Claims[ClaimTCBStatus] != TCBNoMinimum {
 		t.Fatalf("other product's minimum: %v", err)
+	}
+}
+
+// TestTrusteeDerivedRequest: the SevSnpVm request a real Azure CVM's HCL
+// report yields (contract §8.1): the SNP report at [32, 1216) with its chain
+// as evidence, the HCL var data (runtime claims JSON) as runtime data bound
+// to report_data[0:32].
+func TestTrusteeDerivedRequest(t *testing.T) {
+	hcl := readTD(t, "trustee/hcl-report.bin")
+	size := int(binary.LittleEndian.Uint32(hcl[1216+16:])) // IGVM request data header: claim size
+	varData := hcl[1236 : 1236+size]
+	var doc map[string]any
+	if err := json.Unmarshal(varData, &doc); err != nil || doc["keys"] == nil {
+		t.Fatalf("var data is not the runtime claims JSON: %v", err)
+	}
+	vd, err := newTestVerifier(t, pinTrustee, nil).Verify(context.Background(), evidenceJSON(hcl[32:32+ReportSize], readTD(t, "trustee/vcek.pem")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(varData); string(sum[:]) != string(vd.RuntimeData.Value) {
+		t.Fatal("SHA-256(var data) != report_data[0:32]")
+	}
+	if vd.Claims[ClaimIDKeyDigest] != "0356215882a825279a85b300b0b742931d113bf7e32dde2e50ffde7ec743ca491ecdd7f336dc28a6e0b2bb57af7a44a3" || vd.Claims[ClaimMicrocodeSVN] != 115 || vd.Claims[ClaimVMPL] != 0 {
+		t.Errorf("claims: %v %v %v", vd.Claims[ClaimIDKeyDigest], vd.Claims[ClaimMicrocodeSVN], vd.Claims[ClaimVMPL])
 	}
 }

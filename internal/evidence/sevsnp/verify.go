@@ -89,7 +89,8 @@ type Options struct {
 	CompliantCVM *CVMCompliance
 	// CacheEntries bounds the verified-chain cache; 0 means 1024.
 	CacheEntries int
-	// Logger receives soft CRL failures; nil means slog.Default().
+	// Logger receives soft CRL failures (at debug level: every token records
+	// them in x-maat-sevsnpvm-crl); nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -408,6 +409,11 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		}
 		ch.Leaf = fc.Leaf
 		fetched = true
+		// A fetched VCEK is verified once too: key the cache by the
+		// supplied chain plus the fetched leaf.
+		if e := v.cached(cacheKey(append(bytes.Clone(chainPEM), fc.Leaf.Raw...), cpuP, key)); e != nil {
+			return e, true, nil
+		}
 	}
 	if p == ProductUnknown {
 		return nil, false, fmt.Errorf("%w: cannot tell the AMD product of a version %d report from its VCEK chain (issuer %q)", ErrMalformedChain, r.Version, ch.Leaf.Issuer.CommonName)
@@ -450,7 +456,9 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		return nil, false, err
 	}
 	e := &chainEntry{product: p, key: key, leaf: ch.Leaf, pub: pub, ext: ext, inter: inter, certs: []*x509.Certificate{ch.Leaf, inter, roots.ARK}}
-	if !fetched {
+	if fetched {
+		v.store(cacheKey(append(bytes.Clone(chainPEM), ch.Leaf.Raw...), cpuP, key), e)
+	} else {
 		v.store(cacheKey(chainPEM, cpuP, key), e)
 	}
 	return e, fetched, nil
@@ -495,7 +503,7 @@ func (v *Verifier) checkCRL(ctx context.Context, p Product, key SigningKey, inte
 		if v.crl == CRLHard {
 			return "", fmt.Errorf("%w: %v (snp CRL mode hard)", ErrCRL, err)
 		}
-		v.log.Warn("sevsnp: CRL not checked (soft mode)", "product", p, "key", key, "err", err)
+		v.log.Debug("sevsnp: CRL not checked (soft mode; the token says x-maat-sevsnpvm-crl unavailable)", "product", p, "key", key, "err", err)
 		return CRLUnavailable, nil
 	}
 	if v.coll == nil {
