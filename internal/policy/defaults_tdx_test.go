@@ -25,7 +25,4 @@ func TestDefaultTDXPolicy(t *testing.T) {
 	if sgx, _ := ParsedDefault("SgxEnclave"); sgx.Hash() != DefaultSGXPolicyHash {
 		t.Error("SGX default changed")
 	}
-	if _, ok := Default("SevSnpVm"); ok {
-		t.Error("no SevSnpVm default here")
-	}
 }
