@@ -6,9 +6,11 @@ package cli
 // internal/collateral and print one JSON object on stdout.
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -17,8 +19,10 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +32,9 @@ import (
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
+	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/evidence/tdx"
 )
 
 // evidenceMaxFile bounds evidence, runtime data and PEM files read by the
@@ -48,18 +54,36 @@ func NewEvidenceCommand() *cobra.Command {
 }
 
 type evidenceCommon struct {
-	typ, evidence string
+	typ, evidence, chain string
+}
+
+// sevsnpEvidence returns the SevSnpVm "report" JSON for ev: ev itself when
+// it is that JSON, else a raw report wrapped with the --chain PEM.
+func (c *evidenceCommon) sevsnpEvidence(ev []byte) ([]byte, error) {
+	if t := bytes.TrimSpace(ev); len(t) > 0 && t[0] == '{' {
+		return ev, nil
+	}
+	m := map[string]string{"SnpReport": base64.RawURLEncoding.EncodeToString(ev)}
+	if c.chain != "" {
+		pemBytes, err := evidenceReadFile(c.chain, false)
+		if err != nil {
+			return nil, err
+		}
+		m["VcekCertChain"] = base64.RawURLEncoding.EncodeToString(pemBytes)
+	}
+	return json.Marshal(m)
 }
 
 func (c *evidenceCommon) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote), openenclave (OE report or OE evidence), or tpm (inspect only: a /attest/Tpm Request message)")
+	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote), openenclave (OE report or OE evidence), sevsnp (the SevSnpVm report JSON {SnpReport, VcekCertChain}, or a raw 1184-byte report with --chain), tdx (a TD quote), or tpm (inspect only: a /attest/Tpm Request message)")
+	cmd.Flags().StringVar(&c.chain, "chain", "", "sevsnp: PEM VCEK/VLEK chain (VCEK, ASK, ARK) for a raw report given to --evidence")
 	cmd.Flags().StringVar(&c.evidence, "evidence", "", "evidence file: raw bytes, hex, base64 or base64url (detected)")
 	_ = cmd.MarkFlagRequired("evidence")
 }
 
 func (c *evidenceCommon) validate() error {
-	if c.typ != "sgx" && c.typ != "openenclave" {
-		return fmt.Errorf("--type must be sgx or openenclave, not %q", c.typ)
+	if _, ok := evidenceTypes[c.typ]; !ok {
+		return fmt.Errorf("--type must be sgx, openenclave, sevsnp or tdx, not %q", c.typ)
 	}
 	return nil
 }
@@ -90,6 +114,11 @@ func newEvidenceInspectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if c.typ == "sevsnp" {
+				if ev, err = c.sevsnpEvidence(ev); err != nil {
+					return err
+				}
+			}
 			out, err := evidenceInspect(c.typ, ev)
 			if err != nil {
 				return err
@@ -102,6 +131,32 @@ func newEvidenceInspectCommand() *cobra.Command {
 }
 
 func evidenceInspect(typ string, ev []byte) (map[string]any, error) {
+	switch typ {
+	case "sevsnp":
+		e, err := sevsnp.DecodeEvidence(ev)
+		if err != nil {
+			return nil, err
+		}
+		r, err := sevsnp.ParseReport(e.Report)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{"type": "sevsnp", "report": inspectValue(r), "uvmEndorsements": len(e.UVM)}
+		if e.Chain != nil {
+			ch, err := sevsnp.ParseChain(e.Chain)
+			if err != nil {
+				return nil, err
+			}
+			out["chain"] = inspectValue(ch)
+		}
+		return out, nil
+	case "tdx":
+		q, err := tdx.ParseQuote(ev)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"type": "tdx", "quote": inspectValue(q)}, nil
+	}
 	if typ == "sgx" {
 		q, err := sgx.ParseQuote(ev)
 		if err != nil {
@@ -268,6 +323,8 @@ directory (--collateral) or, without it, from Intel PCS v4 or any PCCS/Azure cac
 var evidenceTypes = map[string]evidence.Type{
 	"sgx":         evidence.SgxEnclave,
 	"openenclave": evidence.OpenEnclave,
+	"sevsnp":      evidence.SevSnpVm,
+	"tdx":         evidence.TdxVm,
 }
 
 // allTCBStatuses are the statuses a verification can end in (Revoked is
@@ -286,6 +343,11 @@ func evidenceVerify(cmd *cobra.Command, f *evidenceVerifyFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.typ == "sevsnp" {
+		if ev, err = f.sevsnpEvidence(ev); err != nil {
+			return err
+		}
+	}
 	now := time.Now
 	if f.at != "" {
 		t, err := time.Parse(time.RFC3339, f.at)
@@ -294,11 +356,13 @@ func evidenceVerify(cmd *cobra.Command, f *evidenceVerifyFlags) error {
 		}
 		now = func() time.Time { return t }
 	}
+	cfg := config.Default()
+	cfg.DataDir = "" // offline verification keeps no state (no AMD collateral cache)
+	cfg.CollateralDir, cfg.CollateralURL, cfg.CollateralCA = f.collDir, f.collURL, f.collCA
+	cfg.AcceptTCBStatus = f.acceptTCB
+	cfg.TDXAcceptTCB = f.acceptTCB
 	deps := app.VerifierDeps{
-		Config: config.Config{
-			CollateralDir: f.collDir, CollateralURL: f.collURL, CollateralCA: f.collCA,
-			AcceptTCBStatus: f.acceptTCB,
-		},
+		Config:                  cfg,
 		Now:                     now,
 		Log:                     slog.New(slog.DiscardHandler),
 		AcceptExpiredCollateral: f.acceptExpired,
@@ -426,4 +490,80 @@ func evidencePrintJSON(w io.Writer, v any) error {
 		return errors.New("cannot encode output: " + err.Error())
 	}
 	return nil
+}
+
+// inspectValue renders a parsed structure for `evidence inspect`: structs
+// as objects of their exported fields, byte arrays and slices as hex,
+// certificates by subject, issuer, serial and validity.
+func inspectValue(v any) any {
+	return inspectReflect(reflect.ValueOf(v), 0)
+}
+
+func inspectReflect(v reflect.Value, depth int) any {
+	if depth > 12 || !v.IsValid() {
+		return nil
+	}
+	if v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		if c, ok := v.Interface().(*x509.Certificate); ok {
+			return map[string]any{"subject": c.Subject.String(), "issuer": c.Issuer.String(), "serial": c.SerialNumber.String(),
+				"notBefore": c.NotBefore.UTC().Format(time.RFC3339), "notAfter": c.NotAfter.UTC().Format(time.RFC3339)}
+		}
+		return inspectReflect(v.Elem(), depth+1)
+	}
+	if s, ok := v.Interface().(fmt.Stringer); ok && v.Kind() != reflect.Struct {
+		return s.String()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if t, ok := v.Interface().(time.Time); ok {
+			return t.UTC().Format(time.RFC3339)
+		}
+		out := map[string]any{}
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if f.Anonymous {
+				if m, ok := inspectReflect(v.Field(i), depth+1).(map[string]any); ok {
+					for k, x := range m {
+						out[k] = x
+					}
+				}
+				continue
+			}
+			out[lowerFirst(f.Name)] = inspectReflect(v.Field(i), depth+1)
+		}
+		return out
+	case reflect.Array, reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, v.Len())
+			reflect.Copy(reflect.ValueOf(b), v)
+			return hex.EncodeToString(b)
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = inspectReflect(v.Index(i), depth+1)
+		}
+		return out
+	case reflect.Map:
+		out := map[string]any{}
+		for _, k := range v.MapKeys() {
+			out[fmt.Sprint(k.Interface())] = inspectReflect(v.MapIndex(k), depth+1)
+		}
+		return out
+	}
+	return v.Interface()
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToLower(r[0])
+	return string(r)
 }

@@ -79,7 +79,10 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 		Claims:          claims,
 		RuntimeData:     &evidence.Binding{Field: "REPORTDATA[0:32]", Value: slices.Clone(b.ReportData[:32])},
 		InitTimeData:    initTimeBinding(b),
-		Detail:          res,
+		// D8: real TdxVm tokens carry x-ms-policy only when the policy
+		// issued something.
+		PolicyClaimIfIssued: true,
+		Detail:              res,
 	}, nil
 }
 
