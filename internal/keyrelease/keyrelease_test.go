@@ -448,3 +448,30 @@ func TestRemoteIssuerUnreachable(t *testing.T) {
 		t.Fatalf("unreachable issuer: %v", err)
 	}
 }
+
+// A sealed key copied into another key's row does not open there.
+func TestSealedKeyBoundToItsName(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rk := f.store.(store.ReleaseKeys)
+	for _, n := range []string{"a", "b"} {
+		if _, err := f.svc.Create(ctx, n, CreateRequest{ReleasePolicy: json.RawMessage(sgxPolicy)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := rk.GetReleaseKey(ctx, "default", "b")
+	if err := rk.DeleteReleaseKey(ctx, "default", "a"); err != nil {
+		t.Fatal(err)
+	}
+	b.Name = "a"
+	if err := rk.CreateReleaseKey(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnclave(t)
+	if _, err := f.svc.Release(ctx, "a", ReleaseRequest{Target: f.token(t, e.claims(t))}); code(err) != maaerr.Internal {
+		t.Fatalf("b's sealed key released as a: %v", err)
+	}
+	if _, err := f.svc.Release(ctx, "b", ReleaseRequest{Target: f.token(t, e.claims(t))}); err != nil {
+		t.Fatal(err)
+	}
+}

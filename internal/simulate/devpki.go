@@ -13,10 +13,14 @@
 // with dev-trust-simulated-evidence trusts the development root; every token
 // from such evidence says so (x-maat-simulated-evidence).
 //
-// This package builds its own PKI rather than the shared test PKI
-// (internal/testsupport/dcappki), which had not landed when it was written;
-// it does not touch internal/evidence/sgx and knows the wire formats on its
-// own, so a shared misunderstanding cannot hide in both.
+// It builds its own PKI rather than on the shared test PKI
+// (internal/testsupport/dcappki) because that one centres every validity
+// window, CRL and collateral date on a fixed package-level instant
+// (dcappki.Now, 2025-03-01) and names its certificates as Intel's: using it
+// at the current time would mean mutating a package-level variable, and its
+// evidence would not say what it is. When dcappki takes a clock and names in
+// its Spec, this package's builder (evidence.go) can move onto it. It does
+// not touch internal/evidence/sgx and knows the wire formats on its own.
 package simulate
 
 import (

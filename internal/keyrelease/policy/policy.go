@@ -10,9 +10,11 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 
 	"github.com/maat-attest/maat/internal/jsonstrict"
@@ -85,30 +87,44 @@ func parseErr(path, format string, args ...any) error {
 
 // Parse parses a release policy. Member names are matched
 // case-insensitively (the documented grammar writes "anyof", its examples
-// "anyOf"); a member given twice is refused. It returns an InvalidParameter
-// *maaerr.Error naming the place that is wrong (for example
-// "anyOf[0].allOf[2]") for a policy over [MaxPolicyBytes], invalid JSON, an
-// unknown version or member, a condition with no or two operators, an empty
-// list, or nesting deeper than [MaxDepth].
+// "anyOf"); a member given twice, in any case, is refused. It returns an
+// InvalidParameter *maaerr.Error naming the place that is wrong (for
+// example "anyOf[0].allOf[2]") for a policy over [MaxPolicyBytes], invalid
+// JSON, an unknown version or member, a condition with no or two operators,
+// an empty list, or nesting deeper than [MaxDepth].
 func Parse(doc []byte) (*Policy, error) {
 	if len(doc) > MaxPolicyBytes {
 		return nil, maaerr.New(maaerr.InvalidParameter, "The key release policy is %d bytes, longer than %d.", len(doc), MaxPolicyBytes)
 	}
-	obj, err := jsonstrict.DecodeObject(doc)
-	if err != nil {
-		return nil, parseErr("the top level", "%v (want {\"version\": \"1.0.0\", \"anyOf\": [...]})", err)
+	// One strict pass (duplicates in any case; a JSON depth bound loose
+	// enough that MaxDepth is reported with its path), then one decode and
+	// a walk of the tree.
+	if err := jsonstrict.Check(doc, true, 4*MaxDepth+8); err != nil {
+		return nil, parseErr("the top level", "%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var root any
+	if err := dec.Decode(&root); err != nil {
+		return nil, parseErr("the top level", "%v", err)
+	}
+	obj, ok := root.(map[string]any)
+	if !ok {
+		return nil, parseErr("the top level", "not a JSON object (want {\"version\": \"1.0.0\", \"anyOf\": [...]})")
 	}
 	p := &Policy{}
 	var pr parser
-	for _, m := range obj {
+	for name, v := range obj {
 		switch {
-		case strings.EqualFold(m.Name, "version"):
-			if err := json.Unmarshal(m.Value, &p.Version); err != nil {
+		case strings.EqualFold(name, "version"):
+			s, ok := v.(string)
+			if !ok {
 				return nil, parseErr("version", "want a string")
 			}
-		case strings.EqualFold(m.Name, "anyOf"):
-			var items []json.RawMessage
-			if err := json.Unmarshal(m.Value, &items); err != nil || len(items) == 0 {
+			p.Version = s
+		case strings.EqualFold(name, "anyOf"):
+			items, ok := v.([]any)
+			if !ok || len(items) == 0 {
 				return nil, parseErr("anyOf", "want a non-empty array of authorities")
 			}
 			for i, it := range items {
@@ -118,10 +134,10 @@ func Parse(doc []byte) (*Policy, error) {
 				}
 				p.Authorities = append(p.Authorities, a)
 			}
-		case strings.EqualFold(m.Name, "allOf"):
+		case strings.EqualFold(name, "allOf"):
 			return nil, parseErr("allOf", "a policy's top level is an anyOf list of authorities")
 		default:
-			return nil, parseErr(m.Name, "unknown member (want version and anyOf)")
+			return nil, parseErr(name, "unknown member (want version and anyOf)")
 		}
 	}
 	known := false
@@ -137,45 +153,47 @@ func Parse(doc []byte) (*Policy, error) {
 	return p, nil
 }
 
-func (pr *parser) authority(raw json.RawMessage, path string) (Authority, error) {
-	obj, err := jsonstrict.DecodeObject(raw)
-	if err != nil {
-		return Authority{}, parseErr(path, "%v (want {\"authority\": URL, \"allOf\" or \"anyOf\": [...]})", err)
+func (pr *parser) authority(v any, path string) (Authority, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return Authority{}, parseErr(path, "not a JSON object (want {\"authority\": URL, \"allOf\" or \"anyOf\": [...]})")
 	}
 	var a Authority
 	lists := 0
-	for _, m := range obj {
+	for name, m := range obj {
 		switch {
-		case strings.EqualFold(m.Name, "authority"):
-			if err := json.Unmarshal(m.Value, &a.Authority); err != nil || a.Authority == "" {
+		case strings.EqualFold(name, "authority"):
+			s, ok := m.(string)
+			if !ok || s == "" {
 				return Authority{}, parseErr(path+".authority", "want the issuer URL as a non-empty string")
 			}
-		case strings.EqualFold(m.Name, "anyOf"), strings.EqualFold(m.Name, "allOf"):
+			a.Authority = s
+		case strings.EqualFold(name, "anyOf"), strings.EqualFold(name, "allOf"):
 			lists++
-			c, err := pr.list(m.Name, m.Value, path+"."+m.Name, 1)
+			c, err := pr.list(name, m, path+"."+name, 1)
 			if err != nil {
 				return Authority{}, err
 			}
 			a.Condition = c
 		default:
-			return Authority{}, parseErr(path+"."+m.Name, "unknown member (want authority and allOf or anyOf)")
+			return Authority{}, parseErr(path+"."+name, "unknown member (want authority and allOf or anyOf)")
 		}
 	}
 	switch {
-	case a.Authority == "":
-		return Authority{}, parseErr(path, "missing \"authority\" (the issuer URL of the tokens these conditions apply to)")
 	case lists != 1:
 		return Authority{}, parseErr(path, "want exactly one of allOf and anyOf, got %d", lists)
+	case a.Authority == "":
+		return Authority{}, parseErr(path, "missing \"authority\" (the issuer URL of the tokens these conditions apply to)")
 	}
 	return a, nil
 }
 
-func (pr *parser) list(name string, raw json.RawMessage, path string, depth int) (Condition, error) {
+func (pr *parser) list(name string, v any, path string, depth int) (Condition, error) {
 	if depth > MaxDepth {
 		return Condition{}, parseErr(path, "nested deeper than %d", MaxDepth)
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 {
+	items, ok := v.([]any)
+	if !ok || len(items) == 0 {
 		return Condition{}, parseErr(path, "want a non-empty array of conditions")
 	}
 	out := make([]Condition, 0, len(items))
@@ -192,53 +210,61 @@ func (pr *parser) list(name string, raw json.RawMessage, path string, depth int)
 	return Condition{AllOf: out}, nil
 }
 
-func (pr *parser) condition(raw json.RawMessage, path string, depth int) (Condition, error) {
+func (pr *parser) condition(v any, path string, depth int) (Condition, error) {
 	if pr.conditions++; pr.conditions > MaxConditions {
 		return Condition{}, parseErr(path, "more than %d conditions", MaxConditions)
 	}
-	obj, err := jsonstrict.DecodeObject(raw)
-	if err != nil {
-		return Condition{}, parseErr(path, "%v (want {\"claim\": name, \"equals\": value} or an anyOf/allOf list)", err)
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return Condition{}, parseErr(path, "not a JSON object (want {\"claim\": name, \"equals\": value} or an anyOf/allOf list)")
 	}
-	if len(obj) == 1 && (strings.EqualFold(obj[0].Name, "anyOf") || strings.EqualFold(obj[0].Name, "allOf")) {
-		return pr.list(obj[0].Name, obj[0].Value, path+"."+obj[0].Name, depth+1)
+	if len(obj) == 1 {
+		for name, m := range obj {
+			if strings.EqualFold(name, "anyOf") || strings.EqualFold(name, "allOf") {
+				return pr.list(name, m, path+"."+name, depth+1)
+			}
+		}
 	}
+	// Sorted, so that an error names the same member every time.
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	var c Condition
 	hasClaim := false
-	for _, m := range obj {
-		if strings.EqualFold(m.Name, "claim") {
-			if err := json.Unmarshal(m.Value, &c.Claim); err != nil || c.Claim == "" {
+	for _, name := range names {
+		m := obj[name]
+		if strings.EqualFold(name, "claim") {
+			s, ok := m.(string)
+			if !ok || s == "" {
 				return Condition{}, parseErr(path+".claim", "want the claim name as a non-empty string")
 			}
-			hasClaim = true
+			c.Claim, hasClaim = s, true
 			continue
 		}
-		op, ok := operator(m.Name)
+		op, ok := operator(name)
 		if !ok {
-			if strings.EqualFold(m.Name, "anyOf") || strings.EqualFold(m.Name, "allOf") {
-				return Condition{}, parseErr(path+"."+m.Name, "a list condition has no other members")
+			if strings.EqualFold(name, "anyOf") || strings.EqualFold(name, "allOf") {
+				return Condition{}, parseErr(path+"."+name, "a list condition has no other members")
 			}
-			return Condition{}, parseErr(path+"."+m.Name, "unknown member (want claim and one of %s)", opNames())
+			return Condition{}, parseErr(path+"."+name, "unknown member (want claim and one of %s)", opNames())
 		}
 		if c.Operator != "" {
 			return Condition{}, parseErr(path, "two operators (%s and %s); use allOf to combine conditions", c.Operator, op)
 		}
-		v, err := jsonstrict.Decode(m.Value, 2)
-		if err != nil {
-			return Condition{}, parseErr(path+"."+m.Name, "%v", err)
-		}
-		switch v.(type) {
+		switch m.(type) {
 		case string, json.Number, bool:
 		default:
-			return Condition{}, parseErr(path+"."+m.Name, "want a string, number or boolean, got %s", m.Value)
+			return Condition{}, parseErr(path+"."+name, "want a string, number or boolean, got %s", show(m))
 		}
-		if _, isBool := v.(bool); op == Exists && !isBool {
+		if _, isBool := m.(bool); op == Exists && !isBool {
 			return Condition{}, parseErr(path+".exists", "want true or false")
 		}
-		if _, isNum := v.(json.Number); (op == Less || op == LessOrEquals || op == Greater || op == GreaterOrEquals) && !isNum {
-			return Condition{}, parseErr(path+"."+m.Name, "want a number")
+		if _, isNum := m.(json.Number); (op == Less || op == LessOrEquals || op == Greater || op == GreaterOrEquals) && !isNum {
+			return Condition{}, parseErr(path+"."+name, "want a number")
 		}
-		c.Operator, c.Value = op, v
+		c.Operator, c.Value = op, m
 	}
 	switch {
 	case !hasClaim:
