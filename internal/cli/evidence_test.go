@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
+	"github.com/maat-attest/maat/internal/testsupport/tdxvectors"
 )
 
 // Vectors live in internal/testsupport/sgxvectors (its README.md gives
@@ -283,5 +284,58 @@ func TestEvidenceVerifyAsTheServer(t *testing.T) {
 	_, _, err = runEvidence(t, "verify", "--type", "tpm", "--evidence", rep)
 	if err == nil || !strings.Contains(err.Error(), "cannot be verified offline") || !strings.Contains(err.Error(), "maat evidence inspect --type tpm") {
 		t.Errorf("--type tpm: %v", err)
+	}
+}
+
+// TestEvidenceConfidentialVMs: inspect and verify SEV-SNP and TDX evidence
+// with the server's verifiers (real vectors at their pinned times).
+func TestEvidenceConfidentialVMs(t *testing.T) {
+	var sample struct {
+		Report string `json:"request_body_field_report"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "evidence", "sevsnp", "testdata", "maa", "sevsnp_request_sample.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sample); err != nil {
+		t.Fatal(err)
+	}
+	snp := filepath.Join(t.TempDir(), "snp-report.b64url")
+	os.WriteFile(snp, []byte(sample.Report), 0o600)
+	m, _, err := runEvidence(t, "inspect", "--type", "sevsnp", "--evidence", snp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := m["report"].(map[string]any); r == nil || m["chain"] == nil {
+		t.Fatalf("sevsnp inspect: %v", m)
+	}
+	m, _, err = runEvidence(t, "verify", "--type", "sevsnp", "--evidence", snp, "--at", "2025-04-08T05:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := evClaims(m)
+	if c["x-ms-attestation-type"] != "sevsnpvm" || c["x-ms-sevsnpvm-microcode-svn"] != float64(115) {
+		t.Fatalf("sevsnp claims %v", c)
+	}
+
+	dir := tdxvectors.Path("azure_dcesv5")
+	quote := filepath.Join(dir, "quote.bin")
+	m, _, err = runEvidence(t, "inspect", "--type", "tdx", "--evidence", quote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["quote"] == nil {
+		t.Fatalf("tdx inspect %v", m)
+	}
+	m, _, err = runEvidence(t, "verify", "--type", "tdx", "--evidence", quote, "--collateral", dir, "--at", "2025-06-01T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := evClaims(m); c["x-ms-attestation-type"] != "tdxvm" || c["attester_tcb_status"] != "OutOfDate" {
+		t.Fatalf("tdx claims %v", c)
+	}
+	_, _, err = runEvidence(t, "verify", "--type", "tdx", "--evidence", quote, "--collateral", dir, "--at", "2025-06-01T00:00:00Z", "--accept-tcb-status", "UpToDate")
+	if err == nil || !strings.Contains(err.Error(), "OutOfDate") {
+		t.Fatalf("tdx with only UpToDate accepted: %v", err)
 	}
 }
