@@ -28,9 +28,12 @@ var ErrSignerClosed = errors.New("keys: signer closed (key rotated out or retire
 var ErrBackendUnavailable = errors.New("keys: signer backend unavailable")
 
 // KeySigner signs with one private key through one crypto implementation.
-// Sign accepts crypto.SHA256 (RSASSA-PKCS1-v1_5, RS256) and *rsa.PSSOptions
-// with SHA-256 (PS256). Close releases the backend's copy of the key; Sign
-// calls already running finish first, later ones return ErrSignerClosed.
+// Sign takes a prehashed digest: a crypto.Hash (SHA-256, -384 or -512) as
+// opts selects RSASSA-PKCS1-v1_5 (RS256 with SHA-256), *rsa.PSSOptions
+// selects RSASSA-PSS (PS256); it returns an error for any other hash, a
+// digest of the wrong length, or a failure inside the library. Close
+// releases the backend's copy of the key; Sign calls already running finish
+// first, later ones return ErrSignerClosed.
 type KeySigner interface {
 	crypto.Signer
 	Close() error
@@ -48,9 +51,8 @@ type Backend interface {
 	Load(priv crypto.Signer) (KeySigner, error)
 }
 
-// SignerBackends returns the signer backends compiled into this binary, in
-// preference order ("go" is always there; "openssl" with -tags openssl and
-// cgo).
+// SignerBackends returns the signer backends compiled into this binary:
+// "go" always, then "openssl" when built with -tags openssl and cgo.
 func SignerBackends() []string {
 	if opensslCompiledIn {
 		return []string{BackendGo, BackendOpenSSL}
