@@ -97,7 +97,8 @@ type Config struct {
 	AuthDisabled   bool     // no authentication of management calls (loudly logged)
 
 	// Development conveniences (--dev only).
-	DevTime string // RFC 3339: the server clock starts at this instant
+	DevTime         string // RFC 3339: every server clock starts at this instant (tokens too)
+	DevEvidenceTime string // RFC 3339: the clock that verifies evidence and collateral starts here; tokens use the real clock
 
 	// Secure key release (Maat extension, /x-maat/keys).
 	KeyReleaseIssuers         []string // MAA-compatible issuers (besides this instance) whose tokens may release keys
@@ -197,7 +198,8 @@ var options = []option{
 	{"oidc-reader-roles", "comma-separated roles that may read policies and certificates", kList, func(c *Config) any { return &c.OIDCReaders }},
 	{"oidc-contributor-roles", "comma-separated roles that may change policies and certificates", kList, func(c *Config) any { return &c.OIDCWriters }},
 	{"auth-disabled", "do not authenticate policy and certificate management calls (unsafe outside a closed network)", kBool, func(c *Config) any { return &c.AuthDisabled }},
-	{"dev-time", "with --dev: RFC 3339 instant the server clock starts at (for replaying recorded evidence and collateral)", kString, func(c *Config) any { return &c.DevTime }},
+	{"dev-time", "with --dev: RFC 3339 instant every server clock starts at, tokens included (tests that need tokens from the past; see dev-evidence-time)", kString, func(c *Config) any { return &c.DevTime }},
+	{"dev-evidence-time", "with --dev: RFC 3339 instant the evidence and collateral clock starts at, to replay recorded evidence; tokens, management responses and certificates keep the real clock", kString, func(c *Config) any { return &c.DevEvidenceTime }},
 	{"key-release-trusted-issuer", "attestation service URL (Azure Attestation or another Maat) whose tokens may release keys from /x-maat/keys, besides this instance (repeatable)", kList, func(c *Config) any { return &c.KeyReleaseIssuers }},
 	{"dev-trust-simulated-evidence", "with --dev: trust SGX/OpenEnclave evidence from `maat simulate` (signed by the data directory's development PKI); tokens are marked x-maat-simulated-evidence. Ignored without --dev", kBool, func(c *Config) any { return &c.DevTrustSimulatedEvidence }},
 }
@@ -504,12 +506,18 @@ func (c Config) Validate() error {
 			bad(key, "%q must be an absolute http(s) URL", u)
 		}
 	}
-	if c.DevTime != "" {
-		if !c.Dev {
-			bad("dev-time", "only allowed with --dev")
-		} else if _, err := time.Parse(time.RFC3339, c.DevTime); err != nil {
-			bad("dev-time", "%q is not an RFC 3339 time (e.g. 2025-06-01T00:00:00Z)", c.DevTime)
+	for key, v := range map[string]string{"dev-time": c.DevTime, "dev-evidence-time": c.DevEvidenceTime} {
+		if v == "" {
+			continue
 		}
+		if !c.Dev {
+			bad(key, "only allowed with --dev")
+		} else if _, err := time.Parse(time.RFC3339, v); err != nil {
+			bad(key, "%q is not an RFC 3339 time (e.g. 2025-06-01T00:00:00Z)", v)
+		}
+	}
+	if c.DevTime != "" && c.DevEvidenceTime != "" {
+		bad("dev-evidence-time", "set dev-time (pins every clock) or dev-evidence-time (pins only evidence verification), not both")
 	}
 	if c.OIDCIssuer != "" {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
