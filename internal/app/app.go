@@ -157,6 +157,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		}
 		if cfg.Dev {
 			fmt.Fprintf(out, "dev TLS certificate: %s\ndev TLS certificate SHA-256 fingerprint: %s\n", certPath, fingerprint)
+			printDevTrustLine(out, certPath)
 		}
 		a.servers = append(a.servers, a.newServer(handler, tlsCfg))
 	}

@@ -27,7 +27,7 @@ const defaultEventLog = "/sys/kernel/security/tpm0/binary_bios_measurements"
 // by a fresh AIK over the challenge-bound request key → Report.
 func newAttestTPMCommand() *cobra.Command {
 	var conn clientConn
-	var device, pcrList, rpID, rpDataFile, aikCertFile string
+	var device, pcrList, rpID, rpDataFile, aikCertFile, output string
 	var logs []string
 	var useSim bool
 	cmd := &cobra.Command{
@@ -47,6 +47,9 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			pcrs, err := parsePCRList(pcrList)
 			if err != nil {
 				return err
@@ -150,25 +153,14 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 			if err != nil {
 				return err
 			}
-			signers, err := client.GetSigners(ctx, nil)
-			if err != nil {
-				return err
-			}
-			o, err := conn.options()
-			if err != nil {
-				return err
-			}
-			opts := o.TokenValidation
-			if opts.ExpectedIssuer == "" {
-				opts.ExpectedIssuer = strings.TrimSuffix(conn.endpoint, "/")
-			}
-			if _, err := tok.Validate(signers.Signers, &opts); err != nil {
+			if _, err := client.ValidateToken(ctx, tok, nil); err != nil {
 				return fmt.Errorf("the report token does not validate: %w", err)
 			}
-			return clientPrintJSON(cmd, tok.RawClaims())
+			return printAttestResult(cmd, output, tok, tok.RawClaims())
 		},
 	}
 	conn.addFlags(cmd, false)
+	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device")
 	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator instead of a device")

@@ -48,6 +48,7 @@ type clientConn struct {
 	anonymous      bool
 	expectedIssuer string
 	timeSlack      time.Duration
+	transportFlags
 
 	// transport replaces the HTTP transport (tests).
 	transport policy.Transporter
@@ -61,6 +62,7 @@ func (c *clientConn) addFlags(cmd *cobra.Command, management bool) {
 	f.StringVar(&c.scope, "scope", azattest.DefaultScope, "token scope requested from the Azure credential chain")
 	f.StringVar(&c.expectedIssuer, "expected-issuer", "", "required iss of the service's tokens (default: the endpoint)")
 	f.DurationVar(&c.timeSlack, "time-slack", 0, "clock skew tolerated when checking token exp/nbf")
+	addTransportFlags(cmd, &c.transportFlags)
 	if management {
 		f.BoolVar(&c.anonymous, "anonymous", false, "send no credential (servers without authentication)")
 	}
@@ -117,6 +119,9 @@ func (c *clientConn) options() (*azattest.ClientOptions, error) {
 	// Maat server); anything else needs https.
 	if u, err := url.Parse(c.endpoint); err == nil && u.Scheme == "http" && clientIsLoopback(u.Hostname()) {
 		o.InsecureAllowCredentialWithHTTP = true
+	}
+	if err := c.transportFlags.apply(&o.ClientOptions); err != nil {
+		return nil, err
 	}
 	if c.transport != nil {
 		o.Transport = c.transport
@@ -206,7 +211,7 @@ bearer token (--bearer-token or ` + clientEnvBearerToken + `) is sent if given.`
 
 func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cobra.Command {
 	var conn clientConn
-	var evidence, runtimeData, runtimeJSON, initData, initJSON, nonce, draft string
+	var evidence, runtimeData, runtimeJSON, initData, initJSON, nonce, draft, output string
 	cmd := &cobra.Command{
 		Use:          name,
 		Short:        short,
@@ -218,11 +223,16 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 				return err
 			}
 			ev = decodeText(ev)
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			data := func(binFile, jsonFile string) (*azattest.AttestationData, error) {
 				switch {
 				case binFile != "":
+					// As in `maat evidence verify`: hex or base64 text is
+					// decoded, anything else is sent as is.
 					b, err := clientReadFile(cmd, binFile)
-					return &azattest.AttestationData{Data: b, DataType: azattest.DataTypeBinary}, err
+					return &azattest.AttestationData{Data: decodeText(b), DataType: azattest.DataTypeBinary}, err
 				case jsonFile != "":
 					b, err := clientReadFile(cmd, jsonFile)
 					return &azattest.AttestationData{Data: b, DataType: azattest.DataTypeJSON}, err
@@ -281,15 +291,16 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 			if res.Token.Unsecured() {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: draft-policy result: the token is unsigned (alg none) and proves nothing")
 			}
-			return clientPrintJSON(cmd, res.RawClaims)
+			return printAttestResult(cmd, output, res.Token, res.RawClaims)
 		},
 	}
 	conn.addFlags(cmd, false)
+	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&evidence, "evidence", "", "evidence file: quote or report, raw or base64/base64url text (\"-\" for stdin) (required)")
-	f.StringVar(&runtimeData, "runtime-data", "", "runtime data file, sent as Binary")
+	f.StringVar(&runtimeData, "runtime-data", "", "runtime data file (raw, hex, base64 or base64url), sent as Binary")
 	f.StringVar(&runtimeJSON, "runtime-json", "", "runtime data file, sent as JSON")
-	f.StringVar(&initData, "init-data", "", "init-time data file, sent as Binary")
+	f.StringVar(&initData, "init-data", "", "init-time data file (raw, hex, base64 or base64url), sent as Binary")
 	f.StringVar(&initJSON, "init-json", "", "init-time data file, sent as JSON")
 	f.StringVar(&nonce, "nonce", "", "nonce echoed in the token's nonce claim")
 	if typ != azattest.AttestationTypeTDXVM {
@@ -299,6 +310,36 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 	cmd.MarkFlagsMutuallyExclusive("runtime-data", "runtime-json")
 	cmd.MarkFlagsMutuallyExclusive("init-data", "init-json")
 	return cmd
+}
+
+// Attestation output formats (--output).
+const (
+	outputClaims = "claims" // the validated token's claims as JSON
+	outputToken  = "token"  // the token itself (compact JWS), for `maat token decode|verify`
+	outputJSON   = "json"   // {"token": ..., "claims": {...}}
+)
+
+func addOutputFlag(cmd *cobra.Command, output *string) {
+	cmd.Flags().StringVarP(output, "output", "o", outputClaims, "what to print: claims (the validated token's claims as JSON), token (the JWS itself, e.g. > token.jwt) or json (both)")
+}
+
+func checkOutput(output string) error {
+	switch output {
+	case outputClaims, outputToken, outputJSON:
+		return nil
+	}
+	return fmt.Errorf("--output %q: want claims, token or json", output)
+}
+
+func printAttestResult(cmd *cobra.Command, output string, tok *azattest.Token, claims map[string]any) error {
+	switch output {
+	case outputToken:
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), tok.String())
+		return err
+	case outputJSON:
+		return clientPrintJSON(cmd, map[string]any{"token": tok.String(), "claims": claims})
+	}
+	return clientPrintJSON(cmd, claims)
 }
 
 // clientAttestationType maps a --type value (any case) to its canonical name.
@@ -611,6 +652,7 @@ func NewTokenCommand() *cobra.Command {
 		},
 	}
 	var jwks, issuer, at string
+	var tf transportFlags
 	var slack time.Duration
 	var allowUnsecured bool
 	verify := &cobra.Command{
@@ -630,7 +672,7 @@ default now) is within the token's nbf/exp; with --issuer, iss must match too.`,
 			}
 			var doc []byte
 			if strings.HasPrefix(jwks, "https://") || strings.HasPrefix(jwks, "http://") {
-				doc, err = clientFetchJWKS(cmd, jwks)
+				doc, err = clientFetchJWKS(cmd, &tf, jwks)
 			} else {
 				doc, err = clientReadFile(cmd, jwks)
 			}
@@ -678,24 +720,27 @@ default now) is within the token's nbf/exp; with --issuer, iss must match too.`,
 	f.StringVar(&at, "at", "", "verification time, RFC 3339 (default: now)")
 	f.DurationVar(&slack, "time-slack", 0, "clock skew tolerated on exp/nbf")
 	f.BoolVar(&allowUnsecured, "allow-unsecured", false, "accept an unsigned (alg none) token, e.g. a draft-policy result")
+	addTransportFlags(verify, &tf)
 	_ = verify.MarkFlagRequired("jwks")
 	cmd.AddCommand(decode, verify)
 	return cmd
 }
 
-func clientFetchJWKS(cmd *cobra.Command, u string) ([]byte, error) {
+func clientFetchJWKS(cmd *cobra.Command, tf *transportFlags, u string) ([]byte, error) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	hc, err := tf.httpClient()
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ func NewRootCommand() *cobra.Command {
 		newKeyReleaseCommand(),
 		newSimulateCommand(),
 	)
+	withHints(root)
 	return root
 }
 
