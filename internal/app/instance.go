@@ -154,6 +154,12 @@ func (a *App) buildTPM(km *keys.Manager) (*tpm.Service, error) {
 		}
 		opts.AIKRoots = pool
 	}
+	if a.cfg.Dev {
+		var err error
+		if opts.AIKRoots, err = a.devAIKRoots(opts.AIKRoots); err != nil {
+			return nil, err
+		}
+	}
 	svc, err := tpm.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("TPM attestation: %w", err)

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"syscall"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/spf13/cobra"
 
 	"github.com/maat-attest/maat/sdk/azattest"
@@ -60,9 +63,44 @@ func hint(cmd *cobra.Command, err error) error {
 	case strings.Contains(err.Error(), "DefaultAzureCredential"):
 		return fmt.Errorf("no credential for this management call: pass --bearer-token TOKEN or set %s (for `maat serve --dev`, the \"dev bearer token\" it prints), or --anonymous for a server without authentication; Azure's credential chain found none", clientEnvBearerToken)
 	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		err = serviceError{re}
+		if re.ErrorCode == "InvalidOperation" && strings.Contains(err.Error(), "policy has not been set") {
+			return fmt.Errorf("%w\nSet a policy for this attestation type first: maat policy set --type TYPE POLICY_FILE (for TPM, e.g. examples/quickstart/tpm.policy)", err)
+		}
+		return err
+	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Timeout() && has("timeout") {
 		return fmt.Errorf("%w\nThe request timed out: raise --timeout, or check --endpoint", err)
 	}
 	return err
+}
+
+// serviceError shows a service's error answer on one line, "POST URL: 400
+// InvalidQuote: message", instead of azcore's multi-line dump with the
+// message JSON-escaped; it unwraps to the *azcore.ResponseError.
+type serviceError struct{ re *azcore.ResponseError }
+
+func (e serviceError) Unwrap() error { return e.re }
+
+func (e serviceError) Error() string {
+	resp := e.re.RawResponse
+	if resp == nil || resp.Request == nil {
+		return e.re.Error()
+	}
+	var body struct {
+		Error struct {
+			Code, Message string
+		} `json:"error"`
+	}
+	msg := ""
+	if b, err := runtime.Payload(resp); err == nil && json.Unmarshal(b, &body) == nil {
+		msg = body.Error.Message
+	}
+	if msg == "" {
+		return e.re.Error()
+	}
+	return fmt.Sprintf("%s %s: %d %s: %s", resp.Request.Method, resp.Request.URL.Redacted(), e.re.StatusCode, e.re.ErrorCode, msg)
 }
