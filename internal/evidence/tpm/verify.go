@@ -68,8 +68,8 @@ type Result struct {
 	// ("" unless AIKValidated).
 	AIKRoot    string
 	AIKPubHash string // base64(SHA-256(PKIX DER of the AIK public key))
-	AIKPublic    crypto.PublicKey
-	TPMVersion   int
+	AIKPublic  crypto.PublicKey
+	TPMVersion int
 
 	SecureBootEnabled     *bool
 	BootDebuggingDisabled *bool
