@@ -439,6 +439,7 @@ func PolicyClientCommands() []*cobra.Command {
 	newCmd := func(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, admin *azattest.AdministrationClient, t azattest.AttestationType, key *azattest.SigningKey, args []string) error) *cobra.Command {
 		var conn clientConn
 		var typ, keyFile, certFile string
+		var strict bool
 		cmd := &cobra.Command{
 			Use:          use,
 			Short:        short,
@@ -457,7 +458,11 @@ func PolicyClientCommands() []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				return run(cmd, admin, t, key, args)
+				err = run(cmd, admin, t, key, args)
+				if use == "get" {
+					return err // reading changes nothing: a bad token is an error
+				}
+				return appliedWarning(cmd, strict, err)
 			},
 		}
 		conn.addFlags(cmd, true)
@@ -466,6 +471,7 @@ func PolicyClientCommands() []*cobra.Command {
 		if use != "get" {
 			cmd.Flags().StringVar(&keyFile, "signing-key", "", "PEM private key that signs the request (isolated mode)")
 			cmd.Flags().StringVar(&certFile, "signing-cert", "", "PEM certificate of --signing-key")
+			addStrictFlag(cmd, &strict)
 		}
 		return cmd
 	}
@@ -495,23 +501,29 @@ func PolicyClientCommands() []*cobra.Command {
 				return err
 			}
 			res, err := admin.SetPolicy(ctxOf(cmd), t, string(p), &azattest.SetPolicyOptions{SigningKey: key})
-			if err != nil {
+			if err != nil && !azattest.IsAppliedButUnvalidated(err) {
 				return err
 			}
-			return clientPrintJSON(cmd, clientPolicyResultJSON{Result: res.Result,
-				TokenHash: base64.RawURLEncoding.EncodeToString(res.TokenHash), Signer: clientSignerInfo(res.Signer)})
+			if perr := clientPrintJSON(cmd, clientPolicyResultJSON{Result: res.Result,
+				TokenHash: base64.RawURLEncoding.EncodeToString(res.TokenHash), Signer: clientSignerInfo(res.Signer)}); perr != nil {
+				return perr
+			}
+			return err
 		})
 	reset := newCmd("reset", "Reset the policy for an attestation type to the default", cobra.NoArgs,
 		func(cmd *cobra.Command, admin *azattest.AdministrationClient, t azattest.AttestationType, key *azattest.SigningKey, _ []string) error {
 			res, err := admin.ResetPolicy(ctxOf(cmd), t, &azattest.ResetPolicyOptions{SigningKey: key})
-			if err != nil {
+			if err != nil && !azattest.IsAppliedButUnvalidated(err) {
 				return err
 			}
 			out := clientPolicyResultJSON{Result: res.Result, Signer: clientSignerInfo(res.Signer)}
 			if res.TokenHash != nil {
 				out.TokenHash = base64.RawURLEncoding.EncodeToString(res.TokenHash)
 			}
-			return clientPrintJSON(cmd, out)
+			if perr := clientPrintJSON(cmd, out); perr != nil {
+				return perr
+			}
+			return err
 		})
 	return []*cobra.Command{get, set, reset}
 }
@@ -558,6 +570,7 @@ func NewCertsCommand() *cobra.Command {
 	for _, op := range []string{"add", "remove"} {
 		var conn clientConn
 		var keyFile, certFile string
+		var strict bool
 		c := &cobra.Command{
 			Use:          op + " CERT_FILE",
 			Short:        strings.ToUpper(op[:1]) + op[1:] + " a policy management certificate (signed with a current management key)",
@@ -591,20 +604,42 @@ func NewCertsCommand() *cobra.Command {
 					r, e := admin.RemovePolicyManagementCertificate(ctxOf(cmd), cert, *key, nil)
 					res, err = r.PolicyCertificatesModificationResult, e
 				}
-				if err != nil {
+				if err != nil && !azattest.IsAppliedButUnvalidated(err) {
 					return err
 				}
-				return clientPrintJSON(cmd, map[string]string{"result": string(res.Result), "thumbprint": res.Thumbprint})
+				if perr := clientPrintJSON(cmd, map[string]string{"result": string(res.Result), "thumbprint": res.Thumbprint}); perr != nil {
+					return perr
+				}
+				return appliedWarning(cmd, strict, err)
 			},
 		}
 		conn.addFlags(c, true)
 		c.Flags().StringVar(&keyFile, "signing-key", "", "PEM private key of a current policy management certificate (required)")
 		c.Flags().StringVar(&certFile, "signing-cert", "", "PEM certificate of --signing-key (required)")
+		addStrictFlag(c, &strict)
 		_ = c.MarkFlagRequired("signing-key")
 		_ = c.MarkFlagRequired("signing-cert")
 		cmd.AddCommand(c)
 	}
 	return cmd
+}
+
+func addStrictFlag(cmd *cobra.Command, strict *bool) {
+	cmd.Flags().BoolVar(strict, "strict", false, "exit non-zero when the change was applied but the service's response token does not validate (default: a warning)")
+}
+
+// appliedWarning turns "applied, but the response token does not validate"
+// into a warning on stderr (nil), or with --strict into an error saying the
+// change was applied anyway. Other errors pass unchanged.
+func appliedWarning(cmd *cobra.Command, strict bool, err error) error {
+	if err == nil || !azattest.IsAppliedButUnvalidated(err) {
+		return err
+	}
+	if strict {
+		return fmt.Errorf("the service applied the change, but its response token does not validate (--strict): %w", hint(cmd, err))
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: the service applied the change, but its response token does not validate: %v\n", hint(cmd, err))
+	return nil
 }
 
 // clientReadToken reads a token file: the compact JWS itself, or a JSON

@@ -159,7 +159,9 @@ func (b *base) do(ctx context.Context, method, path string, withVersion bool, bo
 }
 
 // doToken sends a request whose 200 response is {"token": JWS}, parses the
-// token and validates it.
+// token and validates it. When only validation fails it returns the parsed
+// token with the *TokenValidationError, so state-changing calls can report
+// what the service applied.
 func (b *base) doToken(ctx context.Context, method, path string, body any, contentType string, allowUnsecured bool, override *TokenValidationOptions) (*Token, *Signer, error) {
 	data, _, err := b.do(ctx, method, path, true, body, contentType)
 	if err != nil {
@@ -177,7 +179,7 @@ func (b *base) doToken(ctx context.Context, method, path string, body any, conte
 	}
 	signer, err := b.validateToken(ctx, tok, allowUnsecured, override)
 	if err != nil {
-		return nil, nil, err
+		return tok, nil, err
 	}
 	return tok, signer, nil
 }

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// quickstartDir holds the sample evidence, collateral and dev config.
+var quickstartDir = filepath.Join("..", "..", "examples", "quickstart")
+
+// devServer is a `maat serve` started with both listeners, as a user runs
+// it, with what it printed at start.
+type devServer struct {
+	https, http, issuer, caCert string
+	stdout                      *bytes.Buffer
+}
+
+// startDevServer runs `maat serve --config examples/quickstart/maat.yaml`
+// (the Quickstart's server: 2025 evidence, real-clock tokens) on free ports
+// with a fresh data directory, plus args.
+func startDevServer(t *testing.T, args ...string) *devServer {
+	t.Helper()
+	base := []string{"serve", "--config", filepath.Join(quickstartDir, "maat.yaml"),
+		"--collateral-dir", filepath.Join(quickstartDir, "collateral"),
+		"--data", t.TempDir(), "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+	cmd := exec.Command(maatBin, append(base, args...)...)
+	cmd.Env = append(os.Environ(), "MAAT_CONFIG=")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	s := &devServer{stdout: &bytes.Buffer{}}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			s.stdout.WriteString(line + "\n")
+			switch {
+			case strings.HasPrefix(line, "issuer: "):
+				s.issuer = strings.TrimPrefix(line, "issuer: ")
+			case strings.HasPrefix(line, "dev TLS certificate: "):
+				s.caCert = strings.TrimPrefix(line, "dev TLS certificate: ")
+			case strings.HasPrefix(line, "listening on https://"):
+				s.https = strings.TrimPrefix(line, "listening on ")
+			case strings.HasPrefix(line, "listening on http://"):
+				s.http = strings.TrimPrefix(line, "listening on ")
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start; stderr:\n%s", stderr.String())
+	}
+	return s
+}
+
+func runEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(maatBin, args...)
+	cmd.Env = append(append(os.Environ(), "MAAT_CONFIG=", "MAAT_CA_CERT=", "MAAT_BEARER_TOKEN="), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+func attestOE(endpoint string, extra ...string) []string {
+	return append([]string{"attest", "openenclave", "--endpoint", endpoint,
+		"--evidence", filepath.Join(quickstartDir, "openenclave_report.b64url"),
+		"--runtime-data", filepath.Join(quickstartDir, "runtime_data.b64url")}, extra...)
+}
+
+// The CLI against either listener of a default dev server, with no issuer
+// flag, validates the token (at today's clock: the server replays 2025
+// evidence with --dev-evidence-time); the HTTPS listener is trusted through
+// --ca-cert or MAAT_CA_CERT, the line the server prints.
+func TestCLIValidatesOnBothListeners(t *testing.T) {
+	s := startDevServer(t)
+	if !strings.Contains(s.stdout.String(), "export MAAT_CA_CERT="+s.caCert) {
+		t.Fatalf("the dev server does not print the MAAT_CA_CERT line:\n%s", s.stdout)
+	}
+	for _, tc := range []struct {
+		name     string
+		env, cmd []string
+	}{
+		{"http", nil, attestOE(s.http)},
+		{"https --ca-cert", nil, attestOE(s.https, "--ca-cert", s.caCert)},
+		{"https MAAT_CA_CERT", []string{"MAAT_CA_CERT=" + s.caCert}, attestOE(s.https)},
+		{"https localhost", []string{"MAAT_CA_CERT=" + s.caCert}, attestOE(s.issuer)},
+	} {
+		out, stderr, code := runEnv(t, tc.env, tc.cmd...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.name, code, stderr)
+		}
+		var claims map[string]any
+		if err := json.Unmarshal([]byte(out), &claims); err != nil {
+			t.Fatalf("%s: %q: %v", tc.name, out, err)
+		}
+		exp, _ := claims["exp"].(float64)
+		if claims["iss"] != s.issuer || time.Unix(int64(exp), 0).Before(time.Now()) || claims["x-ms-sgx-mrsigner"] == nil {
+			t.Fatalf("%s: claims iss %v exp %v", tc.name, claims["iss"], claims["exp"])
+		}
+	}
+	// Without trust for the dev certificate: refused, naming --ca-cert.
+	if _, stderr, code := runEnv(t, nil, attestOE(s.https)...); code == 0 || !strings.Contains(stderr, "--ca-cert") {
+		t.Fatalf("untrusted https: exit %d %q", code, stderr)
+	}
+	// --output token writes the JWS, which token decode and verify read.
+	tokFile := filepath.Join(t.TempDir(), "token.jwt")
+	out, stderr, code := runEnv(t, nil, attestOE(s.http, "--output", "token")...)
+	if code != 0 || strings.Count(out, ".") != 2 {
+		t.Fatalf("--output token: exit %d %q %s", code, out, stderr)
+	}
+	os.WriteFile(tokFile, []byte(out), 0o600)
+	if _, stderr, code := runEnv(t, []string{"MAAT_CA_CERT=" + s.caCert}, "token", "verify", "--jwks", s.https+"/certs", "--issuer", s.issuer, tokFile); code != 0 {
+		t.Fatalf("token verify over https: exit %d %s", code, stderr)
+	}
+}
+
+// A server whose issuer is another host: the CLI fails closed and the
+// message names both values and the flag that accepts the issuer.
+func TestCLIIssuerMismatchNamesBoth(t *testing.T) {
+	s := startDevServer(t, "--issuer", "https://attest.example.com")
+	_, stderr, code := runEnv(t, nil, attestOE(s.http)...)
+	for _, want := range []string{`"https://attest.example.com"`, `"` + s.http + `"`, "--expected-issuer https://attest.example.com"} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Fatalf("exit %d, stderr %q lacks %q", code, stderr, want)
+		}
+	}
+	if _, stderr, code := runEnv(t, nil, attestOE(s.http, "--expected-issuer", "https://attest.example.com")...); code != 0 {
+		t.Fatalf("with --expected-issuer: exit %d %s", code, stderr)
+	}
+}
+
+// A refused connection fails in well under 2 s by default (azcore alone
+// retries silently for ~9 s), and says what to check.
+func TestCLIRefusedConnectionFailsFast(t *testing.T) {
+	start := time.Now()
+	_, stderr, code := runEnv(t, nil, attestOE("http://127.0.0.1:1")...)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %s", d)
+	}
+	if code == 0 || !strings.Contains(stderr, "connection refused") || !strings.Contains(stderr, "is the server running") {
+		t.Fatalf("exit %d %q", code, stderr)
+	}
+}
+
+// policy set and certs add when the change is applied but the response
+// token does not validate (here: a wrong --expected-issuer): exit 0 with a
+// warning, the change visible; --strict fails and says it was applied.
+func TestStateChangingCommandsSucceedWhenApplied(t *testing.T) {
+	dir := t.TempDir()
+	mgmtKey, mgmtCert := writeMgmtKey(t, dir, "initial")
+	s := startDevServer(t, "--mode", "isolated", "--policy-management-cert", mgmtCert)
+	pol := filepath.Join(dir, "p.policy")
+	os.WriteFile(pol, []byte(`version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type="which", value="applied"); };`), 0o600)
+	bad := []string{"--endpoint", s.http, "--bearer-token", "quickstart-dev-token", "--expected-issuer", "https://wrong.example"}
+	signed := []string{"--signing-key", mgmtKey, "--signing-cert", mgmtCert}
+
+	out, stderr, code := runEnv(t, nil, append(append([]string{"policy", "set", "--type", "SgxEnclave", pol}, bad...), signed...)...)
+	if code != 0 || !strings.Contains(stderr, "warning: the service applied the change") || !strings.Contains(out, `"Updated"`) {
+		t.Fatalf("policy set: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	got, stderr, code := runEnv(t, nil, "policy", "get", "--type", "SgxEnclave", "--endpoint", s.http, "--bearer-token", "quickstart-dev-token")
+	if code != 0 || !strings.Contains(got, `value="applied"`) {
+		t.Fatalf("policy get: exit %d %q %s", code, got, stderr)
+	}
+	if _, stderr, code := runEnv(t, nil, append(append([]string{"policy", "set", "--strict", "--type", "SgxEnclave", pol}, bad...), signed...)...); code == 0 || !strings.Contains(stderr, "applied the change") {
+		t.Fatalf("policy set --strict: exit %d %q", code, stderr)
+	}
+
+	_, newCert := writeMgmtKey(t, dir, "second")
+	out, stderr, code = runEnv(t, nil, append(append([]string{"certs", "add", newCert}, bad...), signed...)...)
+	if code != 0 || !strings.Contains(stderr, "warning: the service applied the change") || !strings.Contains(out, "IsPresent") {
+		t.Fatalf("certs add: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	list, stderr, code := runEnv(t, nil, "certs", "list", "--endpoint", s.http, "--bearer-token", "quickstart-dev-token")
+	if code != 0 || !strings.Contains(list, "CN=second") {
+		t.Fatalf("certs list: exit %d %q %s", code, list, stderr)
+	}
+}
+
+// writeMgmtKey writes a self-signed policy management key and certificate.
+func writeMgmtKey(t *testing.T, dir, cn string) (keyFile, certFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p8, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile, certFile = filepath.Join(dir, cn+".key"), filepath.Join(dir, cn+".pem")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600)
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	return keyFile, certFile
+}
