@@ -227,3 +227,19 @@ func writeMgmtKey(t *testing.T, dir, cn string) (keyFile, certFile string) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	return keyFile, certFile
 }
+
+// bench attest exits non-zero when (almost) every request fails and shows
+// the first distinct error; a clean run exits 0.
+func TestBenchExitCodeAndFirstErrors(t *testing.T) {
+	s := startDevServer(t)
+	common := []string{"bench", "attest", "--endpoint", s.http, "--duration", "1s", "--concurrency", "2"}
+	// An SGX quote sent as an OpenEnclave report: every request fails.
+	out, stderr, code := runEnv(t, nil, append(common, "--type", "openenclave", "--evidence", filepath.Join(quickstartDir, "sgx_quote.hex"))...)
+	if code == 0 || !strings.Contains(stderr, "requests failed") || !strings.Contains(out, "first error: 400 InvalidParameter: ") {
+		t.Fatalf("all failing: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+	out, stderr, code = runEnv(t, nil, append(common, "--type", "openenclave", "--evidence", filepath.Join(quickstartDir, "openenclave_report.b64url"))...)
+	if code != 0 || !strings.Contains(out, "errors 0") {
+		t.Fatalf("clean run: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+}

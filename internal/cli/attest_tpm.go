@@ -168,7 +168,7 @@ quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`
 			if err != nil {
 				return err
 			}
-			if _, err := client.ValidateToken(ctx, tok, nil); err != nil {
+			if _, err := client.ValidateToken(ctx, raw, nil); err != nil {
 				return fmt.Errorf("the report token does not validate: %w", err)
 			}
 			return printAttestResult(cmd, output, tok, tok.RawClaims())

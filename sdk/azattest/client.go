@@ -324,18 +324,6 @@ type GetOpenIDMetadataResponse struct {
 	OpenIDMetadata
 }
 
-// ValidateToken validates a token this endpoint issued outside an SDK call,
-// such as the report token inside an [Client.AttestTPM] answer, exactly as
-// the SDK's own calls do: signers from the endpoint's /certs, the client's
-// TokenValidation options (or options, when not nil), and the default
-// issuer rules of [ClientOptions].
-//
-// It returns the verifying signer, a *[TokenValidationError] when the token
-// does not validate, or the error of fetching /certs.
-func (c *Client) ValidateToken(ctx context.Context, token *Token, options *TokenValidationOptions) (*Signer, error) {
-	return c.b.validateToken(ctx, token, false, options)
-}
-
 // GetOpenIDMetadata returns the service's OpenID discovery document (GET
 // /.well-known/openid-configuration).
 //
