@@ -72,12 +72,12 @@ type Result struct {
 	// FirstErrors are the first distinct error messages, in order (at most
 	// five): the service's error message or the transport error.
 	FirstErrors []string `json:"firstErrors,omitempty"`
-	Seconds    float64          `json:"seconds"`
-	Throughput float64          `json:"throughputPerSecond"`
-	P50Millis  float64          `json:"p50Ms"`
-	P95Millis  float64          `json:"p95Ms"`
-	P99Millis  float64          `json:"p99Ms"`
-	MaxMillis  float64          `json:"maxMs"`
+	Seconds     float64  `json:"seconds"`
+	Throughput  float64  `json:"throughputPerSecond"`
+	P50Millis   float64  `json:"p50Ms"`
+	P95Millis   float64  `json:"p95Ms"`
+	P99Millis   float64  `json:"p99Ms"`
+	MaxMillis   float64  `json:"maxMs"`
 }
 
 // Run drives the endpoint until Duration passes (or MaxRequests), with
