@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,5 +242,80 @@ func TestBenchExitCodeAndFirstErrors(t *testing.T) {
 	out, stderr, code = runEnv(t, nil, append(common, "--type", "openenclave", "--evidence", filepath.Join(quickstartDir, "openenclave_report.b64url"))...)
 	if code != 0 || !strings.Contains(out, "errors 0") {
 		t.Fatalf("clean run: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+}
+
+// maat version and maat --version print the same build information (Go
+// version at least, from debug.ReadBuildInfo); the server logs it at start
+// and sends it in x-maat-version.
+func TestVersionEverywhere(t *testing.T) {
+	v, _, code := runEnv(t, nil, "version")
+	v2, _, code2 := runEnv(t, nil, "--version")
+	if code != 0 || code2 != 0 || v != v2 || !strings.HasPrefix(v, "maat ") || !strings.Contains(v, "go1.") {
+		t.Fatalf("version %q (exit %d), --version %q (exit %d)", v, code, v2, code2)
+	}
+	out, _, code := runEnv(t, nil, "version", "--json")
+	var b struct{ Version, GoVersion string }
+	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || b.Version == "" || !strings.HasPrefix(b.GoVersion, "go1.") {
+		t.Fatalf("version --json: %q", out)
+	}
+	s := startServe(t, "--data", t.TempDir())
+	resp, err := http.Get(s.base + "/certs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("x-maat-version"); !strings.HasPrefix(got, b.Version) {
+		t.Fatalf("x-maat-version %q, want %q", got, b.Version)
+	}
+	if !strings.Contains(s.stderr.String(), `msg="maat starting" version=`) {
+		t.Fatalf("no version in the start log:\n%s", s.stderr)
+	}
+}
+
+// A start that fails on something checkable leaves no state behind, and
+// read-only commands never create a data directory.
+func TestFailedStartsLeaveNoState(t *testing.T) {
+	busy := startServe(t, "--data", t.TempDir())
+	addr := strings.TrimPrefix(busy.base, "http://")
+	junk := filepath.Join(t.TempDir(), "junk.pem")
+	os.WriteFile(junk, []byte("junk"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--https-addr", "", "--http-addr", addr}, "address already in use"},
+		{[]string{"serve", "--dev", "--https-addr", "", "--http-addr", "127.0.0.1:0", "--mode", "isolated"}, "policy-management-cert: Isolated mode needs"},
+		{[]string{"serve", "--https-addr", "127.0.0.1:0", "--tls-cert", junk, "--tls-key", junk}, "are not a PEM certificate"},
+		{[]string{"keys", "list"}, "no Maat data in"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		_, stderr, code := runEnv(t, nil, append(tc.args, "--data", data)...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("%v left %s behind (%v)", tc.args, data, err)
+		}
+	}
+}
+
+// Configuration problems are all reported at once, with suggestions.
+func TestServeReportsAllConfigErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "maat.yaml")
+	os.WriteFile(file, []byte("htps-addr: 127.0.0.1:1\nlog-level: loud\n"), 0o600)
+	_, stderr, code := runEnv(t, []string{"MAAT_SHUTDOWN_TIMEOUT=forever"}, "serve", "--config", file)
+	for _, want := range []string{`unknown key "htps-addr" (did you mean "https-addr"?)`, "MAAT_SHUTDOWN_TIMEOUT"} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr %q lacks %q", code, stderr, want)
+		}
+	}
+	// With the sources fixed, every validation problem at once.
+	os.WriteFile(file, []byte("log-level: loud\nmode: shared\n"), 0o600)
+	_, stderr, code = runEnv(t, nil, "serve", "--config", file, "--https-addr", "", "--http-addr", "127.0.0.1:0", "--data", t.TempDir())
+	for _, want := range []string{"log-level:", "mode:"} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr %q lacks %q", code, stderr, want)
+		}
 	}
 }

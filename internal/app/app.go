@@ -146,6 +146,7 @@ func (a *App) init(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	handler = withVersion(handler, cfg.Version)
 	a.handler = handler
 	if a.httpLn != nil {
 		a.servers = append(a.servers, a.newServer(handler, nil))
