@@ -319,3 +319,43 @@ func TestServeReportsAllConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// examples/maat.yaml is a configuration `maat serve --config` accepts: only
+// its file paths, data directory and addresses are replaced here.
+func TestExampleConfig(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	p8, _ := x509.MarshalPKCS8PrivateKey(k)
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600)
+	cmd := exec.Command(maatBin, "serve", "--config", filepath.Join("..", "..", "examples", "maat.yaml"),
+		"--tls-cert", cert, "--tls-key", key, "--data", filepath.Join(dir, "data"),
+		"--key-encryption-key-file", "", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "MAAT_CONFIG=")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if strings.HasPrefix(sc.Text(), "listening on http://") {
+			break
+		}
+	}
+	out := strings.Join(seen, "\n")
+	if !strings.Contains(out, "issuer: https://attest.example.com") || !strings.Contains(out, "listening on https://") {
+		t.Fatalf("server with examples/maat.yaml did not start as configured:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+}
