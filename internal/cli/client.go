@@ -91,6 +91,11 @@ func (c *clientConn) credential(cmd *cobra.Command, management bool) (azcore.Tok
 	case !management || c.anonymous:
 		return nil, nil
 	}
+	if u, err := url.Parse(c.endpoint); err == nil && clientIsLoopback(u.Hostname()) {
+		// A local server is never MAA: Azure's credential chain cannot
+		// help, and probing it only delays the error.
+		return nil, fmt.Errorf("management calls to %s need a bearer token: pass --bearer-token TOKEN or set %s (for `maat serve --dev`, the \"dev bearer token\" it prints at start), or --anonymous for a server without authentication", c.endpoint, clientEnvBearerToken)
+	}
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
 		return nil, fmt.Errorf("azure credential: %w (or pass --bearer-token / %s, or --anonymous)", err, clientEnvBearerToken)
@@ -295,6 +300,12 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 		},
 	}
 	conn.addFlags(cmd, false)
+	if typ == azattest.AttestationTypeTDXVM {
+		// TdxVm exists only in 2025-06-01: default to it.
+		fl := cmd.Flags().Lookup("api-version")
+		_ = fl.Value.Set(string(azattest.ServiceVersion2025_06_01))
+		fl.DefValue = string(azattest.ServiceVersion2025_06_01)
+	}
 	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&evidence, "evidence", "", "evidence file: quote or report, raw or base64/base64url text (\"-\" for stdin) (required)")
