@@ -31,7 +31,9 @@ type ClientOptions struct {
 	azcore.ClientOptions
 
 	// ServiceVersion is the api-version to request; empty means
-	// [DefaultServiceVersion] (2022-08-01).
+	// [DefaultServiceVersion] (2022-08-01). azcore's generic
+	// ClientOptions.APIVersion is accepted as the same setting (it must
+	// then be a supported version and agree with ServiceVersion, if set).
 	ServiceVersion ServiceVersion
 
 	// Scopes requested from the credential; nil means [DefaultScope]. Set it
@@ -80,8 +82,23 @@ func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOption
 	if cred != nil && u.Scheme == "http" && !o.InsecureAllowCredentialWithHTTP {
 		return nil, fmt.Errorf("azattest: refusing to send credentials to %s over http; set ClientOptions.InsecureAllowCredentialWithHTTP (tests only) or pass a nil credential", endpoint)
 	}
+	if v := o.ClientOptions.APIVersion; v != "" {
+		// azcore's generic override: honoured as ServiceVersion, which
+		// also decides request shapes, so the two must agree.
+		if !knownServiceVersion(ServiceVersion(v)) {
+			return nil, fmt.Errorf("azattest: ClientOptions.APIVersion %q is not a supported version (%s); set ClientOptions.ServiceVersion", v, joinServiceVersions())
+		}
+		if o.ServiceVersion != "" && o.ServiceVersion != ServiceVersion(v) {
+			return nil, fmt.Errorf("azattest: ClientOptions.APIVersion %q and ServiceVersion %q disagree; set only ServiceVersion", v, o.ServiceVersion)
+		}
+		o.ServiceVersion = ServiceVersion(v)
+		o.ClientOptions.APIVersion = "" // the pipeline refuses overrides it does not route
+	}
 	if o.ServiceVersion == "" {
 		o.ServiceVersion = DefaultServiceVersion
+	}
+	if !knownServiceVersion(o.ServiceVersion) {
+		return nil, fmt.Errorf("azattest: ServiceVersion %q is not one of %s", o.ServiceVersion, joinServiceVersions())
 	}
 	scopes := o.Scopes
 	if len(scopes) == 0 {
@@ -108,6 +125,23 @@ func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOption
 	}
 	b.signers = &signerCache{interval: interval, fetch: b.fetchSigners}
 	return b, nil
+}
+
+func knownServiceVersion(v ServiceVersion) bool {
+	for _, p := range PossibleServiceVersionValues() {
+		if p == v {
+			return true
+		}
+	}
+	return false
+}
+
+func joinServiceVersions() string {
+	var s []string
+	for _, p := range PossibleServiceVersionValues() {
+		s = append(s, string(p))
+	}
+	return strings.Join(s, ", ")
 }
 
 func (b *base) url(path string, withVersion bool) string {

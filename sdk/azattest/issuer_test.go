@@ -3,6 +3,7 @@ package azattest_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,3 +93,50 @@ func TestStaticTokenCredential(t *testing.T) {
 		t.Fatal("empty token accepted")
 	}
 }
+
+// azcore's ClientOptions.APIVersion is honoured as ServiceVersion, or
+// rejected with a message naming ServiceVersion.
+func TestAPIVersionOption(t *testing.T) {
+	var got string
+	srv := issuerServerFor(t, &got)
+	o := &azattest.ClientOptions{}
+	o.APIVersion = "2025-06-01"
+	o.Transport = srv
+	c, err := azattest.NewClient("https://test.wus.attest.azure.net", nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetOpenIDMetadata(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got != "2025-06-01" {
+		t.Fatalf("api-version sent %q, want 2025-06-01", got)
+	}
+	for _, tc := range []struct {
+		api, service, want string
+	}{
+		{"2099-01-01", "", "set ClientOptions.ServiceVersion"},
+		{"2025-06-01", "2022-08-01", "set only ServiceVersion"},
+	} {
+		o := &azattest.ClientOptions{ServiceVersion: azattest.ServiceVersion(tc.service)}
+		o.APIVersion = tc.api
+		if _, err := azattest.NewClient("https://test.wus.attest.azure.net", nil, o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("APIVersion %q ServiceVersion %q: %v, want %q", tc.api, tc.service, err, tc.want)
+		}
+	}
+}
+
+// issuerServerFor is a transport answering OpenID metadata and recording
+// the api-version asked for.
+func issuerServerFor(t *testing.T, got *string) policy.Transporter {
+	t.Helper()
+	return transportFunc(func(req *http.Request) (*http.Response, error) {
+		*got = req.URL.Query().Get("api-version")
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"issuer":"https://test.wus.attest.azure.net"}`)), Request: req}, nil
+	})
+}
+
+type transportFunc func(*http.Request) (*http.Response, error)
+
+func (f transportFunc) Do(req *http.Request) (*http.Response, error) { return f(req) }
