@@ -12,7 +12,9 @@ import (
 
 func main() {
 	if err := cli.NewRootCommand().ExecuteContext(context.Background()); err != nil {
-		fmt.Fprintf(os.Stderr, "maat: %v\n", err)
+		if !cli.Reported(err) { // policy diagnostics are printed once, by the command
+			fmt.Fprintf(os.Stderr, "maat: %v\n", err)
+		}
 		os.Exit(1)
 	}
 }

@@ -19,13 +19,21 @@ import (
 
 var maatBin string
 
+// TestMain builds the binary (with the simulator when the tests are built
+// with -tags simulator), or tests the one MAAT_TEST_BINARY names, e.g. a
+// CGO_ENABLED=0 build (scripts/test.sh).
 func TestMain(m *testing.M) {
+	if bin := os.Getenv("MAAT_TEST_BINARY"); bin != "" {
+		maatBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "maat-bin")
 	if err != nil {
 		panic(err)
 	}
 	maatBin = filepath.Join(dir, "maat")
-	out, err := exec.Command("go", "build", "-o", maatBin, ".").CombinedOutput()
+	args := append(append([]string{"build"}, buildTags...), "-o", maatBin, ".")
+	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
 		panic(err)

@@ -59,8 +59,10 @@ type App struct {
 	out   io.Writer
 	lock  *flock.Flock
 	store store.Store
-	now   func() time.Time
+	now   func() time.Time // tokens, management, keys, bookkeeping
 	inst  *instance
+	// verifyNow dates evidence and collateral checks (--dev-evidence-time).
+	verifyNow func() time.Time
 	// lastStoreOK is when the store last answered (unix nanoseconds).
 	lastStoreOK atomic.Int64
 
@@ -118,14 +120,8 @@ func (a *App) init(ctx context.Context) (err error) {
 	if issuer == "" {
 		issuer = a.derivedIssuer()
 	}
-	a.now = time.Now
-	if cfg.DevTime != "" {
-		start, _ := time.Parse(time.RFC3339, cfg.DevTime) // validated
-		realStart := time.Now()
-		a.now = func() time.Time { return start.Add(time.Since(realStart)) }
-		fmt.Fprintf(out, "dev clock: starts at %s\n", start.Format(time.RFC3339))
-		log.Warn("DEVELOPMENT CLOCK: the server's time for verification and tokens is pinned", "dev_time", cfg.DevTime)
-	}
+	clk := devClocks(cfg, out, log)
+	a.now, a.verifyNow = clk.Tokens, clk.Verify
 	if a.inst, err = a.buildInstance(ctx, issuer); err != nil {
 		return err
 	}
@@ -150,6 +146,7 @@ func (a *App) init(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	handler = withVersion(handler, cfg.Version)
 	a.handler = handler
 	if a.httpLn != nil {
 		a.servers = append(a.servers, a.newServer(handler, nil))
@@ -161,6 +158,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		}
 		if cfg.Dev {
 			fmt.Fprintf(out, "dev TLS certificate: %s\ndev TLS certificate SHA-256 fingerprint: %s\n", certPath, fingerprint)
+			printDevTrustLine(out, certPath)
 		}
 		a.servers = append(a.servers, a.newServer(handler, tlsCfg))
 	}

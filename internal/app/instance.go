@@ -95,7 +95,7 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 	if err != nil {
 		return nil, err
 	}
-	verifiers, err := NewVerifiers(VerifierDeps{Config: cfg, Now: a.now, Log: a.log, TPM: tpmSvc, Simulated: simulated})
+	verifiers, err := NewVerifiers(VerifierDeps{Config: cfg, Now: a.verifyNow, Log: a.log, TPM: tpmSvc, Simulated: simulated})
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (a *App) seedCertificates(ctx context.Context, in *instance) error {
 // rotation whenever they started.
 func (a *App) buildTPM(km *keys.Manager) (*tpm.Service, error) {
 	opts := tpm.DefaultOptions()
-	opts.Now = a.now
+	opts.Now = a.verifyNow
 	if a.cfg.TPMContextKey != "" {
 		k, err := keys.LoadKeyEncryptionKey(a.cfg.TPMContextKey, keys.KeyFileOptions{AllowInsecurePermissions: a.cfg.AllowInsecureKeyFilePermissions})
 		if err != nil {
@@ -153,6 +153,12 @@ func (a *App) buildTPM(km *keys.Manager) (*tpm.Service, error) {
 			pool.AddCert(c)
 		}
 		opts.AIKRoots = pool
+	}
+	if a.cfg.Dev {
+		var err error
+		if opts.AIKRoots, err = a.devAIKRoots(opts.AIKRoots); err != nil {
+			return nil, err
+		}
 	}
 	svc, err := tpm.New(opts)
 	if err != nil {

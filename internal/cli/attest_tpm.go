@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
@@ -27,9 +26,9 @@ const defaultEventLog = "/sys/kernel/security/tpm0/binary_bios_measurements"
 // by a fresh AIK over the challenge-bound request key → Report.
 func newAttestTPMCommand() *cobra.Command {
 	var conn clientConn
-	var device, pcrList, rpID, rpDataFile, aikCertFile string
+	var device, pcrList, rpID, rpDataFile, aikCertFile, output string
 	var logs []string
-	var useSim bool
+	var useSim, noDevAIKCert bool
 	cmd := &cobra.Command{
 		Use:   "tpm",
 		Short: "Attest a TPM 2.0 (/attest/Tpm) from a device or the built-in simulator",
@@ -42,11 +41,22 @@ endpoint's /certs.
 --device defaults to /dev/tpmrm0 with the firmware log ` + defaultEventLog + `.
 --simulator uses an in-process TPM 2.0 simulator that "boots" a synthetic UEFI +
 Windows boot log (Secure Boot on, 100 events) into its PCRs and sends that log,
-for trying a server and its policies without TPM hardware. An AIK created
-here has no certificate unless --aik-cert is given, so aikValidated is false.`,
+for trying a server and its policies without TPM hardware. Its AIK is
+certified by Maat's development AIK CA, which only ` + "`maat serve --dev`" + ` trusts
+(the token then says x-maat-tpm-aik-root: "Maat development TPM AIK CA ...").
+Against any other server the AIK does not validate: that server's policy must
+accept it with configurationrules { => issueproperty(type="require_valid_aik_cert",
+value=false); }. The simulator is built in only with ` + "`-tags simulator`" + ` (cgo +
+OpenSSL); other binaries say how to get it.
+
+A device AIK has no certificate unless --aik-cert is given. All 24 PCRs are
+quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			pcrs, err := parsePCRList(pcrList)
 			if err != nil {
 				return err
@@ -54,7 +64,7 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 			var tp transport.TPM
 			var simLog []byte
 			if useSim {
-				sim, err := simulator.Get()
+				sim, err := openSimulator()
 				if err != nil {
 					return fmt.Errorf("TPM simulator: %w", err)
 				}
@@ -108,6 +118,14 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 			if in.AIK, in.AIKPublic, err = tpm.CreateAIK(tp, tpm.RSAAIKTemplate()); err != nil {
 				return err
 			}
+			if useSim && in.AIKCert == nil && !noDevAIKCert {
+				// The simulator has no manufacturer: its AIK gets a
+				// certificate from the development AIK CA, which only
+				// `maat serve --dev` trusts.
+				if in.AIKCert, err = certifySimulatedAIK(in.AIKPublic); err != nil {
+					return err
+				}
+			}
 			defer tpm2.FlushContext{FlushHandle: in.AIK.Handle}.Execute(tp)
 			if in.RequestKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 				return err
@@ -150,29 +168,19 @@ here has no certificate unless --aik-cert is given, so aikValidated is false.`,
 			if err != nil {
 				return err
 			}
-			signers, err := client.GetSigners(ctx, nil)
-			if err != nil {
-				return err
-			}
-			o, err := conn.options()
-			if err != nil {
-				return err
-			}
-			opts := o.TokenValidation
-			if opts.ExpectedIssuer == "" {
-				opts.ExpectedIssuer = strings.TrimSuffix(conn.endpoint, "/")
-			}
-			if _, err := tok.Validate(signers.Signers, &opts); err != nil {
+			if _, err := client.ValidateToken(ctx, raw, nil); err != nil {
 				return fmt.Errorf("the report token does not validate: %w", err)
 			}
-			return clientPrintJSON(cmd, tok.RawClaims())
+			return printAttestResult(cmd, output, tok, tok.RawClaims())
 		},
 	}
 	conn.addFlags(cmd, false)
+	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device")
 	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator instead of a device")
-	f.StringVar(&pcrList, "pcrs", "0-7,12", "PCRs to quote (e.g. 0-7,11,14)")
+	f.StringVar(&pcrList, "pcrs", "0-23", "PCRs to quote (e.g. 0-7,11,14); MAA's default policy requires all 24 (required_pcr_mask 0xFFFFFF)")
+	f.BoolVar(&noDevAIKCert, "no-dev-aik-cert", false, "with --simulator: send the AIK without the development CA's certificate (aikValidated false)")
 	f.StringSliceVar(&logs, "log", nil, "TCG event log file(s) in measurement order (device default: "+defaultEventLog+")")
 	f.StringVar(&rpID, "rp-id", "", "relying party id (rp_id)")
 	f.StringVar(&rpDataFile, "rp-data", "", "file with relying party data (rp_data)")

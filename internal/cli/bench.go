@@ -2,7 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -19,12 +22,14 @@ func newBenchCommand() *cobra.Command {
 		typ                 string
 		asJSON, cryptoBound bool
 		serverPID           int
+		maxErrorRate        float64
+		tf                  transportFlags
 	)
 	attest := &cobra.Command{
 		Use:   "attest",
 		Short: "Drive attestations and print throughput, latency percentiles and errors",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ev, err := evidenceReadFile(evidence, true)
 			if err != nil {
 				return err
@@ -34,6 +39,23 @@ func newBenchCommand() *cobra.Command {
 				if o.RuntimeData, err = os.ReadFile(runtime); err != nil {
 					return err
 				}
+			}
+			if maxErrorRate < 0 || maxErrorRate > 1 {
+				return fmt.Errorf("--max-error-rate %v: want a fraction between 0 and 1", maxErrorRate)
+			}
+			if p := tf.caFile(); p != "" && !o.Insecure {
+				hc, err := tf.httpClient()
+				if err != nil {
+					return err
+				}
+				o.RootCAs = hc.Transport.(*http.Transport).TLSClientConfig.RootCAs
+			}
+			if isTerminal(cmd.ErrOrStderr()) {
+				w := cmd.ErrOrStderr()
+				o.Progress = func(n, e int64, d time.Duration) {
+					fmt.Fprintf(w, "\r%s: %d requests, %d errors", d.Truncate(time.Second), n, e)
+				}
+				defer fmt.Fprintln(w)
 			}
 			switch typ {
 			case "sgx":
@@ -53,6 +75,12 @@ func newBenchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer func() {
+				// The verdict comes after the report, whichever format.
+				if err == nil {
+					err = benchVerdict(res, maxErrorRate)
+				}
+			}()
 			out := benchOutput{Result: res, Concurrency: o.Concurrency}
 			if serverPID > 0 {
 				cpu1, err := loadgen.ProcessCPU(serverPID)
@@ -92,6 +120,9 @@ func newBenchCommand() *cobra.Command {
 			for code, n := range res.ErrorCodes {
 				fmt.Fprintf(w, "error %s: %d\n", code, n)
 			}
+			for _, msg := range res.FirstErrors {
+				fmt.Fprintf(w, "first error: %s\n", msg)
+			}
 			if serverPID > 0 {
 				fmt.Fprintf(w, "server CPU %.3f ms per attestation (pid %d, %.2f cores busy)\n", out.ServerCPUMillis, serverPID, out.ServerCores)
 			}
@@ -122,6 +153,8 @@ func newBenchCommand() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.BoolVar(&cryptoBound, "crypto-bound", false, "also measure this machine's crypto floor (Go and OpenSSL token signing, same run) and the ratios")
 	f.IntVar(&serverPID, "server-pid", 0, "PID of a server on this machine: report its CPU per attestation (from /proc/PID/stat)")
+	f.Float64Var(&maxErrorRate, "max-error-rate", 0.01, "exit non-zero when more than this fraction of requests fail (0 tolerates none)")
+	f.StringVar(&tf.caCert, "ca-cert", "", "PEM file of CA certificate(s) trusted for the endpoint, besides the system roots (env "+clientEnvCACert+")")
 	_ = attest.MarkFlagRequired("endpoint")
 	_ = attest.MarkFlagRequired("evidence")
 	cmd.AddCommand(attest)
@@ -144,4 +177,31 @@ type benchFloor struct {
 	loadgen.Floor
 	Ratio             float64 `json:"ratio,omitempty"`             // throughput / floor (all CPUs)
 	RatioPerServerCPU float64 `json:"ratioPerServerCpu,omitempty"` // attestations per server CPU-second / floor per CPU-second
+}
+
+// benchVerdict fails a run with no successful request or more failures
+// than maxRate allows.
+func benchVerdict(res *loadgen.Result, maxRate float64) error {
+	if res.Requests == 0 {
+		return errors.New("no request completed")
+	}
+	rate := float64(res.Errors) / float64(res.Requests)
+	if res.Errors == res.Requests || rate > maxRate {
+		first := ""
+		if len(res.FirstErrors) > 0 {
+			first = "; first error: " + res.FirstErrors[0]
+		}
+		return fmt.Errorf("%d of %d requests failed (%.1f%%, more than --max-error-rate %.1f%%)%s", res.Errors, res.Requests, 100*rate, 100*maxRate, first)
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal (progress lines only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -48,6 +48,7 @@ type clientConn struct {
 	anonymous      bool
 	expectedIssuer string
 	timeSlack      time.Duration
+	transportFlags
 
 	// transport replaces the HTTP transport (tests).
 	transport policy.Transporter
@@ -61,6 +62,7 @@ func (c *clientConn) addFlags(cmd *cobra.Command, management bool) {
 	f.StringVar(&c.scope, "scope", azattest.DefaultScope, "token scope requested from the Azure credential chain")
 	f.StringVar(&c.expectedIssuer, "expected-issuer", "", "required iss of the service's tokens (default: the endpoint)")
 	f.DurationVar(&c.timeSlack, "time-slack", 0, "clock skew tolerated when checking token exp/nbf")
+	addTransportFlags(cmd, &c.transportFlags)
 	if management {
 		f.BoolVar(&c.anonymous, "anonymous", false, "send no credential (servers without authentication)")
 	}
@@ -88,6 +90,11 @@ func (c *clientConn) credential(cmd *cobra.Command, management bool) (azcore.Tok
 		return clientStaticToken(tok), nil
 	case !management || c.anonymous:
 		return nil, nil
+	}
+	if u, err := url.Parse(c.endpoint); err == nil && clientIsLoopback(u.Hostname()) {
+		// A local server is never MAA: Azure's credential chain cannot
+		// help, and probing it only delays the error.
+		return nil, fmt.Errorf("management calls to %s need a bearer token: pass --bearer-token TOKEN or set %s (for `maat serve --dev`, the \"dev bearer token\" it prints at start), or --anonymous for a server without authentication", c.endpoint, clientEnvBearerToken)
 	}
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
@@ -117,6 +124,9 @@ func (c *clientConn) options() (*azattest.ClientOptions, error) {
 	// Maat server); anything else needs https.
 	if u, err := url.Parse(c.endpoint); err == nil && u.Scheme == "http" && clientIsLoopback(u.Hostname()) {
 		o.InsecureAllowCredentialWithHTTP = true
+	}
+	if err := c.transportFlags.apply(&o.ClientOptions); err != nil {
+		return nil, err
 	}
 	if c.transport != nil {
 		o.Transport = c.transport
@@ -206,7 +216,7 @@ bearer token (--bearer-token or ` + clientEnvBearerToken + `) is sent if given.`
 
 func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cobra.Command {
 	var conn clientConn
-	var evidence, runtimeData, runtimeJSON, initData, initJSON, nonce, draft string
+	var evidence, runtimeData, runtimeJSON, initData, initJSON, nonce, draft, output string
 	cmd := &cobra.Command{
 		Use:          name,
 		Short:        short,
@@ -218,11 +228,16 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 				return err
 			}
 			ev = decodeText(ev)
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			data := func(binFile, jsonFile string) (*azattest.AttestationData, error) {
 				switch {
 				case binFile != "":
+					// As in `maat evidence verify`: hex or base64 text is
+					// decoded, anything else is sent as is.
 					b, err := clientReadFile(cmd, binFile)
-					return &azattest.AttestationData{Data: b, DataType: azattest.DataTypeBinary}, err
+					return &azattest.AttestationData{Data: decodeText(b), DataType: azattest.DataTypeBinary}, err
 				case jsonFile != "":
 					b, err := clientReadFile(cmd, jsonFile)
 					return &azattest.AttestationData{Data: b, DataType: azattest.DataTypeJSON}, err
@@ -281,15 +296,22 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 			if res.Token.Unsecured() {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: draft-policy result: the token is unsigned (alg none) and proves nothing")
 			}
-			return clientPrintJSON(cmd, res.RawClaims)
+			return printAttestResult(cmd, output, res.Token, res.RawClaims)
 		},
 	}
 	conn.addFlags(cmd, false)
+	if typ == azattest.AttestationTypeTDXVM {
+		// TdxVm exists only in 2025-06-01: default to it.
+		fl := cmd.Flags().Lookup("api-version")
+		_ = fl.Value.Set(string(azattest.ServiceVersion2025_06_01))
+		fl.DefValue = string(azattest.ServiceVersion2025_06_01)
+	}
+	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&evidence, "evidence", "", "evidence file: quote or report, raw or base64/base64url text (\"-\" for stdin) (required)")
-	f.StringVar(&runtimeData, "runtime-data", "", "runtime data file, sent as Binary")
+	f.StringVar(&runtimeData, "runtime-data", "", "runtime data file (raw, hex, base64 or base64url), sent as Binary")
 	f.StringVar(&runtimeJSON, "runtime-json", "", "runtime data file, sent as JSON")
-	f.StringVar(&initData, "init-data", "", "init-time data file, sent as Binary")
+	f.StringVar(&initData, "init-data", "", "init-time data file (raw, hex, base64 or base64url), sent as Binary")
 	f.StringVar(&initJSON, "init-json", "", "init-time data file, sent as JSON")
 	f.StringVar(&nonce, "nonce", "", "nonce echoed in the token's nonce claim")
 	if typ != azattest.AttestationTypeTDXVM {
@@ -299,6 +321,36 @@ func newAttestKindCommand(name, short string, typ azattest.AttestationType) *cob
 	cmd.MarkFlagsMutuallyExclusive("runtime-data", "runtime-json")
 	cmd.MarkFlagsMutuallyExclusive("init-data", "init-json")
 	return cmd
+}
+
+// Attestation output formats (--output).
+const (
+	outputClaims = "claims" // the validated token's claims as JSON
+	outputToken  = "token"  // the token itself (compact JWS), for `maat token decode|verify`
+	outputJSON   = "json"   // {"token": ..., "claims": {...}}
+)
+
+func addOutputFlag(cmd *cobra.Command, output *string) {
+	cmd.Flags().StringVarP(output, "output", "o", outputClaims, "what to print: claims (the validated token's claims as JSON), token (the JWS itself, e.g. > token.jwt) or json (both)")
+}
+
+func checkOutput(output string) error {
+	switch output {
+	case outputClaims, outputToken, outputJSON:
+		return nil
+	}
+	return fmt.Errorf("--output %q: want claims, token or json", output)
+}
+
+func printAttestResult(cmd *cobra.Command, output string, tok *azattest.Token, claims map[string]any) error {
+	switch output {
+	case outputToken:
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), tok.String())
+		return err
+	case outputJSON:
+		return clientPrintJSON(cmd, map[string]any{"token": tok.String(), "claims": claims})
+	}
+	return clientPrintJSON(cmd, claims)
 }
 
 // clientAttestationType maps a --type value (any case) to its canonical name.
@@ -398,6 +450,7 @@ func PolicyClientCommands() []*cobra.Command {
 	newCmd := func(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, admin *azattest.AdministrationClient, t azattest.AttestationType, key *azattest.SigningKey, args []string) error) *cobra.Command {
 		var conn clientConn
 		var typ, keyFile, certFile string
+		var strict bool
 		cmd := &cobra.Command{
 			Use:          use,
 			Short:        short,
@@ -416,7 +469,11 @@ func PolicyClientCommands() []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				return run(cmd, admin, t, key, args)
+				err = run(cmd, admin, t, key, args)
+				if use == "get" {
+					return err // reading changes nothing: a bad token is an error
+				}
+				return appliedWarning(cmd, strict, err)
 			},
 		}
 		conn.addFlags(cmd, true)
@@ -425,6 +482,7 @@ func PolicyClientCommands() []*cobra.Command {
 		if use != "get" {
 			cmd.Flags().StringVar(&keyFile, "signing-key", "", "PEM private key that signs the request (isolated mode)")
 			cmd.Flags().StringVar(&certFile, "signing-cert", "", "PEM certificate of --signing-key")
+			addStrictFlag(cmd, &strict)
 		}
 		return cmd
 	}
@@ -454,23 +512,29 @@ func PolicyClientCommands() []*cobra.Command {
 				return err
 			}
 			res, err := admin.SetPolicy(ctxOf(cmd), t, string(p), &azattest.SetPolicyOptions{SigningKey: key})
-			if err != nil {
+			if err != nil && !azattest.IsAppliedButUnvalidated(err) {
 				return err
 			}
-			return clientPrintJSON(cmd, clientPolicyResultJSON{Result: res.Result,
-				TokenHash: base64.RawURLEncoding.EncodeToString(res.TokenHash), Signer: clientSignerInfo(res.Signer)})
+			if perr := clientPrintJSON(cmd, clientPolicyResultJSON{Result: res.Result,
+				TokenHash: base64.RawURLEncoding.EncodeToString(res.TokenHash), Signer: clientSignerInfo(res.Signer)}); perr != nil {
+				return perr
+			}
+			return err
 		})
 	reset := newCmd("reset", "Reset the policy for an attestation type to the default", cobra.NoArgs,
 		func(cmd *cobra.Command, admin *azattest.AdministrationClient, t azattest.AttestationType, key *azattest.SigningKey, _ []string) error {
 			res, err := admin.ResetPolicy(ctxOf(cmd), t, &azattest.ResetPolicyOptions{SigningKey: key})
-			if err != nil {
+			if err != nil && !azattest.IsAppliedButUnvalidated(err) {
 				return err
 			}
 			out := clientPolicyResultJSON{Result: res.Result, Signer: clientSignerInfo(res.Signer)}
 			if res.TokenHash != nil {
 				out.TokenHash = base64.RawURLEncoding.EncodeToString(res.TokenHash)
 			}
-			return clientPrintJSON(cmd, out)
+			if perr := clientPrintJSON(cmd, out); perr != nil {
+				return perr
+			}
+			return err
 		})
 	return []*cobra.Command{get, set, reset}
 }
@@ -517,6 +581,7 @@ func NewCertsCommand() *cobra.Command {
 	for _, op := range []string{"add", "remove"} {
 		var conn clientConn
 		var keyFile, certFile string
+		var strict bool
 		c := &cobra.Command{
 			Use:          op + " CERT_FILE",
 			Short:        strings.ToUpper(op[:1]) + op[1:] + " a policy management certificate (signed with a current management key)",
@@ -550,20 +615,42 @@ func NewCertsCommand() *cobra.Command {
 					r, e := admin.RemovePolicyManagementCertificate(ctxOf(cmd), cert, *key, nil)
 					res, err = r.PolicyCertificatesModificationResult, e
 				}
-				if err != nil {
+				if err != nil && !azattest.IsAppliedButUnvalidated(err) {
 					return err
 				}
-				return clientPrintJSON(cmd, map[string]string{"result": string(res.Result), "thumbprint": res.Thumbprint})
+				if perr := clientPrintJSON(cmd, map[string]string{"result": string(res.Result), "thumbprint": res.Thumbprint}); perr != nil {
+					return perr
+				}
+				return appliedWarning(cmd, strict, err)
 			},
 		}
 		conn.addFlags(c, true)
 		c.Flags().StringVar(&keyFile, "signing-key", "", "PEM private key of a current policy management certificate (required)")
 		c.Flags().StringVar(&certFile, "signing-cert", "", "PEM certificate of --signing-key (required)")
+		addStrictFlag(c, &strict)
 		_ = c.MarkFlagRequired("signing-key")
 		_ = c.MarkFlagRequired("signing-cert")
 		cmd.AddCommand(c)
 	}
 	return cmd
+}
+
+func addStrictFlag(cmd *cobra.Command, strict *bool) {
+	cmd.Flags().BoolVar(strict, "strict", false, "exit non-zero when the change was applied but the service's response token does not validate (default: a warning)")
+}
+
+// appliedWarning turns "applied, but the response token does not validate"
+// into a warning on stderr (nil), or with --strict into an error saying the
+// change was applied anyway. Other errors pass unchanged.
+func appliedWarning(cmd *cobra.Command, strict bool, err error) error {
+	if err == nil || !azattest.IsAppliedButUnvalidated(err) {
+		return err
+	}
+	if strict {
+		return fmt.Errorf("the service applied the change, but its response token does not validate (--strict): %w", hint(cmd, err))
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: the service applied the change, but its response token does not validate: %v\n", hint(cmd, err))
+	return nil
 }
 
 // clientReadToken reads a token file: the compact JWS itself, or a JSON
@@ -611,6 +698,7 @@ func NewTokenCommand() *cobra.Command {
 		},
 	}
 	var jwks, issuer, at string
+	var tf transportFlags
 	var slack time.Duration
 	var allowUnsecured bool
 	verify := &cobra.Command{
@@ -630,7 +718,7 @@ default now) is within the token's nbf/exp; with --issuer, iss must match too.`,
 			}
 			var doc []byte
 			if strings.HasPrefix(jwks, "https://") || strings.HasPrefix(jwks, "http://") {
-				doc, err = clientFetchJWKS(cmd, jwks)
+				doc, err = clientFetchJWKS(cmd, &tf, jwks)
 			} else {
 				doc, err = clientReadFile(cmd, jwks)
 			}
@@ -678,24 +766,27 @@ default now) is within the token's nbf/exp; with --issuer, iss must match too.`,
 	f.StringVar(&at, "at", "", "verification time, RFC 3339 (default: now)")
 	f.DurationVar(&slack, "time-slack", 0, "clock skew tolerated on exp/nbf")
 	f.BoolVar(&allowUnsecured, "allow-unsecured", false, "accept an unsigned (alg none) token, e.g. a draft-policy result")
+	addTransportFlags(verify, &tf)
 	_ = verify.MarkFlagRequired("jwks")
 	cmd.AddCommand(decode, verify)
 	return cmd
 }
 
-func clientFetchJWKS(cmd *cobra.Command, u string) ([]byte, error) {
+func clientFetchJWKS(cmd *cobra.Command, tf *transportFlags, u string) ([]byte, error) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	hc, err := tf.httpClient()
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package cli
 import (
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/maat-attest/maat/internal/app"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/keys"
+	"github.com/maat-attest/maat/internal/store"
 )
 
 func newKeysCommand() *cobra.Command {
@@ -45,6 +48,14 @@ second. Give these commands the same key-encryption settings as the server.`,
 		}
 		if cfg.AllowInsecureKeyFilePermissions, err = envBool(cmd, "allow-insecure-key-file-permissions", "MAAT_ALLOW_INSECURE_KEY_FILE_PERMISSIONS", allowInsecurePerms); err != nil {
 			return nil, nil, "", err
+		}
+		if cfg.Store == "" {
+			// Never create a data directory or database here: a typo in
+			// --data must not leave an empty instance behind.
+			db := filepath.Join(cfg.DataDir, "maat.db")
+			if _, err := os.Stat(db); err != nil {
+				return nil, nil, "", fmt.Errorf("no Maat data in %s (%s does not exist): check --data (or MAAT_DATA), or start `maat serve --data %s` once first", cfg.DataDir, db, cfg.DataDir)
+			}
 		}
 		st, err := app.OpenStore(cmd.Context(), cfg)
 		if err != nil {
@@ -138,6 +149,12 @@ second. Give these commands the same key-encryption settings as the server.`,
 			}
 			defer done()
 			if err := m.Retire(cmd.Context(), args[0]); err != nil {
+				switch {
+				case errors.Is(err, store.ErrConflict):
+					return fmt.Errorf("key %s is the active signing key and cannot be retired: run `maat keys rotate` first, then retire it", args[0])
+				case errors.Is(err, store.ErrNotFound):
+					return fmt.Errorf("no signing key %s (see `maat keys list`)", args[0])
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "retired key %s\n", args[0])

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,6 +40,13 @@ type policyReported struct {
 
 func (e *policyReported) Error() string { return e.msg }
 func (e *policyReported) Unwrap() error { return e.err }
+
+// Reported reports whether err was already written to stderr by the
+// command (so cmd/maat only sets the exit code).
+func Reported(err error) bool {
+	var r *policyReported
+	return errors.As(err, &r)
+}
 
 // policyReport writes "FILE:line:col: message" (or "FILE: message") to
 // stderr and returns an error wrapping err.
@@ -137,6 +145,12 @@ func newPolicyEvalCommand() *cobra.Command {
 				return policyReport(cmd, claimsFile, err, "cannot read claims")
 			}
 			claims, err := policy.ClaimsFromJSON(raw)
+			if err != nil && strings.Contains(err.Error(), "Go value of type") {
+				// The decoder names Go types: say it in the user's terms.
+				if serr := checkClaimsShape(raw); serr != nil {
+					err = serr
+				}
+			}
 			if err != nil {
 				return policyReport(cmd, claimsFile, err, "invalid claims")
 			}
@@ -163,4 +177,47 @@ func newPolicyEvalCommand() *cobra.Command {
 	_ = cmd.MarkFlagRequired("policy")
 	_ = cmd.MarkFlagRequired("claims")
 	return cmd
+}
+
+// checkClaimsShape says, in the user's terms, what is wrong with claims JSON
+// that is neither an object nor an array of claim objects (the decoder's own
+// errors name Go types).
+func checkClaimsShape(raw []byte) error {
+	const want = `want a JSON object {"claim type": value, ...} or an array of {"type": ..., "value": ..., "valueType": ..., "issuer": ...}`
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return fmt.Errorf("not JSON (%v); %s", err, want)
+	}
+	kind := func(x any) string {
+		switch x.(type) {
+		case nil:
+			return "null"
+		case bool:
+			return "a boolean"
+		case float64:
+			return "a number"
+		case string:
+			return "a string"
+		case []any:
+			return "an array"
+		}
+		return "an object"
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		return nil
+	case []any:
+		for i, el := range x {
+			obj, ok := el.(map[string]any)
+			if !ok {
+				return fmt.Errorf("element %d is %s; %s", i, kind(el), want)
+			}
+			if t, ok := obj["type"].(string); !ok || t == "" {
+				return fmt.Errorf("element %d has no string \"type\"; %s", i, want)
+			}
+		}
+		return nil
+	default:
+		return fmt.Errorf("the claims are %s; %s", kind(v), want)
+	}
 }

@@ -5,16 +5,9 @@ package cli
 
 import (
 	"fmt"
-	"strings"
-
-	"github.com/maat-attest/maat/internal/keys"
 
 	"github.com/spf13/cobra"
 )
-
-// Version is the maat version, set at build time with
-// -ldflags "-X github.com/maat-attest/maat/internal/cli.Version=v1.2.3".
-var Version = "dev"
 
 // NewRootCommand returns the maat command tree.
 func NewRootCommand() *cobra.Command {
@@ -23,7 +16,9 @@ func NewRootCommand() *cobra.Command {
 		Short:         "Maat: an attestation service, SDK and CLI compatible with Microsoft Azure Attestation",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       ReadBuildInfo().Text(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	policy := NewPolicyCommand()
 	policy.AddCommand(PolicyClientCommands()...)
 	root.AddCommand(
@@ -39,18 +34,25 @@ func NewRootCommand() *cobra.Command {
 		newKeyReleaseCommand(),
 		newSimulateCommand(),
 	)
+	withHints(root)
 	return root
 }
 
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the maat version",
+		Short: "Print the maat version, commit, build date and Go version (also: maat --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "maat %s\n", Version)
-			fmt.Fprintf(cmd.OutOrStdout(), "token signers: %s\n", strings.Join(keys.SignerBackends(), ", "))
-			return nil
+			b := ReadBuildInfo()
+			if asJSON {
+				return clientPrintJSON(cmd, b)
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), b.Text())
+			return err
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

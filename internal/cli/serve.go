@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,12 +29,21 @@ environment variable (MAAT_ + upper case, dashes as underscores).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), nil)
 			if err != nil {
-				return err
+				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
+			if err := preflight(cfg); err != nil {
+				return err
+			}
+			build := ReadBuildInfo()
+			cfg.Version = build.Version
+			if build.Commit != "" {
+				cfg.Version += " (" + build.Commit + ")"
+			}
 			log := NewLogger(cmd.ErrOrStderr(), cfg.LogFormat, cfg.LogLevel)
+			log.Info("maat starting", "version", build.Version, "commit", build.Commit, "date", build.Date, "go", build.GoVersion, "tpm_simulator", build.Simulator)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			a, err := app.New(ctx, cfg, log, cmd.OutOrStdout())
@@ -45,6 +55,24 @@ environment variable (MAAT_ + upper case, dashes as underscores).`,
 	}
 	config.RegisterFlags(cmd.Flags())
 	return cmd
+}
+
+// preflight checks what the configuration cannot: that the listen
+// addresses are free. It runs before the server creates any state (data
+// directory, database, signing key), so a busy port leaves nothing behind.
+// The server binds again itself; a port taken in between is still reported.
+func preflight(cfg config.Config) error {
+	for _, kv := range [][2]string{{"https-addr", cfg.HTTPSAddr}, {"http-addr", cfg.HTTPAddr}} {
+		if kv[1] == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", kv[1])
+		if err != nil {
+			return fmt.Errorf("%s %s: %w (is another server running? choose another address with --%s)", kv[0], kv[1], err, kv[0])
+		}
+		ln.Close()
+	}
+	return nil
 }
 
 // NewLogger returns a slog logger writing text or JSON at the given level.

@@ -9,12 +9,14 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,11 +99,16 @@ type Config struct {
 	AuthDisabled   bool     // no authentication of management calls (loudly logged)
 
 	// Development conveniences (--dev only).
-	DevTime string // RFC 3339: the server clock starts at this instant
+	DevTime         string // RFC 3339: every server clock starts at this instant (tokens too)
+	DevEvidenceTime string // RFC 3339: the clock that verifies evidence and collateral starts here; tokens use the real clock
 
 	// Secure key release (Maat extension, /x-maat/keys).
 	KeyReleaseIssuers         []string // MAA-compatible issuers (besides this instance) whose tokens may release keys
 	DevTrustSimulatedEvidence bool     // --dev only: trust `maat simulate` evidence signed by the data directory's development PKI
+
+	// Version is the build's version (not a configuration key): the
+	// server sends it in the x-maat-version response header.
+	Version string
 }
 
 // Default returns the defaults: HTTPS on 127.0.0.1:8443, no plain HTTP,
@@ -197,7 +204,8 @@ var options = []option{
 	{"oidc-reader-roles", "comma-separated roles that may read policies and certificates", kList, func(c *Config) any { return &c.OIDCReaders }},
 	{"oidc-contributor-roles", "comma-separated roles that may change policies and certificates", kList, func(c *Config) any { return &c.OIDCWriters }},
 	{"auth-disabled", "do not authenticate policy and certificate management calls (unsafe outside a closed network)", kBool, func(c *Config) any { return &c.AuthDisabled }},
-	{"dev-time", "with --dev: RFC 3339 instant the server clock starts at (for replaying recorded evidence and collateral)", kString, func(c *Config) any { return &c.DevTime }},
+	{"dev-time", "with --dev: RFC 3339 instant every server clock starts at, tokens included (tests that need tokens from the past; see dev-evidence-time)", kString, func(c *Config) any { return &c.DevTime }},
+	{"dev-evidence-time", "with --dev: RFC 3339 instant the evidence and collateral clock starts at, to replay recorded evidence; tokens, management responses and certificates keep the real clock", kString, func(c *Config) any { return &c.DevEvidenceTime }},
 	{"key-release-trusted-issuer", "attestation service URL (Azure Attestation or another Maat) whose tokens may release keys from /x-maat/keys, besides this instance (repeatable)", kList, func(c *Config) any { return &c.KeyReleaseIssuers }},
 	{"dev-trust-simulated-evidence", "with --dev: trust SGX/OpenEnclave evidence from `maat simulate` (signed by the data directory's development PKI); tokens are marked x-maat-simulated-evidence. Ignored without --dev", kBool, func(c *Config) any { return &c.DevTrustSimulatedEvidence }},
 }
@@ -225,27 +233,29 @@ func RegisterFlags(fs *pflag.FlagSet) {
 }
 
 // Load builds a Config from defaults, the YAML file named by --config or
-// MAAT_CONFIG, the environment (getenv; os.Getenv when nil) and the flags
-// the user set. It returns an error naming the key for a malformed value or
-// an unknown file key; it does not validate (call Validate).
-func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
-	if getenv == nil {
-		getenv = os.Getenv
+// MAAT_CONFIG, the environment (lookupEnv, as os.LookupEnv; os.LookupEnv
+// when nil) and the flags the user set. A variable that is set but empty
+// counts as set: MAAT_HTTPS_ADDR= disables HTTPS, as https-addr: "" does.
+// It returns every malformed value and unknown file key at once (joined),
+// each naming its source and key, with a "did you mean" for near misses; it
+// does not validate (call Validate).
+func Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
 	}
 	c := Default()
-	path := getenv("MAAT_CONFIG")
+	var errs []error
+	path, _ := lookupEnv("MAAT_CONFIG")
 	if f := fs.Lookup("config"); f != nil && f.Changed {
 		path = f.Value.String()
 	}
 	if path != "" {
-		if err := loadFile(&c, path); err != nil {
-			return Config{}, err
-		}
+		errs = append(errs, loadFile(&c, path)...)
 	}
 	for _, o := range options {
-		if v, ok := lookupEnv(getenv, o.env()); ok {
+		if v, ok := lookupEnv(o.env()); ok {
 			if err := set(o, &c, v); err != nil {
-				return Config{}, fmt.Errorf("environment %s: %w", o.env(), err)
+				errs = append(errs, fmt.Errorf("environment %s: %w", o.env(), err))
 			}
 		}
 	}
@@ -255,15 +265,66 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			continue
 		}
 		if err := set(o, &c, f.Value.String()); err != nil {
-			return Config{}, fmt.Errorf("flag --%s: %w", o.key, err)
+			errs = append(errs, fmt.Errorf("flag --%s: %w", o.key, err))
 		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
 }
 
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
+// Keys returns every configuration key, in declaration order.
+func Keys() []string {
+	out := make([]string, len(options))
+	for i, o := range options {
+		out[i] = o.key
+	}
+	return out
+}
+
+// suggest returns ` (did you mean "k"?)` for the known key closest to key,
+// or "" when none is close.
+func suggest(key string) string {
+	best, bestD := "", 4
+	for _, o := range options {
+		if d := editDistance(key, o.key); d < bestD {
+			best, bestD = o.key, d
+		}
+	}
+	if best == "" {
+		for _, o := range options {
+			if strings.Contains(o.key, key) || strings.Contains(key, o.key) {
+				best = o.key
+				break
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func set(o option, c *Config, v string) error {
@@ -307,54 +368,62 @@ func splitList(v string) []string {
 	return out
 }
 
-func loadFile(c *Config, path string) error {
+func loadFile(c *Config, path string) []error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		return []error{fmt.Errorf("config file: %w", err)}
 	}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // empty file
 		}
-		return fmt.Errorf("config file %s: %w", path, err)
+		return []error{fmt.Errorf("config file %s: %w", path, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("config file %s: line %d: the top level must be a mapping of key: value", path, root.Line)
+		return []error{fmt.Errorf("config file %s: line %d: the top level must be a mapping of key: value", path, root.Line)}
 	}
 	byKey := map[string]option{}
 	for _, o := range options {
 		byKey[o.key] = o
 	}
+	var errs []error
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		o, ok := byKey[k.Value]
 		if !ok {
-			return fmt.Errorf("config file %s: line %d: unknown key %q", path, k.Line, k.Value)
+			errs = append(errs, fmt.Errorf("config file %s: line %d: unknown key %q%s", path, k.Line, k.Value, suggest(k.Value)))
+			continue
 		}
 		if list, ok := o.ptr(c).(*[]string); ok && v.Kind == yaml.SequenceNode {
 			var items []string
+			bad := false
 			for _, item := range v.Content {
 				if item.Kind != yaml.ScalarNode {
-					return fmt.Errorf("config file %s: line %d: key %q must be a list of values", path, item.Line, k.Value)
+					errs = append(errs, fmt.Errorf("config file %s: line %d: key %q must be a list of values", path, item.Line, k.Value))
+					bad = true
+					break
 				}
 				items = append(items, item.Value)
 			}
-			*list = items
+			if !bad {
+				*list = items
+			}
 			continue
 		}
 		if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("config file %s: line %d: key %q must be a single value", path, v.Line, k.Value)
+			errs = append(errs, fmt.Errorf("config file %s: line %d: key %q must be a single value", path, v.Line, k.Value))
+			continue
 		}
 		if err := set(o, c, v.Value); err != nil {
-			return fmt.Errorf("config file %s: line %d: key %q: %w", path, v.Line, k.Value, err)
+			errs = append(errs, fmt.Errorf("config file %s: line %d: key %q: %w", path, v.Line, k.Value, err))
 		}
 	}
-	return nil
+	return errs
 }
 
 // Validate checks c and returns every problem found (joined), each naming
@@ -367,7 +436,8 @@ func (c Config) Validate() error {
 	if c.HTTPSAddr == "" && c.HTTPAddr == "" {
 		bad("https-addr", "no listener: set https-addr and/or http-addr")
 	}
-	for key, addr := range map[string]string{"https-addr": c.HTTPSAddr, "http-addr": c.HTTPAddr} {
+	for _, kv := range [][2]string{{"https-addr", c.HTTPSAddr}, {"http-addr", c.HTTPAddr}} {
+		key, addr := kv[0], kv[1]
 		if addr == "" {
 			continue
 		}
@@ -383,7 +453,9 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-key", "tls-cert and tls-key go together")
 	}
-	for key, p := range map[string]string{"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "key-encryption-key-file": c.KeyEncryption} {
+	fileOK := map[string]bool{}
+	for _, kv := range [][2]string{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"key-encryption-key-file", c.KeyEncryption}} {
+		key, p := kv[0], kv[1]
 		if p == "" {
 			continue
 		}
@@ -391,6 +463,15 @@ func (c Config) Validate() error {
 			bad(key, "%v", err)
 		} else if st.IsDir() {
 			bad(key, "%s is a directory", p)
+		} else {
+			fileOK[key] = true
+		}
+	}
+	if fileOK["tls-cert"] && fileOK["tls-key"] {
+		// Load the pair now, so a bad certificate stops the server before
+		// it creates any state.
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			bad("tls-cert", "%s and %s are not a PEM certificate and its private key: %v", c.TLSCert, c.TLSKey, err)
 		}
 	}
 	switch c.TokenSigner {
@@ -428,6 +509,13 @@ func (c Config) Validate() error {
 	}
 	if c.Mode != "aad" && c.Mode != "isolated" {
 		bad("mode", "%q is not aad or isolated", c.Mode)
+	}
+	if c.Mode == "isolated" && len(c.PolicyMgmtCerts) == 0 && c.Store == "" && c.DataDir != "" {
+		// On first start an Isolated instance needs its initial
+		// certificates; later they are in the store.
+		if _, err := os.Stat(filepath.Join(c.DataDir, "maat.db")); err != nil {
+			bad("policy-management-cert", "Isolated mode needs at least one policy management certificate on first start (%s holds no instance yet)", c.DataDir)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log-format", "%q is not text or json", c.LogFormat)
@@ -473,22 +561,23 @@ func (c Config) Validate() error {
 			bad("collateral-url", "%q must be an absolute http(s) URL", c.CollateralURL)
 		}
 	}
-	for key, p := range map[string]string{"collateral-dir": c.CollateralDir} {
-		if p == "" {
-			continue
-		}
+	if p := c.CollateralDir; p != "" {
 		if st, err := os.Stat(p); err != nil {
-			bad(key, "%v", err)
+			bad("collateral-dir", "%v", err)
 		} else if !st.IsDir() {
-			bad(key, "%s is not a directory", p)
+			bad("collateral-dir", "%s is not a directory", p)
 		}
 	}
-	for _, p := range append([]string{c.CollateralCA}, c.PolicyMgmtCerts...) {
-		if p == "" {
-			continue
+	if c.CollateralCA != "" {
+		if _, err := os.Stat(c.CollateralCA); err != nil {
+			bad("collateral-ca", "%v", err)
 		}
-		if _, err := os.Stat(p); err != nil {
-			bad("policy-management-cert", "%v", err)
+	}
+	for _, kv := range [][]string{append([]string{"policy-management-cert"}, c.PolicyMgmtCerts...), append([]string{"tpm-aik-root"}, c.TPMAIKRoots...)} {
+		for _, p := range kv[1:] {
+			if _, err := os.Stat(p); err != nil {
+				bad(kv[0], "%v", err)
+			}
 		}
 	}
 	switch c.SevSnpCRL {
@@ -504,12 +593,19 @@ func (c Config) Validate() error {
 			bad(key, "%q must be an absolute http(s) URL", u)
 		}
 	}
-	if c.DevTime != "" {
-		if !c.Dev {
-			bad("dev-time", "only allowed with --dev")
-		} else if _, err := time.Parse(time.RFC3339, c.DevTime); err != nil {
-			bad("dev-time", "%q is not an RFC 3339 time (e.g. 2025-06-01T00:00:00Z)", c.DevTime)
+	for _, kv := range [][2]string{{"dev-time", c.DevTime}, {"dev-evidence-time", c.DevEvidenceTime}} {
+		key, v := kv[0], kv[1]
+		if v == "" {
+			continue
 		}
+		if !c.Dev {
+			bad(key, "only allowed with --dev")
+		} else if _, err := time.Parse(time.RFC3339, v); err != nil {
+			bad(key, "%q is not an RFC 3339 time (e.g. 2025-06-01T00:00:00Z)", v)
+		}
+	}
+	if c.DevTime != "" && c.DevEvidenceTime != "" {
+		bad("dev-evidence-time", "set dev-time (pins every clock) or dev-evidence-time (pins only evidence verification), not both")
 	}
 	if c.OIDCIssuer != "" {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -21,7 +21,9 @@ func flags(t *testing.T, args ...string) *pflag.FlagSet {
 	return fs
 }
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
 
 func writeFile(t *testing.T, content string) string {
 	t.Helper()
@@ -177,6 +179,94 @@ func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{"127.0.0.1:80": true, "[::1]:80": true, "localhost:1": true, ":80": false, "0.0.0.0:80": false, "10.0.0.1:80": false, "bad": false} {
 		if got := IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v", addr, got)
+		}
+	}
+}
+
+// An environment variable that is set but empty counts as set: "empty
+// disables" works in containers, where unset and empty differ.
+func TestEmptyEnvironmentValueCountsAsSet(t *testing.T) {
+	c, err := Load(flags(t), env(map[string]string{"MAAT_HTTPS_ADDR": "", "MAAT_HTTP_ADDR": "127.0.0.1:0", "MAAT_OIDC_ROLES_CLAIM": ""}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPSAddr != "" || c.OIDCRolesClaim != "" {
+		t.Fatalf("https-addr %q, oidc-roles-claim %q: empty values ignored", c.HTTPSAddr, c.OIDCRolesClaim)
+	}
+	c, err = Load(flags(t), env(map[string]string{}))
+	if err != nil || c.HTTPSAddr != Default().HTTPSAddr || c.OIDCRolesClaim != "roles" {
+		t.Fatalf("unset variables changed defaults: %+v %v", c, err)
+	}
+}
+
+// Every problem of the sources is reported at once, unknown keys with a
+// suggestion.
+func TestLoadReportsAllErrorsWithSuggestions(t *testing.T) {
+	file := writeFile(t, "htps-addr: 127.0.0.1:1\nshutdown-timeout: forever\ncolateral-dir: x\nzzzzzzzzzzzz: 1\n")
+	_, err := Load(flags(t, "--config", file), env(map[string]string{"MAAT_DEV": "maybe", "MAAT_MAX_BODY_BYTES": "lots"}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`line 1: unknown key "htps-addr" (did you mean "https-addr"?)`,
+		`line 2: key "shutdown-timeout": "forever" is not a duration`,
+		`line 3: unknown key "colateral-dir" (did you mean "collateral-dir"?)`,
+		`unknown key "zzzzzzzzzzzz"`,
+		`environment MAAT_DEV: "maybe" is not a boolean`,
+		`environment MAAT_MAX_BODY_BYTES: "lots" is not an integer`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), `"zzzzzzzzzzzz" (did you mean`) {
+		t.Errorf("suggested a key for nonsense: %v", err)
+	}
+}
+
+func TestValidateDevClocksAndStartState(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o600)
+	cases := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"dev-evidence-time without dev", func(c *Config) { c.DevEvidenceTime = "2025-06-01T00:00:00Z" }, "dev-evidence-time: only allowed with --dev"},
+		{"dev-evidence-time malformed", func(c *Config) { c.Dev = true; c.DevEvidenceTime = "June" }, `dev-evidence-time: "June" is not an RFC 3339 time`},
+		{"both dev clocks", func(c *Config) {
+			c.Dev = true
+			c.DevTime, c.DevEvidenceTime = "2025-06-01T00:00:00Z", "2025-06-01T00:00:00Z"
+		}, "not both"},
+		{"garbage tls pair", func(c *Config) { c.TLSCert, c.TLSKey = junk, junk }, "tls-cert: " + junk + " and " + junk + " are not a PEM certificate"},
+		{"isolated without certificates on a fresh data dir", func(c *Config) { c.Dev = true; c.Mode = "isolated" }, "policy-management-cert: Isolated mode needs at least one"},
+	}
+	for _, tc := range cases {
+		c := Default()
+		c.DataDir = filepath.Join(dir, "fresh")
+		c.HTTPSAddr, c.HTTPAddr = "", "127.0.0.1:0"
+		tc.mod(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// Isolated mode on a data directory that already holds an instance
+	// needs no certificate files.
+	c := Default()
+	c.Dev, c.Mode, c.DataDir, c.HTTPSAddr, c.HTTPAddr = true, "isolated", dir, "", "127.0.0.1:0"
+	os.WriteFile(filepath.Join(dir, "maat.db"), nil, 0o600)
+	if err := c.Validate(); err != nil {
+		t.Errorf("existing isolated instance: %v", err)
+	}
+	// Every error comes in a stable order.
+	bad := Default()
+	bad.HTTPSAddr, bad.HTTPAddr, bad.LogLevel = "nohost", "alsono", "loud"
+	first := bad.Validate().Error()
+	for range 5 {
+		if got := bad.Validate().Error(); got != first {
+			t.Fatalf("error order changes:\n%s\n%s", first, got)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,24 +48,36 @@ type Options struct {
 	// Concurrency (and InsecureSkipVerify when Insecure).
 	Client   *http.Client
 	Insecure bool
+	// RootCAs, when not nil, replaces the system roots for the endpoint's
+	// TLS certificate (ignored when Client is set).
+	RootCAs *x509.CertPool
 	// MaxRequests stops the run early (0: no limit); bounds test runs.
 	MaxRequests int64
 	// Rate, when positive, caps the offered load at this many requests per
 	// second in total (open-loop pacing); 0 drives as fast as the workers go.
 	Rate float64
+	// Progress, when set, is called about once a second during the run
+	// with the requests and errors so far.
+	Progress func(requests, errors int64, elapsed time.Duration)
 }
+
+// maxFirstErrors bounds Result.FirstErrors.
+const maxFirstErrors = 5
 
 // Result summarises a run.
 type Result struct {
 	Requests   int64            `json:"requests"`
 	Errors     int64            `json:"errors"`
 	ErrorCodes map[string]int64 `json:"errorCodes,omitempty"`
-	Seconds    float64          `json:"seconds"`
-	Throughput float64          `json:"throughputPerSecond"`
-	P50Millis  float64          `json:"p50Ms"`
-	P95Millis  float64          `json:"p95Ms"`
-	P99Millis  float64          `json:"p99Ms"`
-	MaxMillis  float64          `json:"maxMs"`
+	// FirstErrors are the first distinct error messages, in order (at most
+	// five): the service's error message or the transport error.
+	FirstErrors []string `json:"firstErrors,omitempty"`
+	Seconds     float64  `json:"seconds"`
+	Throughput  float64  `json:"throughputPerSecond"`
+	P50Millis   float64  `json:"p50Ms"`
+	P95Millis   float64  `json:"p95Ms"`
+	P99Millis   float64  `json:"p99Ms"`
+	MaxMillis   float64  `json:"maxMs"`
 }
 
 // Run drives the endpoint until Duration passes (or MaxRequests), with
@@ -95,6 +108,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		tr := &http.Transport{MaxIdleConns: o.Concurrency * 2, MaxIdleConnsPerHost: o.Concurrency * 2, IdleConnTimeout: 30 * time.Second}
 		if o.Insecure {
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in for self-signed dev servers
+		} else if o.RootCAs != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
 		}
 		client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	}
@@ -105,6 +120,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		mu        sync.Mutex
 		latencies []time.Duration
 		codes     = map[string]int64{}
+		first     []string
 		count     atomic.Int64
 		errs      atomic.Int64
 		wg        sync.WaitGroup
@@ -116,6 +132,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		pace = t.C
 	}
 	start := time.Now()
+	if o.Progress != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					o.Progress(count.Load(), errs.Load(), time.Since(start))
+				}
+			}
+		}()
+	}
 	for range o.Concurrency {
 		wg.Add(1)
 		go func() {
@@ -135,7 +169,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					break
 				}
 				t0 := time.Now()
-				code := do(ctx, client, url, body)
+				code, msg := do(ctx, client, url, body)
 				if ctx.Err() != nil && code != "" {
 					break // cut off by the deadline: not a server error
 				}
@@ -144,6 +178,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					errs.Add(1)
 					mu.Lock()
 					codes[code]++
+					if len(first) < maxFirstErrors && !slices.Contains(first, msg) {
+						first = append(first, msg)
+					}
 					mu.Unlock()
 				}
 			}
@@ -157,6 +194,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{Requests: int64(len(latencies)), Errors: errs.Load(), Seconds: elapsed}
 	if len(codes) > 0 {
 		res.ErrorCodes = codes
+		res.FirstErrors = first
 	}
 	if elapsed > 0 {
 		res.Throughput = float64(res.Requests-res.Errors) / elapsed
@@ -174,27 +212,36 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 // do sends one request and returns "" on a 200 with a token, else a short
-// error label (HTTP status and MAA code, or the transport error kind).
-func do(ctx context.Context, c *http.Client, url string, body []byte) string {
+// error label (HTTP status and MAA code, or "transport") and the message
+// (the service's error message, or the transport error).
+func do(ctx context.Context, c *http.Client, url string, body []byte) (code, msg string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return "request"
+		return "request", err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return "transport"
+		return "transport", err.Error()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode == http.StatusOK {
-		return ""
+		return "", ""
 	}
 	var env struct {
-		Error struct{ Code string } `json:"error"`
+		Error struct{ Code, Message string } `json:"error"`
 	}
 	_ = json.Unmarshal(b, &env)
-	return fmt.Sprintf("%d %s", resp.StatusCode, env.Error.Code)
+	code = fmt.Sprintf("%d %s", resp.StatusCode, env.Error.Code)
+	msg = env.Error.Message
+	if msg == "" {
+		msg = string(b)
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+	}
+	return code, code + ": " + msg
 }
 
 // CryptoBound measures, on all CPUs for d, how many times per second this

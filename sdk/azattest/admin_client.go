@@ -130,10 +130,15 @@ type SetPolicyResponse struct {
 // body: the policy JWS as text/plain, see [CreatePolicyToken]).
 //
 // It returns a *azcore.ResponseError if the service rejects the policy
-// (e.g. 400 PolicyParsingError, 401 Unauthorized), a *TokenValidationError
-// if the response token does not validate, or an error if the key is
+// (e.g. 400 PolicyParsingError, 401 Unauthorized), or an error if the key is
 // unusable or the service's x-ms-policy-token-hash differs from
 // [PolicyTokenHash] of the JWS sent.
+//
+// When the service answered 200 but its response token does not validate,
+// the service has applied the change: SetPolicy then returns the result
+// parsed from the unvalidated token (and the Token) together with a
+// *[TokenValidationError]; use [IsAppliedButUnvalidated] or errors.As to
+// tell this case from a failure.
 func (c *AdministrationClient) SetPolicy(ctx context.Context, attestationType AttestationType, policy string, options *SetPolicyOptions) (SetPolicyResponse, error) {
 	var o SetPolicyOptions
 	if options != nil {
@@ -143,18 +148,18 @@ func (c *AdministrationClient) SetPolicy(ctx context.Context, attestationType At
 	if err != nil {
 		return SetPolicyResponse{}, err
 	}
-	tok, _, err := c.b.doToken(ctx, http.MethodPut, policyPath(attestationType), jws.String(), "text/plain", false, o.TokenValidation)
-	if err != nil {
-		return SetPolicyResponse{}, err
+	tok, _, verr := c.b.doToken(ctx, http.MethodPut, policyPath(attestationType), jws.String(), "text/plain", false, o.TokenValidation)
+	if !appliedButUnvalidated(tok, verr) {
+		return SetPolicyResponse{}, verr
 	}
 	r, err := newPolicyResult(tok)
 	if err != nil {
-		return SetPolicyResponse{}, err
+		return SetPolicyResponse{}, errors.Join(verr, err)
 	}
 	if want := PolicyTokenHash(jws.String()); r.TokenHash != nil && string(r.TokenHash) != string(want) {
-		return SetPolicyResponse{}, errors.New("azattest: x-ms-policy-token-hash does not match the policy sent")
+		return SetPolicyResponse{}, errors.Join(verr, errors.New("azattest: x-ms-policy-token-hash does not match the policy sent"))
 	}
-	return SetPolicyResponse{PolicyResult: r, Token: tok}, nil
+	return SetPolicyResponse{PolicyResult: r, Token: tok}, verr
 }
 
 // ResetPolicyOptions are the optional parameters of [AdministrationClient.ResetPolicy].
@@ -186,15 +191,15 @@ func (c *AdministrationClient) ResetPolicy(ctx context.Context, attestationType 
 	if err != nil {
 		return ResetPolicyResponse{}, err
 	}
-	tok, _, err := c.b.doToken(ctx, http.MethodPost, policyPath(attestationType)+":reset", jws.String(), "text/plain", false, o.TokenValidation)
-	if err != nil {
-		return ResetPolicyResponse{}, err
+	tok, _, verr := c.b.doToken(ctx, http.MethodPost, policyPath(attestationType)+":reset", jws.String(), "text/plain", false, o.TokenValidation)
+	if !appliedButUnvalidated(tok, verr) {
+		return ResetPolicyResponse{}, verr
 	}
 	r, err := newPolicyResult(tok)
 	if err != nil {
-		return ResetPolicyResponse{}, err
+		return ResetPolicyResponse{}, errors.Join(verr, err)
 	}
-	return ResetPolicyResponse{PolicyResult: r, Token: tok}, nil
+	return ResetPolicyResponse{PolicyResult: r, Token: tok}, verr
 }
 
 func newPolicyResult(tok *Token) (PolicyResult, error) {
@@ -293,9 +298,10 @@ type AddPolicyManagementCertificateResponse struct {
 // signingKey, which must be a current policy management key.
 //
 // It returns a *azcore.ResponseError if the service rejects the change
-// (e.g. 400 InvalidOperation on an AAD-mode instance), a
-// *TokenValidationError if the response token does not validate, or an
-// error if the key is unusable.
+// (e.g. 400 InvalidOperation on an AAD-mode instance), or an error if the
+// key is unusable. As with [AdministrationClient.SetPolicy], a response
+// token that does not validate gives the parsed result (the change was
+// applied) together with a *[TokenValidationError].
 func (c *AdministrationClient) AddPolicyManagementCertificate(ctx context.Context, certificate *x509.Certificate, signingKey SigningKey, options *AddPolicyManagementCertificateOptions) (AddPolicyManagementCertificateResponse, error) {
 	var o AddPolicyManagementCertificateOptions
 	if options != nil {
@@ -352,18 +358,37 @@ func (c *AdministrationClient) modifyCertificate(ctx context.Context, op string,
 			}{jws.String()}
 		}
 	}
-	tok, _, err := c.b.doToken(ctx, http.MethodPost, "/certificates:"+op, jsonBody{body}, "", false, v)
-	if err != nil {
-		return PolicyCertificatesModificationResult{}, nil, err
+	tok, _, verr := c.b.doToken(ctx, http.MethodPost, "/certificates:"+op, jsonBody{body}, "", false, v)
+	if !appliedButUnvalidated(tok, verr) {
+		return PolicyCertificatesModificationResult{}, nil, verr
 	}
 	var res struct {
 		Thumbprint string `json:"x-ms-certificate-thumbprint"`
 		Result     string `json:"x-ms-policycertificates-result"`
 	}
 	if err := tok.UnmarshalClaims(&res); err != nil {
-		return PolicyCertificatesModificationResult{}, nil, fmt.Errorf("azattest: certificate result: %w", err)
+		return PolicyCertificatesModificationResult{}, nil, errors.Join(verr, fmt.Errorf("azattest: certificate result: %w", err))
 	}
-	return PolicyCertificatesModificationResult{Thumbprint: res.Thumbprint, Result: CertificateModification(res.Result)}, tok, nil
+	return PolicyCertificatesModificationResult{Thumbprint: res.Thumbprint, Result: CertificateModification(res.Result)}, tok, verr
+}
+
+// appliedButUnvalidated reports whether doToken's outcome is usable: no
+// error, or a service answer (tok) whose only problem is validation.
+func appliedButUnvalidated(tok *Token, err error) bool {
+	if err == nil {
+		return true
+	}
+	var ve *TokenValidationError
+	return tok != nil && errors.As(err, &ve)
+}
+
+// IsAppliedButUnvalidated reports whether err, from a state-changing call
+// (SetPolicy, ResetPolicy, Add/RemovePolicyManagementCertificate), means
+// that the service answered 200 (it applied the change) but its response
+// token did not validate. The response then holds the unvalidated result.
+func IsAppliedButUnvalidated(err error) bool {
+	var ve *TokenValidationError
+	return errors.As(err, &ve)
 }
 
 // jsonBody forces JSON encoding of a value (a string becomes a JSON string

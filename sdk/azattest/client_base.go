@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,9 @@ type ClientOptions struct {
 	azcore.ClientOptions
 
 	// ServiceVersion is the api-version to request; empty means
-	// [DefaultServiceVersion] (2022-08-01).
+	// [DefaultServiceVersion] (2022-08-01). azcore's generic
+	// ClientOptions.APIVersion is accepted as the same setting (it must
+	// then be a supported version and agree with ServiceVersion, if set).
 	ServiceVersion ServiceVersion
 
 	// Scopes requested from the credential; nil means [DefaultScope]. Set it
@@ -39,7 +42,10 @@ type ClientOptions struct {
 
 	// TokenValidation controls validation of every token a method returns;
 	// the zero value validates everything (see [TokenValidationOptions]).
-	// ExpectedIssuer defaults to the endpoint.
+	// ExpectedIssuer defaults to the endpoint; a token naming another
+	// issuer is accepted only if the endpoint's OpenID metadata names that
+	// issuer and it is on the endpoint's host (or both are loopback), as a
+	// Maat server reached through another listener is.
 	TokenValidation TokenValidationOptions
 
 	// SignerRefreshInterval is the minimum time between /certs refreshes
@@ -52,6 +58,11 @@ type ClientOptions struct {
 }
 
 type base struct {
+	// metaIssuer caches the issuer of the endpoint's OpenID metadata once
+	// fetched successfully (see defaultIssuer).
+	metaMu     sync.Mutex
+	metaIssuer string
+
 	endpoint string
 	pl       runtime.Pipeline
 	version  ServiceVersion
@@ -71,8 +82,23 @@ func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOption
 	if cred != nil && u.Scheme == "http" && !o.InsecureAllowCredentialWithHTTP {
 		return nil, fmt.Errorf("azattest: refusing to send credentials to %s over http; set ClientOptions.InsecureAllowCredentialWithHTTP (tests only) or pass a nil credential", endpoint)
 	}
+	if v := o.ClientOptions.APIVersion; v != "" {
+		// azcore's generic override: honoured as ServiceVersion, which
+		// also decides request shapes, so the two must agree.
+		if !knownServiceVersion(ServiceVersion(v)) {
+			return nil, fmt.Errorf("azattest: ClientOptions.APIVersion %q is not a supported version (%s); set ClientOptions.ServiceVersion", v, joinServiceVersions())
+		}
+		if o.ServiceVersion != "" && o.ServiceVersion != ServiceVersion(v) {
+			return nil, fmt.Errorf("azattest: ClientOptions.APIVersion %q and ServiceVersion %q disagree; set only ServiceVersion", v, o.ServiceVersion)
+		}
+		o.ServiceVersion = ServiceVersion(v)
+		o.ClientOptions.APIVersion = "" // the pipeline refuses overrides it does not route
+	}
 	if o.ServiceVersion == "" {
 		o.ServiceVersion = DefaultServiceVersion
+	}
+	if !knownServiceVersion(o.ServiceVersion) {
+		return nil, fmt.Errorf("azattest: ServiceVersion %q is not one of %s", o.ServiceVersion, joinServiceVersions())
 	}
 	scopes := o.Scopes
 	if len(scopes) == 0 {
@@ -99,6 +125,23 @@ func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOption
 	}
 	b.signers = &signerCache{interval: interval, fetch: b.fetchSigners}
 	return b, nil
+}
+
+func knownServiceVersion(v ServiceVersion) bool {
+	for _, p := range PossibleServiceVersionValues() {
+		if p == v {
+			return true
+		}
+	}
+	return false
+}
+
+func joinServiceVersions() string {
+	var s []string
+	for _, p := range PossibleServiceVersionValues() {
+		s = append(s, string(p))
+	}
+	return strings.Join(s, ", ")
 }
 
 func (b *base) url(path string, withVersion bool) string {
@@ -150,7 +193,9 @@ func (b *base) do(ctx context.Context, method, path string, withVersion bool, bo
 }
 
 // doToken sends a request whose 200 response is {"token": JWS}, parses the
-// token and validates it.
+// token and validates it. When only validation fails it returns the parsed
+// token with the *TokenValidationError, so state-changing calls can report
+// what the service applied.
 func (b *base) doToken(ctx context.Context, method, path string, body any, contentType string, allowUnsecured bool, override *TokenValidationOptions) (*Token, *Signer, error) {
 	data, _, err := b.do(ctx, method, path, true, body, contentType)
 	if err != nil {
@@ -168,7 +213,7 @@ func (b *base) doToken(ctx context.Context, method, path string, body any, conte
 	}
 	signer, err := b.validateToken(ctx, tok, allowUnsecured, override)
 	if err != nil {
-		return nil, nil, err
+		return tok, nil, err
 	}
 	return tok, signer, nil
 }
@@ -181,7 +226,7 @@ func (b *base) validateToken(ctx context.Context, tok *Token, allowUnsecured boo
 		o = *override
 	}
 	if o.ExpectedIssuer == "" {
-		o.ExpectedIssuer = b.endpoint
+		o.ExpectedIssuer = b.defaultIssuer(ctx, tok)
 	}
 	if allowUnsecured {
 		o.AllowUnsecured = true
@@ -195,6 +240,70 @@ func (b *base) validateToken(ctx context.Context, tok *Token, allowUnsecured boo
 		return nil, fmt.Errorf("azattest: fetching signing keys from %s/certs: %w", b.endpoint, err)
 	}
 	return tok.Validate(signers, &o)
+}
+
+// defaultIssuer is the issuer a token must carry when the caller set none:
+// the endpoint itself, which is what MAA's tokens carry. Only when the token
+// names another issuer is the endpoint's OpenID metadata consulted, and its
+// issuer accepted if it equals the token's and names the endpoint's host
+// (any scheme or port: a server reached through another listener or a
+// proxy), or both are loopback addresses (a local server). Every other
+// mismatch stays a mismatch: the keys already come from the endpoint, and
+// this only lets an endpoint vouch for issuers on its own host.
+func (b *base) defaultIssuer(ctx context.Context, tok *Token) string {
+	iss := strings.TrimSuffix(tok.claims.Issuer, "/")
+	if iss == "" || iss == b.endpoint || !sameHost(b.endpoint, iss) {
+		return b.endpoint
+	}
+	meta, err := b.metadataIssuer(ctx)
+	if err != nil || meta != iss {
+		return b.endpoint
+	}
+	return iss
+}
+
+func (b *base) metadataIssuer(ctx context.Context) (string, error) {
+	b.metaMu.Lock()
+	defer b.metaMu.Unlock()
+	if b.metaIssuer != "" {
+		return b.metaIssuer, nil
+	}
+	body, _, err := b.do(ctx, http.MethodGet, "/.well-known/openid-configuration", b.version >= ServiceVersion2025_06_01, nil, "")
+	if err != nil {
+		return "", err
+	}
+	var m struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "", err
+	}
+	b.metaIssuer = strings.TrimSuffix(m.Issuer, "/")
+	return b.metaIssuer, nil
+}
+
+// sameHost reports whether two http(s) URLs name the same host, or both a
+// loopback host ("localhost", 127.0.0.0/8, ::1), with the same path.
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil || ua.Host == "" || ub.Host == "" ||
+		(ub.Scheme != "https" && ub.Scheme != "http") || ub.User != nil || ub.RawQuery != "" || ub.Fragment != "" {
+		return false
+	}
+	if strings.TrimSuffix(ua.EscapedPath(), "/") != strings.TrimSuffix(ub.EscapedPath(), "/") {
+		return false
+	}
+	ha, hb := strings.ToLower(ua.Hostname()), strings.ToLower(ub.Hostname())
+	return ha == hb || (isLoopbackHost(ha) && isLoopbackHost(hb))
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (b *base) fetchSigners(ctx context.Context) ([]Signer, error) {

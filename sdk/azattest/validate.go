@@ -47,7 +47,10 @@ var (
 type TokenValidationError struct {
 	Err    error
 	Detail string
-	cause  error
+	// Expected and Got are, for ErrIssuerMismatch, the issuer the
+	// validation required and the token's iss ("" when absent).
+	Expected, Got string
+	cause         error
 }
 
 // Error implements error.
@@ -96,7 +99,9 @@ type TokenValidationOptions struct {
 	// MAA returns unsigned.
 	AllowUnsecured bool
 	// ExpectedIssuer is the required "iss". Clients default it to their
-	// endpoint (without a trailing slash). A token without "iss" fails.
+	// endpoint or, for a token naming another issuer on the endpoint's host,
+	// the issuer of the endpoint's OpenID metadata (see [ClientOptions]).
+	// A token without "iss" fails.
 	ExpectedIssuer string
 	// TimeSlack is the clock skew tolerated on exp and nbf.
 	TimeSlack time.Duration
@@ -155,9 +160,10 @@ func (t *Token) Validate(signers []Signer, options *TokenValidationOptions) (*Si
 		case want == "":
 			return nil, invalid(ErrIssuerMismatch, "no expected issuer configured")
 		case t.rawClaims == nil || c.Issuer == "":
-			return nil, invalid(ErrIssuerMismatch, "token has no iss claim")
+			return nil, &TokenValidationError{Err: ErrIssuerMismatch, Detail: fmt.Sprintf("token has no iss claim, want %q", want), Expected: want}
 		case strings.TrimSuffix(c.Issuer, "/") != want:
-			return nil, invalid(ErrIssuerMismatch, "iss %q, want %q", c.Issuer, want)
+			return nil, &TokenValidationError{Err: ErrIssuerMismatch, Expected: want, Got: c.Issuer,
+				Detail: fmt.Sprintf("the token's iss is %q but the expected issuer is %q (set TokenValidationOptions.ExpectedIssuer to the issuer you trust)", c.Issuer, want)}
 		}
 	}
 	if o.Callback != nil {

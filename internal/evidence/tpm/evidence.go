@@ -78,6 +78,11 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 		return nil, err
 	}
 	tokenClaims := map[string]any{"cnf": map[string]any{"jwk": res.RequestKeyJWK}}
+	if res.AIKRoot != "" {
+		// Which root vouched for the AIK (a dev server's simulator CA says
+		// so in its name).
+		tokenClaims["x-maat-tpm-aik-root"] = res.AIKRoot
+	}
 	if res.RPData != nil {
 		tokenClaims["rp_data"] = jose.B64.EncodeToString(res.RPData)
 	}

@@ -64,9 +64,12 @@ type Key struct {
 // evidence does not say.
 type Result struct {
 	AIKValidated bool
-	AIKPubHash   string // base64(SHA-256(PKIX DER of the AIK public key))
-	AIKPublic    crypto.PublicKey
-	TPMVersion   int
+	// AIKRoot is the subject common name of the root aik_cert chained to
+	// ("" unless AIKValidated).
+	AIKRoot    string
+	AIKPubHash string // base64(SHA-256(PKIX DER of the AIK public key))
+	AIKPublic  crypto.PublicKey
+	TPMVersion int
 
 	SecureBootEnabled     *bool
 	BootDebuggingDisabled *bool
@@ -208,12 +211,14 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	}
 	h := sha256.Sum256(der)
 	res.AIKPubHash = base64.StdEncoding.EncodeToString(h[:])
-	res.AIKValidated, err = s.checkAIKCert(cur.AIKCert, aik, now)
+	res.AIKValidated, res.AIKRoot, err = s.checkAIKCert(cur.AIKCert, aik, now)
 	if err != nil {
 		return nil, err
 	}
 	if vo.RequireValidAIKCert && !res.AIKValidated {
-		return nil, maaerr.New(maaerr.InvalidQuote, "the AIK certificate does not chain to a trusted root (require_valid_aik_cert is true)")
+		return nil, maaerr.New(maaerr.InvalidQuote, "the AIK certificate is missing or does not chain to a trusted root, and the policy requires one (require_valid_aik_cert is true). "+
+			"Send aik_cert chaining to a root the server trusts (server option tpm-aik-root), or let the policy accept uncertified AIKs: configurationrules { => issueproperty(type=\"require_valid_aik_cert\", value=false); }. "+
+			"maat serve --dev trusts the TPM simulator's development AIK CA")
 	}
 
 	// The request key binding decides the quote's qualifying data.
@@ -231,7 +236,7 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 	res.Events = events
 	res.PCRs = pcrClaims(quoted)
 	if missing := missingPCRs(quoted, vo.RequiredPCRMask); len(missing) > 0 {
-		return nil, maaerr.New(maaerr.InvalidQuote, "the quote does not cover PCRs %v required by required_pcr_mask 0x%08x", missing, vo.RequiredPCRMask)
+		return nil, maaerr.New(maaerr.InvalidQuote, "the quote does not cover PCRs %v required by required_pcr_mask 0x%08x: quote them too (maat attest tpm quotes all 24 unless --pcrs narrows it), or lower the mask in the policy: configurationrules { => issueproperty(type=\"required_pcr_mask\", value=...); }", missing, vo.RequiredPCRMask)
 	}
 
 	if boot := ad.TPMAttData.BootAttestation; boot != nil {
@@ -276,31 +281,35 @@ func (s *Service) Verify(ctx context.Context, request string, vo VerifyOptions) 
 // checkAIKCert returns whether aik_cert chains to the configured roots at
 // now. A certificate whose key is not the AIK is an error, not merely
 // unvalidated.
-func (s *Service) checkAIKCert(encoded string, aik crypto.PublicKey, now time.Time) (bool, error) {
+func (s *Service) checkAIKCert(encoded string, aik crypto.PublicKey, now time.Time) (bool, string, error) {
 	if encoded == "" {
-		return false, nil
+		return false, "", nil
 	}
 	der, err := decodeB64(encoded)
 	if err != nil || len(der) > maxCertBytes {
-		return false, maaerr.New(maaerr.InvalidParameter, "aik_cert is not base64url DER of at most %d bytes", maxCertBytes)
+		return false, "", maaerr.New(maaerr.InvalidParameter, "aik_cert is not base64url DER of at most %d bytes", maxCertBytes)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return false, maaerr.Wrap(err, maaerr.InvalidParameter, "aik_cert is not an X.509 certificate")
+		return false, "", maaerr.Wrap(err, maaerr.InvalidParameter, "aik_cert is not an X.509 certificate")
 	}
 	if !samePublicKey(aik, cert.PublicKey) {
-		return false, maaerr.New(maaerr.InvalidQuote, "aik_cert certifies a key other than aik_pub")
+		return false, "", maaerr.New(maaerr.InvalidQuote, "aik_cert certifies a key other than aik_pub")
 	}
 	if s.opts.AIKRoots == nil {
-		return false, nil
+		return false, "", nil
 	}
-	_, err = cert.Verify(x509.VerifyOptions{
+	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots:         s.opts.AIKRoots,
 		Intermediates: s.opts.AIKIntermediates,
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
-	return err == nil, nil
+	if err != nil || len(chains) == 0 {
+		return false, "", nil
+	}
+	chain := chains[0]
+	return true, chain[len(chain)-1].Subject.CommonName, nil
 }
 
 // bindRequestKey checks the request key's binding and returns the quote's
