@@ -27,7 +27,7 @@ var quickstartDir = filepath.Join("..", "..", "examples", "quickstart")
 // it, with what it printed at start.
 type devServer struct {
 	https, http, issuer, caCert string
-	stdout                      *bytes.Buffer
+	stdout                      *syncBuffer
 }
 
 // startDevServer runs `maat serve --config examples/quickstart/maat.yaml`
@@ -41,8 +41,8 @@ func startDevServer(t *testing.T, args ...string) *devServer {
 	cmd := exec.Command(maatBin, append(base, args...)...)
 	cmd.Env = append(os.Environ(), "MAAT_CONFIG=")
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +50,13 @@ func startDevServer(t *testing.T, args ...string) *devServer {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	s := &devServer{stdout: &bytes.Buffer{}}
+	s := &devServer{stdout: &syncBuffer{}}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
-			s.stdout.WriteString(line + "\n")
+			s.stdout.Write([]byte(line + "\n"))
 			switch {
 			case strings.HasPrefix(line, "issuer: "):
 				s.issuer = strings.TrimPrefix(line, "issuer: ")

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +62,25 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 type server struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe to read while exec's copier writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startServe runs `maat serve` on a free port and waits for its address.
@@ -70,8 +89,8 @@ func startServe(t *testing.T, args ...string) *server {
 	cmd := exec.Command(maatBin, append([]string{"serve", "--https-addr", "", "--http-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "MAAT_CONFIG=")
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +111,7 @@ func startServe(t *testing.T, args ...string) *server {
 	}()
 	select {
 	case a := <-addr:
-		return &server{cmd: cmd, base: a, stderr: &stderr}
+		return &server{cmd: cmd, base: a, stderr: stderr}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("server did not start; stderr:\n%s", stderr.String())
 	}

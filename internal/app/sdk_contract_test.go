@@ -835,18 +835,27 @@ func TestSDKContractPlainHTTP(t *testing.T) {
 	if *s.PolicyHash != policy.Hash(permitPolicy) {
 		t.Fatalf("x-ms-policy-hash %s", *s.PolicyHash)
 	}
-	// The issuer check is real: the endpoint string is not the issuer.
+	// The issuer check is real. Without an expected issuer the client takes
+	// the server's metadata issuer only because both are loopback (a local
+	// dev server, issue 12); an issuer it was told to expect is enforced.
 	strict := *o
 	strict.TokenValidation.ExpectedIssuer = ""
 	c2, err := azattest.NewClient(endpoint, nil, &strict)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if endpoint != r.app.Issuer() {
-		_, err = c2.AttestSGXEnclave(ctx, ev.quote, nil)
-		if !errors.Is(err, azattest.ErrIssuerMismatch) {
-			t.Fatalf("token from %s validated against issuer %s: %v, want ErrIssuerMismatch", r.app.Issuer(), endpoint, err)
-		}
+	if _, err = c2.AttestSGXEnclave(ctx, ev.quote, nil); err != nil {
+		t.Fatalf("loopback server issuer %s from %s: %v", r.app.Issuer(), endpoint, err)
+	}
+	wrong := *o
+	wrong.TokenValidation.ExpectedIssuer = "https://attest.example.com"
+	c3, err := azattest.NewClient(endpoint, nil, &wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c3.AttestSGXEnclave(ctx, ev.quote, nil)
+	if !errors.Is(err, azattest.ErrIssuerMismatch) {
+		t.Fatalf("token from %s validated against issuer https://attest.example.com: %v, want ErrIssuerMismatch", r.app.Issuer(), err)
 	}
 }
 
