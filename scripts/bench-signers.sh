@@ -19,10 +19,14 @@ serve() { # signer port
     --collateral-dir "$vectors/pcs2025" --dev-time 2025-06-01T00:00:00Z \
     --accept-tcb-status UpToDate,SWHardeningNeeded,OutOfDate --log-level warn --token-signer "$1" \
     >"$tmp/$1.log" 2>&1 &
-  echo $!
 }
+# Started in this shell (not in $(...)), so $! and the EXIT trap's jobs
+# are the servers themselves.
 declare -A pid port=([openssl]=18101 [go]=18102)
-for s in openssl go; do pid[$s]=$(serve "$s" "${port[$s]}"); done
+for s in openssl go; do
+  serve "$s" "${port[$s]}"
+  pid[$s]=$!
+done
 for s in openssl go; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:${port[$s]}/readyz" >/dev/null && break; sleep 0.05; done
 done

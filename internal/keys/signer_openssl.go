@@ -58,6 +58,44 @@ static void maat_free(EVP_PKEY *k) { EVP_PKEY_free(k); }
 
 static int maat_size(EVP_PKEY *k) { return EVP_PKEY_get_size(k); }
 
+// maat_ctx_pkcs1 returns a context initialised for RSASSA-PKCS1-v1_5 with
+// the given digest, which maat_sign_ctx can sign with any number of times
+// (as `openssl speed` does): initialising fetches the provider's algorithm,
+// which costs a few percent of a signature.
+static EVP_PKEY_CTX *maat_ctx_pkcs1(EVP_PKEY *k, int mdnid, char *errbuf, size_t n) {
+	ERR_clear_error();
+	const EVP_MD *md = EVP_get_digestbynid(mdnid);
+	if (md == NULL) {
+		maat_err(errbuf, n, "EVP_get_digestbynid");
+		return NULL;
+	}
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k, NULL);
+	if (ctx == NULL) {
+		maat_err(errbuf, n, "EVP_PKEY_CTX_new");
+		return NULL;
+	}
+	if (EVP_PKEY_sign_init(ctx) <= 0
+			|| EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0
+			|| EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0) {
+		maat_err(errbuf, n, "EVP_PKEY_sign_init (PKCS#1 v1.5)");
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int maat_sign_ctx(EVP_PKEY_CTX *ctx, const unsigned char *dgst, size_t dlen,
+		unsigned char *sig, size_t *siglen, char *errbuf, size_t n) {
+	ERR_clear_error();
+	if (EVP_PKEY_sign(ctx, sig, siglen, dgst, dlen) <= 0) {
+		maat_err(errbuf, n, "EVP_PKEY_sign");
+		return 0;
+	}
+	return 1;
+}
+
+static void maat_ctx_free(EVP_PKEY_CTX *ctx) { EVP_PKEY_CTX_free(ctx); }
+
 // maat_sign signs a prehashed digest: RSASSA-PKCS1-v1_5 (pss == 0) or
 // RSASSA-PSS with MGF1 over the same hash and the given salt length.
 static int maat_sign(EVP_PKEY *k, int mdnid, int pss, int saltlen,
@@ -178,17 +216,62 @@ func loadOpenSSLDER(der []byte, pub *rsa.PublicKey) (*opensslSigner, error) {
 	if k == nil {
 		return nil, fmt.Errorf("keys: openssl signer: %s", C.GoString(&ebuf[0]))
 	}
-	s := &opensslSigner{pkey: k, pub: pub, size: int(C.maat_size(k))}
+	s := &opensslSigner{pkey: k, pub: pub, size: int(C.maat_size(k)), ctxs: make(chan *C.EVP_PKEY_CTX, ctxPoolSize)}
 	s.refs.init()
-	s.refs.free = func() { C.maat_free(s.pkey); s.pkey = nil }
+	s.refs.free = func() {
+		// No Sign is running (the count reached zero), so every pooled
+		// context is in the channel.
+		for {
+			select {
+			case ctx := <-s.ctxs:
+				C.maat_ctx_free(ctx)
+				continue
+			default:
+			}
+			break
+		}
+		C.maat_free(s.pkey)
+		s.pkey = nil
+	}
 	return s, nil
 }
+
+// ctxPoolSize bounds the initialised RS256 contexts kept per key: enough for
+// the signs that run at once on a few cores; extra ones are freed after use.
+const ctxPoolSize = 8
 
 type opensslSigner struct {
 	pkey *C.EVP_PKEY
 	pub  *rsa.PublicKey
 	size int
 	refs refCount
+	// ctxs holds initialised PKCS#1 v1.5 SHA-256 contexts (RS256, the hot
+	// path); an EVP_PKEY_CTX is used by one Sign at a time.
+	ctxs chan *C.EVP_PKEY_CTX
+}
+
+// signRS256 signs a SHA-256 digest with PKCS#1 v1.5 on a pooled context.
+func (s *opensslSigner) signRS256(digest, sig []byte, sigLen *C.size_t, ebuf *C.char) C.int {
+	var ctx *C.EVP_PKEY_CTX
+	select {
+	case ctx = <-s.ctxs:
+	default:
+		if ctx = C.maat_ctx_pkcs1(s.pkey, C.NID_sha256, ebuf, errBufLen); ctx == nil {
+			return 0
+		}
+	}
+	ok := C.maat_sign_ctx(ctx, (*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
+		(*C.uchar)(unsafe.Pointer(&sig[0])), sigLen, ebuf, errBufLen)
+	if ok != 1 {
+		C.maat_ctx_free(ctx) // its state after a failure is not worth trusting
+		return ok
+	}
+	select {
+	case s.ctxs <- ctx:
+	default:
+		C.maat_ctx_free(ctx)
+	}
+	return ok
 }
 
 func (s *opensslSigner) Public() crypto.PublicKey { return s.pub }
@@ -230,9 +313,14 @@ func (s *opensslSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts)
 	sig := make([]byte, s.size)
 	sigLen := C.size_t(len(sig))
 	var ebuf [errBufLen]C.char
-	ok := C.maat_sign(s.pkey, nid, pss, salt,
-		(*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
-		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &ebuf[0], errBufLen)
+	var ok C.int
+	if pss == 0 && nid == C.NID_sha256 {
+		ok = s.signRS256(digest, sig, &sigLen, &ebuf[0])
+	} else {
+		ok = C.maat_sign(s.pkey, nid, pss, salt,
+			(*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
+			(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &ebuf[0], errBufLen)
+	}
 	if ok != 1 {
 		return nil, fmt.Errorf("keys: openssl sign: %s", C.GoString(&ebuf[0]))
 	}
@@ -244,4 +332,21 @@ func (s *opensslSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts)
 func (s *opensslSigner) Close() error {
 	s.refs.close()
 	return nil
+}
+
+// signUnpooled is RS256 on a fresh context per signature (the path before
+// the pool); BenchmarkOpenSSLContextPool compares the two in one loop.
+func (s *opensslSigner) signUnpooled(digest []byte) ([]byte, error) {
+	if !s.refs.acquire() {
+		return nil, ErrSignerClosed
+	}
+	defer s.refs.release()
+	sig := make([]byte, s.size)
+	sigLen := C.size_t(len(sig))
+	var ebuf [errBufLen]C.char
+	if C.maat_sign(s.pkey, C.NID_sha256, 0, 0, (*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
+		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &ebuf[0], errBufLen) != 1 {
+		return nil, fmt.Errorf("keys: openssl sign: %s", C.GoString(&ebuf[0]))
+	}
+	return sig[:sigLen], nil
 }

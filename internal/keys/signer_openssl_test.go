@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOpenSSLCompiledIn(t *testing.T) {
@@ -130,4 +131,45 @@ func FuzzOpenSSLLoadDER(f *testing.F) {
 		// A key OpenSSL accepted may be any RSA key; signing must not crash.
 		_, _ = s.Sign(rand.Reader, d[:], crypto.SHA256)
 	})
+}
+
+// BenchmarkOpenSSLContextPool: RS256 on a pooled, initialised EVP_PKEY_CTX
+// against a fresh context per signature, interleaved in one loop.
+//
+//	go test -tags openssl -run '^$' -bench OpenSSLContextPool ./internal/keys
+func BenchmarkOpenSSLContextPool(b *testing.B) {
+	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ks, err := OpenSSLBackend{}.Load(priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ks.Close()
+	s := ks.(*opensslSigner)
+	d := sha256.Sum256([]byte("pool"))
+	var tp, tf time.Duration
+	for i := 0; b.Loop(); i++ {
+		// Alternate which goes first, so neither gets the other's warm cache.
+		var p, f []byte
+		var err1, err2 error
+		t0 := time.Now()
+		if i%2 == 0 {
+			p, err1 = s.Sign(rand.Reader, d[:], crypto.SHA256)
+			t1 := time.Now()
+			f, err2 = s.signUnpooled(d[:])
+			tf += time.Since(t1)
+			tp += t1.Sub(t0)
+		} else {
+			f, err2 = s.signUnpooled(d[:])
+			t1 := time.Now()
+			p, err1 = s.Sign(rand.Reader, d[:], crypto.SHA256)
+			tp += time.Since(t1)
+			tf += t1.Sub(t0)
+		}
+		if err1 != nil || err2 != nil || !bytes.Equal(p, f) {
+			b.Fatalf("pooled %v, fresh %v, identical %v", err1, err2, bytes.Equal(p, f))
+		}
+	}
+	b.ReportMetric(float64(tp)/float64(b.N), "pooled-ns/op")
+	b.ReportMetric(float64(tf)/float64(b.N), "fresh-ns/op")
+	b.ReportMetric(float64(tp)/float64(tf), "pooled/fresh")
 }

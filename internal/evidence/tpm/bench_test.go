@@ -70,7 +70,7 @@ func matchSelectionFromAtt(b *testing.B, att *Attestation) (map[uint16]map[int][
 // AIK) and the same 100-event log, both starting from the wire encoding
 // (base64url strings as a client sends them):
 //
-//	go test -run '^$' -bench CoreVsGoTPMTools ./internal/evidence/tpm
+//	go test -tags simulator -run '^$' -bench CoreVsGoTPMTools ./internal/evidence/tpm
 //
 // The target is maat ≤ 1.2× go-tpm-tools: the interleaved
 // sub-benchmark reports the ratio as maat/peer.
