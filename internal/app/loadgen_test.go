@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/maat-attest/maat/internal/loadgen"
 	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
+	"github.com/maat-attest/maat/internal/testsupport/tdxvectors"
 )
 
 // TestLoadDriver runs the `maat bench attest` engine briefly against a real
@@ -53,5 +56,50 @@ func TestLoadDriver(t *testing.T) {
 	}
 	if _, err := loadgen.Run(context.Background(), loadgen.Options{}); err == nil {
 		t.Fatal("empty options accepted")
+	}
+}
+
+// TestLoadDriverConfidentialVMs: `maat bench attest --type sevsnp|tdx`
+// drives /attest/SevSnpVm (the report JSON, base64url) and /attest/TdxVm
+// with real evidence; every request attests.
+func TestLoadDriverConfidentialVMs(t *testing.T) {
+	spec, err := os.ReadFile(snpTestdata + "maa/2022-08-01_AttestSevSnpVm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Parameters struct {
+			Request struct {
+				Report string `json:"report"`
+			} `json:"request"`
+		} `json:"parameters"`
+	}
+	if err := json.Unmarshal(spec, &d); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t.TempDir())
+	cfg.HTTPSAddr = ""
+	cfg.DevTime = "2022-09-21T22:00:00Z"
+	snp := start(t, cfg)
+	tdx := start(t, tdxConfig(t, "azure_dcesv5", "2025-06-01T00:00:00Z"))
+	for _, tc := range []struct {
+		name, base, typ string
+		evidence        []byte
+	}{
+		{"SevSnpVm", "http://" + snp.app.HTTPAddr(), "SevSnpVm", mustB64(t, d.Parameters.Request.Report)},
+		{"TdxVm", "http://" + tdx.app.HTTPAddr(), "TdxVm", tdxvectors.MustRead("azure_dcesv5", "quote.bin")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := loadgen.Run(context.Background(), loadgen.Options{
+				Endpoint: tc.base, Type: tc.typ, APIVersion: "2025-06-01", Evidence: tc.evidence,
+				Concurrency: 2, Duration: 20 * time.Second, MaxRequests: 10,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests != 10 || res.Errors != 0 {
+				t.Fatalf("%s load: %+v", tc.typ, res)
+			}
+		})
 	}
 }

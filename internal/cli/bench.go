@@ -62,8 +62,14 @@ func newBenchCommand() *cobra.Command {
 				o.Type = "SgxEnclave"
 			case "openenclave":
 				o.Type = "OpenEnclave"
+			case "sevsnp":
+				// --evidence is the SevSnpVm "report" JSON
+				// ({"SnpReport","VcekCertChain"}), sent base64url as clients do.
+				o.Type = "SevSnpVm"
+			case "tdx":
+				o.Type = "TdxVm"
 			default:
-				return fmt.Errorf("--type must be sgx or openenclave")
+				return fmt.Errorf("--type must be sgx, openenclave, sevsnp or tdx, not %q", typ)
 			}
 			var cpu0 time.Duration
 			if serverPID > 0 {
@@ -144,7 +150,7 @@ func newBenchCommand() *cobra.Command {
 	f.StringVar(&o.Endpoint, "endpoint", "", "endpoint base URL, e.g. https://localhost:8443")
 	f.StringVar(&evidence, "evidence", "", "evidence file (raw, hex, base64 or base64url): SGX quote or OE report")
 	f.StringVar(&runtime, "runtime-data", "", "runtime data file, sent as Binary")
-	f.StringVar(&typ, "type", "openenclave", "sgx or openenclave")
+	f.StringVar(&typ, "type", "openenclave", "sgx, openenclave, sevsnp (evidence: the SevSnpVm report JSON) or tdx")
 	f.IntVar(&o.Concurrency, "concurrency", 4, "concurrent requests")
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to drive load")
 	f.Float64Var(&o.Rate, "rate", 0, "cap the offered load at this many requests per second (0: as fast as possible)")

@@ -29,6 +29,7 @@ func NewRootCommand() *cobra.Command {
 		NewEvidenceCommand(),
 		NewAttestCommand(),
 		NewCertsCommand(),
+		NewTCBCommand(),
 		NewTokenCommand(),
 		newBenchCommand(),
 		newKeyReleaseCommand(),

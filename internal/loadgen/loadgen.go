@@ -38,7 +38,7 @@ import (
 // Concurrency and Duration are required.
 type Options struct {
 	Endpoint    string // e.g. https://localhost:8443
-	Type        string // "SgxEnclave" or "OpenEnclave"
+	Type        string // "SgxEnclave", "OpenEnclave", "SevSnpVm" or "TdxVm"
 	APIVersion  string // default 2022-08-01
 	Evidence    []byte
 	RuntimeData []byte // optional, sent as Binary
@@ -93,8 +93,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.APIVersion == "" {
 		o.APIVersion = "2022-08-01"
 	}
+	// The evidence member of each single-shot type (httpapi's table).
 	field := "quote"
-	if o.Type == "OpenEnclave" {
+	if o.Type == "OpenEnclave" || o.Type == "SevSnpVm" {
 		field = "report"
 	}
 	req := map[string]any{field: jose.B64.EncodeToString(o.Evidence)}
