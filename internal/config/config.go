@@ -274,15 +274,6 @@ func Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (Config, err
 	return c, nil
 }
 
-// Keys returns every configuration key, in declaration order.
-func Keys() []string {
-	out := make([]string, len(options))
-	for i, o := range options {
-		out[i] = o.key
-	}
-	return out
-}
-
 // suggest returns ` (did you mean "k"?)` for the known key closest to key,
 // or "" when none is close.
 func suggest(key string) string {
