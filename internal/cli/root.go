@@ -30,6 +30,7 @@ func NewRootCommand() *cobra.Command {
 		NewAttestCommand(),
 		NewCertsCommand(),
 		NewTCBCommand(),
+		NewCollateralCommand(),
 		NewTokenCommand(),
 		newBenchCommand(),
 		newKeyReleaseCommand(),

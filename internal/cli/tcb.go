@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+
 	"time"
+
+	"github.com/maat-attest/maat/sdk/azattest"
 
 	"github.com/spf13/cobra"
 )
@@ -30,6 +33,9 @@ configuration rules). Needs api-version 2025-06-01 (the default).`,
 			t, err := clientAttestationType(typ)
 			if err != nil {
 				return err
+			}
+			if !cmd.Flags().Changed("api-version") {
+				conn.apiVersion = string(azattest.ServiceVersion2025_06_01) // the first that has it
 			}
 			c, err := conn.client(cmd)
 			if err != nil {
