@@ -257,7 +257,9 @@ func readFile(p string) ([]byte, error) {
 // vcekDER returns the SEV-VCEK certificate of a DER certificate or a PEM
 // bundle (THIM and the cert-chain files hold the whole chain).
 func vcekDER(b []byte) ([]byte, error) {
-	t := bytes.TrimSpace(b)
+	// Only leading white space is dropped: a DER certificate may end in a
+	// byte that looks like white space.
+	t := bytes.TrimLeft(b, " \t\r\n")
 	if len(t) > 0 && t[0] == 0x30 {
 		c, err := x509.ParseCertificate(t)
 		if err != nil {
@@ -379,8 +381,10 @@ func (s *Source) crl(ctx context.Context, p sevsnp.Product, k sevsnp.SigningKey,
 }
 
 func parseCRL(b []byte) (crlEntry, error) {
-	der := bytes.TrimSpace(b)
-	if blk, _ := pem.Decode(der); blk != nil {
+	// DER is taken as is: trimming "white space" would cut a signature whose
+	// last byte happens to be 0x09-0x0d or 0x20.
+	der := b
+	if blk, _ := pem.Decode(b); blk != nil {
 		der = blk.Bytes
 	}
 	c, err := x509.ParseRevocationList(der)

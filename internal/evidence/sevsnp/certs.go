@@ -32,7 +32,9 @@ func ParseChain(b []byte) (*Chain, error) {
 		return nil, fmt.Errorf("%w: VcekCertChain is %d bytes, at most %d allowed", ErrMalformedChain, len(b), MaxChainSize)
 	}
 	var ders [][]byte
-	rest := bytes.TrimSpace(b)
+	// Only leading white space is dropped: a DER certificate may end in a
+	// byte that looks like white space.
+	rest := bytes.TrimLeft(b, " \t\r\n")
 	if len(rest) > 0 && rest[0] == 0x30 {
 		ders = append(ders, rest)
 	} else {
