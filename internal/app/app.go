@@ -23,6 +23,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/maat-attest/maat/internal/audit"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keys"
@@ -81,6 +82,7 @@ type App struct {
 	adminLn    net.Listener     // nil without an admin listener
 	certs      *certReloader    // nil without HTTPS
 	generation atomic.Int64     // instance generation last loaded
+	recorder   *audit.Recorder  // audit trail (audit.go)
 
 	closeOnce sync.Once
 }
@@ -159,7 +161,7 @@ func (a *App) init(ctx context.Context) (err error) {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Attester:     a.attester(),
 		Management:   a.inst.management,
-		Auth:         auth,
+		Auth:         auditingAuth{inner: auth, rec: a.recorder},
 		Baselines:    a.inst.baselines,
 		Observer:     a.observer,
 	}

@@ -81,6 +81,7 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 		AllowChainedSigners: cfg.AllowChainedSigners,
 		AllowReplay:         cfg.AllowManagementReplay,
 	}
+	a.buildRecorder(in)
 	if in.mode == store.ModeIsolated {
 		if err := a.seedCertificates(ctx, in); err != nil {
 			return nil, err

@@ -54,8 +54,9 @@ func (a *App) attester() httpapi.Attester {
 
 // wrapHandler adds the HTTP middlewares of observation around the MAA
 // surface: the tracing span outermost (so the request's whole time is in
-// it), then the request metrics.
+// it), then the request metrics, then the audit caller slot.
 func (a *App) wrapHandler(h http.Handler) http.Handler {
+	h = withCallerSlot(h)
 	if a.metrics != nil {
 		h = a.metrics.Middleware(h)
 	}

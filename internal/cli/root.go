@@ -34,6 +34,7 @@ func NewRootCommand() *cobra.Command {
 		newBenchCommand(),
 		newKeyReleaseCommand(),
 		newSimulateCommand(),
+		newAuditCommand(),
 	)
 	withHints(root)
 	return root
