@@ -175,20 +175,21 @@ func isolatedAuditConfig(t *testing.T) (config.Config, *mgmtKey, *mgmtKey) {
 func TestAuditTrail(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			pg := func(cfg config.Config) config.Config {
+			pg := func(t *testing.T, cfg config.Config) config.Config {
 				if backend == "postgres" {
 					cfg.Store, cfg.StoreSchema = pgSchema(t)
+					cfg.KeyEncryption = sharedKEKFile(t, cfg.StoreSchema)
 				}
 				return cfg
 			}
 			t.Run("AAD", func(t *testing.T) {
-				cfg := pg(replayConfig(t, "aad"))
+				cfg := pg(t, replayConfig(t, "aad"))
 				r := start(t, cfg)
 				runAudited(t, r, auditAADCalls(t, newMgmtKey(t, "aad signer")))
 			})
 			t.Run("Isolated", func(t *testing.T) {
 				cfg, k1, k2 := isolatedAuditConfig(t)
-				r := start(t, pg(cfg))
+				r := start(t, pg(t, cfg))
 				runAudited(t, r, auditIsolatedCalls(t, k1, k2))
 			})
 		})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/maaerr"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // startMetrics starts a replay server (recorded OpenEnclave evidence,
@@ -64,7 +65,7 @@ func TestPrometheusScrapesAttestationCounter(t *testing.T) {
 		t.Skip("no prometheus binary in PATH (Debian package prometheus; .ci/run installs it); set MAAT_REQUIRE_PROMETHEUS=1 to fail instead")
 	}
 	r := startMetrics(t)
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	report := readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url"))
 	bad := bytes.Clone(report)
 	bad[len(bad)/2] ^= 0xff // breaks the quote's signature
 

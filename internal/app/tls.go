@@ -62,8 +62,8 @@ func serverTLSConfig(minVersion string, getCert func(*tls.ClientHelloInfo) (*tls
 		v = tls.VersionTLS13
 	}
 	return &tls.Config{
-		MinVersion:   v,
-		CipherSuites: tls12Suites,
+		MinVersion:     v,
+		CipherSuites:   tls12Suites,
 		GetCertificate: getCert,
 	}
 }

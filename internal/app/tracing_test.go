@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/testsupport/sgxvectors"
 )
 
 // TestTracingStagesUnderClientTrace: one attestation sent with a W3C
@@ -31,7 +32,7 @@ func TestTracingStagesUnderClientTrace(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	report := readB64(t, "../evidence/sgx/testdata/maa/openenclave_report.b64url")
+	report := readB64(t, sgxvectors.Path("maa", "openenclave_report.b64url"))
 	body, _ := json.Marshal(map[string]any{"report": jose.B64.EncodeToString(report)})
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/attest/OpenEnclave?api-version=2022-08-01", bytes.NewReader(body))
