@@ -35,6 +35,7 @@ func NewRootCommand() *cobra.Command {
 		newKeyReleaseCommand(),
 		newSimulateCommand(),
 		newAuditCommand(),
+		newHealthcheckCommand(),
 	)
 	withHints(root)
 	return root
