@@ -46,8 +46,10 @@ type challenger struct{ handled bool }
 func (c challenger) Verify(context.Context, []byte, evidence.Config) (*evidence.Verified, error) {
 	return &evidence.Verified{}, nil
 }
-func (c challenger) Exchange(context.Context, []byte) ([]byte, bool, error) { return nil, c.handled, nil }
-func (c challenger) Wrap(string) []byte                                      { return nil }
+func (c challenger) Exchange(context.Context, []byte) ([]byte, bool, error) {
+	return nil, c.handled, nil
+}
+func (c challenger) Wrap(string) []byte { return nil }
 
 // TestVerifierKeepsChallenger: wrapping keeps the Challenger interface, and
 // a handled protocol step is marked in the context.
