@@ -33,7 +33,7 @@ func loadConfig(t *testing.T, parseOnly bool, args ...string) (config.Config, er
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(fs, func(string) string { return "" })
+	cfg, err := config.Load(fs, func(string) (string, bool) { return "", false })
 	if err != nil || parseOnly {
 		return cfg, err
 	}
