@@ -23,14 +23,18 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/maat-attest/maat/internal/audit"
 	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keys"
 	"github.com/maat-attest/maat/internal/maaerr"
+	"github.com/maat-attest/maat/internal/metrics"
+	"github.com/maat-attest/maat/internal/observe"
 	"github.com/maat-attest/maat/internal/store"
 	"github.com/maat-attest/maat/internal/store/postgres"
 	"github.com/maat-attest/maat/internal/store/sqlite"
 	"github.com/maat-attest/maat/internal/token"
+	"github.com/maat-attest/maat/internal/tracing"
 )
 
 // InstanceID is the id of the one instance a server serves for now.
@@ -70,6 +74,16 @@ type App struct {
 	handler         http.Handler // the whole HTTP surface (benchmarks call it directly)
 	servers         []*http.Server
 
+	// Operations (admin.go, observe.go, certreload.go).
+	opts       Options
+	metrics    *metrics.Metrics // nil without an admin listener
+	tracing    *tracing.Tracing // no-op unless enabled
+	observer   observe.Observer // nil when nothing observes
+	adminLn    net.Listener     // nil without an admin listener
+	certs      *certReloader    // nil without HTTPS
+	generation atomic.Int64     // instance generation last loaded
+	recorder   *audit.Recorder  // audit trail (audit.go)
+
 	closeOnce sync.Once
 }
 
@@ -78,10 +92,15 @@ type App struct {
 // and other errors when the store, keys or listeners cannot be set up. Start-
 // up information (addresses, dev certificate fingerprint, banner) goes to out.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (*App, error) {
+	return NewWithOptions(ctx, cfg, log, out, Options{})
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer, opts Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, out: out}
+	a := &App{cfg: cfg, log: log, out: out, opts: opts}
 	if err := a.init(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -122,6 +141,9 @@ func (a *App) init(ctx context.Context) (err error) {
 	}
 	clk := devClocks(cfg, out, log)
 	a.now, a.verifyNow = clk.Tokens, clk.Verify
+	if err := a.observability(ctx); err != nil {
+		return err
+	}
 	if a.inst, err = a.buildInstance(ctx, issuer); err != nil {
 		return err
 	}
@@ -137,16 +159,17 @@ func (a *App) init(ctx context.Context) (err error) {
 		Keys:         a.inst.keys,
 		Ready:        a.ready,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Attester:     a.inst.pipeline,
+		Attester:     a.attester(),
 		Management:   a.inst.management,
-		Auth:         auth,
+		Auth:         auditingAuth{inner: auth, rec: a.recorder},
 		Baselines:    a.inst.baselines,
+		Observer:     a.observer,
 	}
 	handler, err := a.mountKeyRelease(api.Handler(), auth)
 	if err != nil {
 		return err
 	}
-	handler = withVersion(handler, cfg.Version)
+	handler = withVersion(a.wrapHandler(handler), cfg.Version)
 	a.handler = handler
 	if a.httpLn != nil {
 		a.servers = append(a.servers, a.newServer(handler, nil))
@@ -162,12 +185,16 @@ func (a *App) init(ctx context.Context) (err error) {
 		}
 		a.servers = append(a.servers, a.newServer(handler, tlsCfg))
 	}
+	a.registerState()
 	fmt.Fprintf(out, "issuer: %s\n", a.inst.issuer)
 	if a.httpsLn != nil {
 		fmt.Fprintf(out, "listening on https://%s\n", a.httpsLn.Addr())
 	}
 	if a.httpLn != nil {
 		fmt.Fprintf(out, "listening on http://%s\n", a.httpLn.Addr())
+	}
+	if a.adminLn != nil {
+		fmt.Fprintf(out, "admin (metrics, health) on http://%s\n", a.adminLn.Addr())
 	}
 	return nil
 }
@@ -261,7 +288,7 @@ func (a *App) listen() error {
 		}
 		a.httpsLn = ln
 	}
-	return nil
+	return a.listenAdmin()
 }
 
 // derivedIssuer is the instance URI when none is configured: the HTTPS
@@ -367,9 +394,22 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	var admin *http.Server
+	if a.adminLn != nil {
+		admin = a.newServer(a.adminHandler(), nil)
+		admin.WriteTimeout = 0 // pprof profiles stream for longer
+		go func() {
+			if err := admin.Serve(a.adminLn); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
 	go a.pollChanges(pollCtx)
+	if a.certs != nil {
+		go a.certs.watch(pollCtx, time.Second)
+	}
 
 	var runErr error
 	select {
@@ -385,6 +425,12 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Warn("graceful shutdown incomplete", "err", err)
 			_ = srv.Close()
 		}
+	}
+	if admin != nil {
+		_ = admin.Shutdown(sctx)
+	}
+	if err := a.tracing.Shutdown(sctx); err != nil {
+		a.log.Warn("flushing traces failed", "err", err)
 	}
 	a.Close()
 	return runErr
@@ -415,6 +461,7 @@ func (a *App) pollChanges(ctx context.Context) {
 		}()
 	}
 	last, _ := a.store.Generation(ctx, InstanceID)
+	a.generation.Store(last)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -437,6 +484,7 @@ func (a *App) pollChanges(ctx context.Context) {
 		}
 		a.inst.policies.Invalidate()
 		last = g
+		a.generation.Store(g)
 	}
 }
 
@@ -452,6 +500,9 @@ func (a *App) Close() {
 		}
 		if a.inst != nil && a.inst.keys != nil {
 			a.inst.keys.Close()
+		}
+		if a.adminLn != nil {
+			a.adminLn.Close()
 		}
 		if a.store != nil {
 			a.store.Close()

@@ -81,6 +81,7 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 		AllowChainedSigners: cfg.AllowChainedSigners,
 		AllowReplay:         cfg.AllowManagementReplay,
 	}
+	a.buildRecorder(in)
 	if in.mode == store.ModeIsolated {
 		if err := a.seedCertificates(ctx, in); err != nil {
 			return nil, err
@@ -95,11 +96,12 @@ func (a *App) buildInstance(ctx context.Context, issuer string) (*instance, erro
 	if err != nil {
 		return nil, err
 	}
-	verifiers, err := NewVerifiers(VerifierDeps{Config: cfg, Now: a.verifyNow, Log: a.log, TPM: tpmSvc, Simulated: simulated})
+	verifiers, err := NewVerifiers(a.observeDeps(VerifierDeps{Config: cfg, Now: a.verifyNow, Log: a.log, TPM: tpmSvc, Simulated: simulated}))
 	if err != nil {
 		return nil, err
 	}
-	in.pipeline = &attestation.Pipeline{Verifiers: verifiers, Policies: in.policies, Tokens: in.tokens, Fresh: a.fresh}
+	a.observeVerifiers(verifiers)
+	in.pipeline = &attestation.Pipeline{Verifiers: verifiers, Policies: in.policies, Tokens: in.tokens, Fresh: a.fresh, Observer: a.observer}
 	if in.baselines, err = NewBaselines(VerifierDeps{Config: cfg, Now: a.now, Log: a.log}, in.policies); err != nil {
 		return nil, err
 	}

@@ -33,12 +33,13 @@ func (a *App) tlsConfig() (*tls.Config, string, string, error) {
 			return nil, "", "", fmt.Errorf("dev TLS certificate: %w", err)
 		}
 	}
-	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	certs, err := newCertReloader(certPath, keyPath, a.log)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("tls-cert/tls-key: %w", err)
+		return nil, "", "", err
 	}
-	sum := sha256.Sum256(pair.Certificate[0])
-	return serverTLSConfig(a.cfg.TLSMinVersion, pair), fingerprint(sum[:]), certPath, nil
+	a.certs = certs // hot reload: certreload.go
+	sum := sha256.Sum256(certs.current().Certificate[0])
+	return serverTLSConfig(a.cfg.TLSMinVersion, certs.getCertificate), fingerprint(sum[:]), certPath, nil
 }
 
 // tls12Suites are the TLS 1.2 cipher suites the server accepts: ECDHE key
@@ -55,15 +56,15 @@ var tls12Suites = []uint16{
 
 // serverTLSConfig is the HTTPS listener's configuration; minVersion is the
 // validated tls-min-version ("1.2" or "1.3").
-func serverTLSConfig(minVersion string, pair tls.Certificate) *tls.Config {
+func serverTLSConfig(minVersion string, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)) *tls.Config {
 	v := uint16(tls.VersionTLS12)
 	if minVersion == "1.3" {
 		v = tls.VersionTLS13
 	}
 	return &tls.Config{
-		MinVersion:   v,
-		CipherSuites: tls12Suites,
-		Certificates: []tls.Certificate{pair},
+		MinVersion:     v,
+		CipherSuites:   tls12Suites,
+		GetCertificate: getCert,
 	}
 }
 

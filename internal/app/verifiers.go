@@ -48,6 +48,12 @@ type VerifierDeps struct {
 	// OpenEnclave also accept, verified against its own root and collateral
 	// and marked x-maat-simulated-evidence.
 	Simulated *simulate.PKI
+
+	// Observation (metrics, tracing), when set: Upstream wraps the
+	// collateral source behind the cache ("pcs" or "dir"), Cache wraps the
+	// cache the verifiers use.
+	CollateralUpstream func(name string, src collateral.Source) collateral.Source
+	CollateralCache    func(cache collateral.Source) collateral.Source
 }
 
 // NewVerifiers is the catalog of built-in attestation types: every verifier
@@ -56,7 +62,7 @@ type VerifierDeps struct {
 // here answers MAA's "not supported". It returns an error naming the
 // configuration key that is wrong.
 func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
-	intel, err := intelCollateral(d.Config, d.Now, d.Log, d.RootCRLURL)
+	intel, err := intelCollateral(d)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +172,7 @@ func sevsnpVerifier(d VerifierDeps) (*sevsnp.Verifier, error) {
 // configured Intel collateral, reading the selected baseline from the
 // instance's policies.
 func NewBaselines(d VerifierDeps, policies *attestation.Policies) (*tcbbaseline.Service, error) {
-	src, err := intelCollateral(d.Config, d.Now, d.Log, d.RootCRLURL)
+	src, err := intelCollateral(d)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +209,10 @@ func newTDX(d VerifierDeps, dcapOpts sgx.Options) (*tdx.Verifier, []collateral.T
 
 // intelCollateral is the Intel collateral source the configuration names
 // (a local bundle, or a PCS-compatible service), behind the cache.
-func intelCollateral(cfg config.Config, now func() time.Time, log *slog.Logger, rootCRLURL string) (collateral.Source, error) {
+func intelCollateral(d VerifierDeps) (collateral.Source, error) {
+	cfg, now, rootCRLURL := d.Config, d.Now, d.RootCRLURL
 	var src collateral.Source
+	name := "dir"
 	switch {
 	case cfg.CollateralDir != "":
 		// Offline needs collateral-dir (validated), and Dir never touches
@@ -234,10 +242,17 @@ func intelCollateral(cfg config.Config, now func() time.Time, log *slog.Logger, 
 		if err != nil {
 			return nil, fmt.Errorf("collateral-url: %w", err)
 		}
-		src = pcs
+		src, name = pcs, "pcs"
+	}
+	if d.CollateralUpstream != nil {
+		src = d.CollateralUpstream(name, src)
 	}
 	cacheOpts := collateral.DefaultCacheOptions()
 	cacheOpts.Now = now
-	cacheOpts.Logger = log
-	return collateral.NewCache(src, cacheOpts), nil
+	cacheOpts.Logger = d.Log
+	var cache collateral.Source = collateral.NewCache(src, cacheOpts)
+	if d.CollateralCache != nil {
+		cache = d.CollateralCache(cache)
+	}
+	return cache, nil
 }

@@ -39,19 +39,32 @@ var certificateNames = []string{"policyCertificate", "maa-policyCertificate", "x
 // x-ms-certificate-thumbprint and x-ms-policycertificates-result
 // ("IsPresent" after add, "IsAbsent" after remove). In AAD mode it returns
 // InvalidOperation, as MAA does.
-func (m *Management) ModifyCertificate(ctx context.Context, jws string, add bool) (string, error) {
+func (m *Management) ModifyCertificate(ctx context.Context, jws string, add bool) (_ string, err error) {
+	ev := AuditEvent{Operation: OpCertificateRemove}
+	if add {
+		ev.Operation = OpCertificateAdd
+	}
+	thumb := ""
+	defer func() {
+		if thumb != "" {
+			ev.After = m.holds(ctx, thumb)
+		}
+		m.audit(ctx, &ev, err)
+	}()
 	if m.Mode != store.ModeIsolated {
 		return "", maaerr.New(maaerr.InvalidOperation, "The operation is disallowed: policy management certificates exist only on Isolated-mode instances.")
 	}
-	j, _, err := m.verifiedJWS(ctx, jws)
+	j, signedBy, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
 		return "", err
 	}
+	ev.Signer = signerThumbprint(signedBy.cert)
 	cert, err := certificateFromPayload(j.Payload)
 	if err != nil {
 		return "", err
 	}
-	thumb := HexThumbprint(cert.Raw)
+	thumb = HexThumbprint(cert.Raw)
+	ev.Before = m.holds(ctx, thumb)
 	if add {
 		if err := checkCertificate(cert, m.Now(), "The certificate to add"); err != nil {
 			return "", err

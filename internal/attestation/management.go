@@ -37,6 +37,9 @@ type Management struct {
 	// AllowReplay turns off anti-rollback (replay.go): a superseded signed
 	// request is applied again, as MAA does.
 	AllowReplay bool
+	// Audit, when set, is told of every policy and certificate change,
+	// successful or refused, once (audit.go).
+	Audit func(ctx context.Context, ev AuditEvent)
 }
 
 func (m *Management) issue(claims map[string]any) (string, error) {

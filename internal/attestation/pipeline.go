@@ -15,6 +15,7 @@ import (
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
+	"github.com/maat-attest/maat/internal/observe"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/internal/token"
 )
@@ -55,6 +56,9 @@ type Pipeline struct {
 	// in-memory policy state may still be used (bounded staleness while the
 	// store is unreachable); its error is returned as is.
 	Fresh func() error
+	// Observer, when set, is told of the policy and sign stages (metrics,
+	// tracing); verifiers report their own stage through observe.Verifier.
+	Observer observe.Observer
 }
 
 // Supports reports whether the pipeline has a verifier for t.
@@ -173,7 +177,9 @@ func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Veri
 		}
 		incoming = append(incoming, custom...)
 	}
-	result, err := pol.Evaluate(ctx, incoming)
+	pctx, end := observe.Start(ctx, p.Observer, observe.Policy)
+	result, err := pol.Evaluate(pctx, incoming)
+	end(err)
 	if err != nil {
 		return "", asPolicyError(err, maaerr.PolicyEvaluationError)
 	}
@@ -206,12 +212,15 @@ func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Veri
 	if req.Nonce != nil {
 		out["nonce"] = *req.Nonce
 	}
-	return p.Tokens.Issue(out, token.Options{
+	_, end = observe.Start(ctx, p.Observer, observe.Sign)
+	tok, err := p.Tokens.Issue(out, token.Options{
 		Unsecured: req.DraftPolicy != nil,
 		Lifetime:  ver.Token.Lifetime,
 		X5C:       ver.Token.X5C,
 		X5T:       ver.Token.X5T,
 	})
+	end(err)
+	return tok, err
 }
 
 // IncomingClaims returns the claims a policy sees for verified evidence and

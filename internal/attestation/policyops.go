@@ -56,11 +56,14 @@ func policyText(payload []byte) (string, error) {
 // is refused and the previous one kept. It returns a token with
 // x-ms-policy-result "Updated", x-ms-policy-token-hash and, when signed,
 // x-ms-policy-signer.
-func (m *Management) SetPolicy(ctx context.Context, typ evidence.Type, jws string) (string, error) {
+func (m *Management) SetPolicy(ctx context.Context, typ evidence.Type, jws string) (_ string, err error) {
+	ev := AuditEvent{Operation: OpPolicySet, Type: typ, Before: m.policyInForce(ctx, typ)}
+	defer func() { ev.After = m.policyInForce(ctx, typ); m.audit(ctx, &ev, err) }()
 	j, signedBy, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
 		return "", err
 	}
+	ev.Signer = signerThumbprint(signedBy.cert)
 	text, err := policyText(j.Payload)
 	if err != nil {
 		return "", err
@@ -126,11 +129,14 @@ func (m *Management) withCurrentVersion(ctx context.Context, typ evidence.Type, 
 // ResetPolicy removes the stored policy for typ (the default, if any, is in
 // force again). The body is a JWS with an empty (or null, or {}) payload,
 // signed per mode, given as jws. It returns a token with x-ms-policy-result "Removed".
-func (m *Management) ResetPolicy(ctx context.Context, typ evidence.Type, jws string) (string, error) {
-	j, _, err := m.verifiedJWS(ctx, jws)
+func (m *Management) ResetPolicy(ctx context.Context, typ evidence.Type, jws string) (_ string, err error) {
+	ev := AuditEvent{Operation: OpPolicyReset, Type: typ, Before: m.policyInForce(ctx, typ)}
+	defer func() { ev.After = m.policyInForce(ctx, typ); m.audit(ctx, &ev, err) }()
+	j, signedBy, err := m.verifiedJWS(ctx, jws)
 	if err != nil {
 		return "", err
 	}
+	ev.Signer = signerThumbprint(signedBy.cert)
 	if !emptyResetPayload(j.Payload) {
 		return "", maaerr.New(maaerr.InvalidOperation, "A policy reset JWS must have an empty payload (Maat also accepts {\"iat\": seconds}, to make a repeated signed reset new).")
 	}

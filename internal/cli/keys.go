@@ -36,6 +36,7 @@ second. Give these commands the same key-encryption settings as the server.`,
 	cmd.PersistentFlags().BoolVar(&allowPlain, "allow-plaintext-keys", false, "PostgreSQL store without a key-encryption key: keys are unencrypted (env MAAT_ALLOW_PLAINTEXT_KEYS)")
 	cmd.PersistentFlags().BoolVar(&allowInsecurePerms, "allow-insecure-key-file-permissions", false, "accept key files their group or others can access (env MAAT_ALLOW_INSECURE_KEY_FILE_PERMISSIONS)")
 
+	var st store.Store // set by open, for the audit record of a change
 	open := func(cmd *cobra.Command) (*keys.Manager, func(), string, error) {
 		cfg := config.Default()
 		cfg.DataDir = envOr(cmd, "data", "MAAT_DATA", dataDir)
@@ -57,7 +58,7 @@ second. Give these commands the same key-encryption settings as the server.`,
 				return nil, nil, "", fmt.Errorf("no Maat data in %s (%s does not exist): check --data (or MAAT_DATA), or start `maat serve --data %s` once first", cfg.DataDir, db, cfg.DataDir)
 			}
 		}
-		st, err := app.OpenStore(cmd.Context(), cfg)
+		st, err = app.OpenStore(cmd.Context(), cfg)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -130,7 +131,13 @@ second. Give these commands the same key-encryption settings as the server.`,
 				return err
 			}
 			defer done()
+			before := activeKID(cmd.Context(), m)
 			k, err := m.Rotate(cmd.Context(), issuer)
+			after := ""
+			if k != nil {
+				after = k.KID
+			}
+			recordKeyOperation(cmd.Context(), st, "key.rotate", before, after, err)
 			if err != nil {
 				return err
 			}
@@ -148,7 +155,9 @@ second. Give these commands the same key-encryption settings as the server.`,
 				return err
 			}
 			defer done()
-			if err := m.Retire(cmd.Context(), args[0]); err != nil {
+			err = m.Retire(cmd.Context(), args[0])
+			recordKeyOperation(cmd.Context(), st, "key.retire", args[0], "", err)
+			if err != nil {
 				switch {
 				case errors.Is(err, store.ErrConflict):
 					return fmt.Errorf("key %s is the active signing key and cannot be retired: run `maat keys rotate` first, then retire it", args[0])

@@ -35,6 +35,8 @@ func NewRootCommand() *cobra.Command {
 		newBenchCommand(),
 		newKeyReleaseCommand(),
 		newSimulateCommand(),
+		newAuditCommand(),
+		newHealthcheckCommand(),
 	)
 	withHints(root)
 	return root

@@ -98,6 +98,11 @@ type Config struct {
 	OIDCWriters    []string // roles that may also change them
 	AuthDisabled   bool     // no authentication of management calls (loudly logged)
 
+	// Operations (admin listener, tracing).
+	MetricsAddr string // admin listener: /metrics, /healthz, /readyz ("" disables)
+	Pprof       bool   // serve /debug/pprof on the admin listener
+	Tracing     bool   // export OpenTelemetry traces over OTLP (OTEL_* environment variables configure the exporter)
+
 	// Development conveniences (--dev only).
 	DevTime         string // RFC 3339: every server clock starts at this instant (tokens too)
 	DevEvidenceTime string // RFC 3339: the clock that verifies evidence and collateral starts here; tokens use the real clock
@@ -204,6 +209,9 @@ var options = []option{
 	{"oidc-reader-roles", "comma-separated roles that may read policies and certificates", kList, func(c *Config) any { return &c.OIDCReaders }},
 	{"oidc-contributor-roles", "comma-separated roles that may change policies and certificates", kList, func(c *Config) any { return &c.OIDCWriters }},
 	{"auth-disabled", "do not authenticate policy and certificate management calls (unsafe outside a closed network)", kBool, func(c *Config) any { return &c.AuthDisabled }},
+	{"metrics-addr", "admin listener address serving /metrics (Prometheus), /healthz and /readyz; never on the MAA listeners (empty disables)", kString, func(c *Config) any { return &c.MetricsAddr }},
+	{"pprof", "serve /debug/pprof on the admin listener (requires metrics-addr)", kBool, func(c *Config) any { return &c.Pprof }},
+	{"tracing", "export OpenTelemetry traces over OTLP/HTTP, configured by the standard OTEL_EXPORTER_OTLP_* and OTEL_* environment variables", kBool, func(c *Config) any { return &c.Tracing }},
 	{"dev-time", "with --dev: RFC 3339 instant every server clock starts at, tokens included (tests that need tokens from the past; see dev-evidence-time)", kString, func(c *Config) any { return &c.DevTime }},
 	{"dev-evidence-time", "with --dev: RFC 3339 instant the evidence and collateral clock starts at, to replay recorded evidence; tokens, management responses and certificates keep the real clock", kString, func(c *Config) any { return &c.DevEvidenceTime }},
 	{"key-release-trusted-issuer", "attestation service URL (Azure Attestation or another Maat) whose tokens may release keys from /x-maat/keys, besides this instance (repeatable)", kList, func(c *Config) any { return &c.KeyReleaseIssuers }},
@@ -427,7 +435,10 @@ func (c Config) Validate() error {
 	if c.HTTPSAddr == "" && c.HTTPAddr == "" {
 		bad("https-addr", "no listener: set https-addr and/or http-addr")
 	}
-	for _, kv := range [][2]string{{"https-addr", c.HTTPSAddr}, {"http-addr", c.HTTPAddr}} {
+	if c.Pprof && c.MetricsAddr == "" {
+		bad("pprof", "pprof is served on the admin listener: set metrics-addr too")
+	}
+	for _, kv := range [][2]string{{"https-addr", c.HTTPSAddr}, {"http-addr", c.HTTPAddr}, {"metrics-addr", c.MetricsAddr}} {
 		key, addr := kv[0], kv[1]
 		if addr == "" {
 			continue

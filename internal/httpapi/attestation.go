@@ -14,6 +14,7 @@ import (
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/jsonstrict"
 	"github.com/maat-attest/maat/internal/maaerr"
+	"github.com/maat-attest/maat/internal/observe"
 )
 
 // Attester runs attestations (internal/attestation.Pipeline).
@@ -234,7 +235,9 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	if info.protocol {
 		return s.exchange(w, r, typ, info, body)
 	}
+	_, end := observe.Start(r.Context(), s.Observer, observe.Decode)
 	req, err := decodeAttestRequest(typ, info.member, body, s.maxNonce())
+	end(err)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/keys"
 	"github.com/maat-attest/maat/internal/maaerr"
+	"github.com/maat-attest/maat/internal/observe"
 )
 
 // APIVersions are the api-version values Maat accepts, oldest first.
@@ -58,6 +59,8 @@ type Server struct {
 	Auth Authenticator
 	// Baselines serves GET /tcbbaselines/{type}; nil leaves it out.
 	Baselines TCBBaselines
+	// Observer, when set, is told of the decode stage of attestations.
+	Observer observe.Observer
 }
 
 // Handler returns the http.Handler serving the whole surface.

@@ -66,7 +66,9 @@ type GetPolicyResponse struct {
 // Unauthorized), a *TokenValidationError if the response token does not
 // validate, and an error wrapping ErrMalformedToken if the stored policy is
 // not a policy JWS.
-func (c *AdministrationClient) GetPolicy(ctx context.Context, attestationType AttestationType, options *GetPolicyOptions) (GetPolicyResponse, error) {
+func (c *AdministrationClient) GetPolicy(ctx context.Context, attestationType AttestationType, options *GetPolicyOptions) (_ GetPolicyResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "AdministrationClient.GetPolicy")
+	defer func() { endSpan(err) }()
 	var o GetPolicyOptions
 	if options != nil {
 		o = *options
@@ -139,7 +141,9 @@ type SetPolicyResponse struct {
 // parsed from the unvalidated token (and the Token) together with a
 // *[TokenValidationError]; use [IsAppliedButUnvalidated] or errors.As to
 // tell this case from a failure.
-func (c *AdministrationClient) SetPolicy(ctx context.Context, attestationType AttestationType, policy string, options *SetPolicyOptions) (SetPolicyResponse, error) {
+func (c *AdministrationClient) SetPolicy(ctx context.Context, attestationType AttestationType, policy string, options *SetPolicyOptions) (_ SetPolicyResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "AdministrationClient.SetPolicy")
+	defer func() { endSpan(err) }()
 	var o SetPolicyOptions
 	if options != nil {
 		o = *options
@@ -182,7 +186,9 @@ type ResetPolicyResponse struct {
 // /policies/{type}:reset with a JWS whose payload is empty).
 //
 // Errors are as for [AdministrationClient.SetPolicy].
-func (c *AdministrationClient) ResetPolicy(ctx context.Context, attestationType AttestationType, options *ResetPolicyOptions) (ResetPolicyResponse, error) {
+func (c *AdministrationClient) ResetPolicy(ctx context.Context, attestationType AttestationType, options *ResetPolicyOptions) (_ ResetPolicyResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "AdministrationClient.ResetPolicy")
+	defer func() { endSpan(err) }()
 	var o ResetPolicyOptions
 	if options != nil {
 		o = *options
@@ -250,7 +256,9 @@ type GetPolicyManagementCertificatesResponse struct {
 //
 // It returns a *azcore.ResponseError for HTTP failures and a
 // *TokenValidationError if the response token does not validate.
-func (c *AdministrationClient) GetPolicyManagementCertificates(ctx context.Context, options *GetPolicyManagementCertificatesOptions) (GetPolicyManagementCertificatesResponse, error) {
+func (c *AdministrationClient) GetPolicyManagementCertificates(ctx context.Context, options *GetPolicyManagementCertificatesOptions) (_ GetPolicyManagementCertificatesResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "AdministrationClient.GetPolicyManagementCertificates")
+	defer func() { endSpan(err) }()
 	var o GetPolicyManagementCertificatesOptions
 	if options != nil {
 		o = *options
@@ -302,7 +310,9 @@ type AddPolicyManagementCertificateResponse struct {
 // key is unusable. As with [AdministrationClient.SetPolicy], a response
 // token that does not validate gives the parsed result (the change was
 // applied) together with a *[TokenValidationError].
-func (c *AdministrationClient) AddPolicyManagementCertificate(ctx context.Context, certificate *x509.Certificate, signingKey SigningKey, options *AddPolicyManagementCertificateOptions) (AddPolicyManagementCertificateResponse, error) {
+func (c *AdministrationClient) AddPolicyManagementCertificate(ctx context.Context, certificate *x509.Certificate, signingKey SigningKey, options *AddPolicyManagementCertificateOptions) (_ AddPolicyManagementCertificateResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "AdministrationClient.AddPolicyManagementCertificate")
+	defer func() { endSpan(err) }()
 	var o AddPolicyManagementCertificateOptions
 	if options != nil {
 		o = *options
@@ -331,7 +341,9 @@ type RemovePolicyManagementCertificateResponse struct {
 // signingKey. The last certificate cannot be removed.
 //
 // Errors are as for [AdministrationClient.AddPolicyManagementCertificate].
-func (c *AdministrationClient) RemovePolicyManagementCertificate(ctx context.Context, certificate *x509.Certificate, signingKey SigningKey, options *RemovePolicyManagementCertificateOptions) (RemovePolicyManagementCertificateResponse, error) {
+func (c *AdministrationClient) RemovePolicyManagementCertificate(ctx context.Context, certificate *x509.Certificate, signingKey SigningKey, options *RemovePolicyManagementCertificateOptions) (_ RemovePolicyManagementCertificateResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "AdministrationClient.RemovePolicyManagementCertificate")
+	defer func() { endSpan(err) }()
 	var o RemovePolicyManagementCertificateOptions
 	if options != nil {
 		o = *options

@@ -117,7 +117,9 @@ type AttestSGXEnclaveResponse struct {
 // (e.g. 400 with code PolicyEvaluationError or InvalidParameter), a
 // *TokenValidationError if the token does not validate, or another error for
 // transport failures.
-func (c *Client) AttestSGXEnclave(ctx context.Context, quote []byte, options *AttestSGXEnclaveOptions) (AttestSGXEnclaveResponse, error) {
+func (c *Client) AttestSGXEnclave(ctx context.Context, quote []byte, options *AttestSGXEnclaveOptions) (_ AttestSGXEnclaveResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestSGXEnclave")
+	defer func() { endSpan(err) }()
 	var o AttestSGXEnclaveOptions
 	if options != nil {
 		o = *options
@@ -149,7 +151,9 @@ type AttestOpenEnclaveResponse struct {
 // /attest/OpenEnclave) and returns the validated token's claims.
 //
 // Errors are as for [Client.AttestSGXEnclave].
-func (c *Client) AttestOpenEnclave(ctx context.Context, report []byte, options *AttestOpenEnclaveOptions) (AttestOpenEnclaveResponse, error) {
+func (c *Client) AttestOpenEnclave(ctx context.Context, report []byte, options *AttestOpenEnclaveOptions) (_ AttestOpenEnclaveResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestOpenEnclave")
+	defer func() { endSpan(err) }()
 	var o AttestOpenEnclaveOptions
 	if options != nil {
 		o = *options
@@ -183,7 +187,9 @@ type AttestSEVSNPVMResponse struct {
 // ServiceVersion 2022-08-01 or later.
 //
 // Errors are as for [Client.AttestSGXEnclave].
-func (c *Client) AttestSEVSNPVM(ctx context.Context, report []byte, options *AttestSEVSNPVMOptions) (AttestSEVSNPVMResponse, error) {
+func (c *Client) AttestSEVSNPVM(ctx context.Context, report []byte, options *AttestSEVSNPVMOptions) (_ AttestSEVSNPVMResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestSEVSNPVM")
+	defer func() { endSpan(err) }()
 	var o AttestSEVSNPVMOptions
 	if options != nil {
 		o = *options
@@ -216,7 +222,9 @@ type AttestTDXVMResponse struct {
 // ServiceVersion 2025-06-01.
 //
 // Errors are as for [Client.AttestSGXEnclave].
-func (c *Client) AttestTDXVM(ctx context.Context, quote []byte, options *AttestTDXVMOptions) (AttestTDXVMResponse, error) {
+func (c *Client) AttestTDXVM(ctx context.Context, quote []byte, options *AttestTDXVMOptions) (_ AttestTDXVMResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestTDXVM")
+	defer func() { endSpan(err) }()
 	var o AttestTDXVMOptions
 	if options != nil {
 		o = *options
@@ -243,7 +251,9 @@ type AttestTPMResponse struct {
 // Tokens inside the reply are not validated by this call.
 //
 // It returns a *azcore.ResponseError if the service rejects the message.
-func (c *Client) AttestTPM(ctx context.Context, data []byte, options *AttestTPMOptions) (AttestTPMResponse, error) {
+func (c *Client) AttestTPM(ctx context.Context, data []byte, options *AttestTPMOptions) (_ AttestTPMResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestTPM")
+	defer func() { endSpan(err) }()
 	body, _, err := c.b.do(ctx, http.MethodPost, "/attest/Tpm", true, struct {
 		Data string `json:"data"`
 	}{base64.RawURLEncoding.EncodeToString(data)}, "")
@@ -278,7 +288,9 @@ type AttestAzureGuestResponse struct {
 // returns the raw sealed token. Needs ServiceVersion 2025-06-01.
 //
 // It returns a *azcore.ResponseError if the service rejects the request.
-func (c *Client) AttestAzureGuest(ctx context.Context, attestationInfo string, options *AttestAzureGuestOptions) (AttestAzureGuestResponse, error) {
+func (c *Client) AttestAzureGuest(ctx context.Context, attestationInfo string, options *AttestAzureGuestOptions) (_ AttestAzureGuestResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestAzureGuest")
+	defer func() { endSpan(err) }()
 	if err := c.b.requireVersion("AttestAzureGuest", ServiceVersion2025_06_01); err != nil {
 		return AttestAzureGuestResponse{}, err
 	}
@@ -311,7 +323,9 @@ type GetSignersResponse struct {
 //
 // It returns a *azcore.ResponseError for HTTP failures and an error if the
 // body is not a JWK Set with a usable key.
-func (c *Client) GetSigners(ctx context.Context, options *GetSignersOptions) (GetSignersResponse, error) {
+func (c *Client) GetSigners(ctx context.Context, options *GetSignersOptions) (_ GetSignersResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.GetSigners")
+	defer func() { endSpan(err) }()
 	s, err := c.b.fetchSigners(ctx)
 	return GetSignersResponse{Signers: s}, err
 }
@@ -329,7 +343,9 @@ type GetOpenIDMetadataResponse struct {
 //
 // It returns a *azcore.ResponseError for HTTP failures and an error if the
 // body is not a JSON object.
-func (c *Client) GetOpenIDMetadata(ctx context.Context, options *GetOpenIDMetadataOptions) (GetOpenIDMetadataResponse, error) {
+func (c *Client) GetOpenIDMetadata(ctx context.Context, options *GetOpenIDMetadataOptions) (_ GetOpenIDMetadataResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.GetOpenIDMetadata")
+	defer func() { endSpan(err) }()
 	body, _, err := c.b.do(ctx, http.MethodGet, "/.well-known/openid-configuration", c.b.version >= ServiceVersion2025_06_01, nil, "")
 	if err != nil {
 		return GetOpenIDMetadataResponse{}, err
@@ -358,7 +374,9 @@ type GetTCBBaselinesResponse struct {
 //
 // It returns a *azcore.ResponseError for HTTP failures and an error if the
 // body is malformed.
-func (c *Client) GetTCBBaselines(ctx context.Context, attestationType AttestationType, options *GetTCBBaselinesOptions) (GetTCBBaselinesResponse, error) {
+func (c *Client) GetTCBBaselines(ctx context.Context, attestationType AttestationType, options *GetTCBBaselinesOptions) (_ GetTCBBaselinesResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.GetTCBBaselines")
+	defer func() { endSpan(err) }()
 	if err := c.b.requireVersion("GetTCBBaselines", ServiceVersion2025_06_01); err != nil {
 		return GetTCBBaselinesResponse{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 )
 
 // DefaultScope is the token scope requested from credentials by default.
@@ -68,6 +69,9 @@ type base struct {
 	version  ServiceVersion
 	validate TokenValidationOptions
 	signers  *signerCache
+	// tracer opens one span per client method (ClientOptions.TracingProvider;
+	// a no-op by default), as azcore-based Azure SDK clients do.
+	tracer tracing.Tracer
 }
 
 func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOptions) (*base, error) {
@@ -112,10 +116,16 @@ func newBase(endpoint string, cred azcore.TokenCredential, options *ClientOption
 			InsecureAllowCredentialWithHTTP: o.InsecureAllowCredentialWithHTTP,
 		})}
 	}
+	plOpts.Tracing.Namespace = "Microsoft.Attestation"
+	cl, err := azcore.NewClient(moduleName, moduleVersion, plOpts, &o.ClientOptions)
+	if err != nil {
+		return nil, fmt.Errorf("azattest: %w", err)
+	}
 	b := &base{
 		// Host names are case-insensitive; MAA's iss is lower case.
 		endpoint: u.Scheme + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.EscapedPath(), "/"),
-		pl:       runtime.NewPipeline(moduleName, moduleVersion, plOpts, &o.ClientOptions),
+		pl:       cl.Pipeline(),
+		tracer:   cl.Tracer(),
 		version:  o.ServiceVersion,
 		validate: o.TokenValidation,
 	}
@@ -354,4 +364,10 @@ func hasKid(signers []Signer, kid string) bool {
 		}
 	}
 	return false
+}
+
+// startSpan opens the span of one client method ("Client.AttestSGXEnclave");
+// the returned function ends it with the method's error.
+func (b *base) startSpan(ctx context.Context, name string) (context.Context, func(error)) {
+	return runtime.StartSpan(ctx, name, b.tracer, nil)
 }

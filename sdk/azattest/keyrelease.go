@@ -509,7 +509,9 @@ type ValidateTokenResponse struct {
 // own calls: unsecured tokens are refused. It returns an error wrapping
 // [ErrMalformedToken], a *[TokenValidationError], or the error fetching the
 // keys.
-func (c *Client) ValidateToken(ctx context.Context, token string, options *ValidateTokenOptions) (ValidateTokenResponse, error) {
+func (c *Client) ValidateToken(ctx context.Context, token string, options *ValidateTokenOptions) (_ ValidateTokenResponse, err error) {
+	ctx, endSpan := c.b.startSpan(ctx, "Client.ValidateToken")
+	defer func() { endSpan(err) }()
 	tok, err := ParseToken(token)
 	if err != nil {
 		return ValidateTokenResponse{}, err

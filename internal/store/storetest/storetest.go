@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UnknownInstance", testUnknownInstance},
 		{"ManagementReplay", testManagementReplay},
 		{"ReleaseKeys", testReleaseKeys},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
