@@ -206,12 +206,20 @@ func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Veri
 	if req.Nonce != nil {
 		out["nonce"] = *req.Nonce
 	}
-	return p.Tokens.Issue(out, token.Options{
+	tok, err := p.Tokens.Issue(out, token.Options{
 		Unsecured: req.DraftPolicy != nil,
 		Lifetime:  ver.Token.Lifetime,
 		X5C:       ver.Token.X5C,
 		X5T:       ver.Token.X5T,
 	})
+	if err != nil || ver.Seal == nil {
+		return tok, err
+	}
+	sealed, err := ver.Seal(tok)
+	if err != nil {
+		return "", maaerr.Wrap(err, maaerr.Internal, "sealing the %s token failed", req.Type)
+	}
+	return sealed, nil
 }
 
 // IncomingClaims returns the claims a policy sees for verified evidence and
