@@ -128,8 +128,10 @@ func TestDecodeGarbage(t *testing.T) {
 		"no isolation":  {mut(func(m map[string]any) { delete(m, "IsolationInfo") }), "IsolationInfo"},
 		"iso type":      {mut(func(m map[string]any) { m["IsolationInfo"] = map[string]any{"Type": "Vbs"} }), `"Vbs"`},
 		"no evidence":   {mut(func(m map[string]any) { m["IsolationInfo"] = map[string]any{"Type": "SevSnp"} }), "Evidence"},
-		"no proof":      {mut(func(m map[string]any) { m["IsolationInfo"] = map[string]any{"Type": "Tdx", "Evidence": map[string]any{"RunTimeData": "AA=="}} }), "Proof"},
-		"oversized":     {make([]byte, MaxInfoBytes+1), "more than"},
+		"no proof": {mut(func(m map[string]any) {
+			m["IsolationInfo"] = map[string]any{"Type": "Tdx", "Evidence": map[string]any{"RunTimeData": "AA=="}}
+		}), "Proof"},
+		"oversized": {make([]byte, MaxInfoBytes+1), "more than"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -156,7 +158,9 @@ func TestVerifyGarbageLayers(t *testing.T) {
 		{"EncKeyCertifyInfo", func(i *AttestationInfo) { i.TPM.EncKeyCertifyInfo = []byte("garbage") }, maaerr.InvalidParameter, "EncKeyCertifyInfo"},
 		{"EncKeyCertifyInfoSignature", func(i *AttestationInfo) { i.TPM.EncKeyCertifyInfoSignature = []byte("garbage") }, maaerr.InvalidQuote, "EncKeyCertifyInfoSignature"},
 		{"AikCert", func(i *AttestationInfo) { i.TPM.AikCert = []byte("garbage") }, maaerr.InvalidParameter, "AikCert"},
-		{"SNP proof", func(i *AttestationInfo) { i.Isolation = Isolation{Type: SevSnp, Proof: []byte("garbage"), RunTimeData: []byte("{}")} }, maaerr.InvalidParameter, "Proof"},
+		{"SNP proof", func(i *AttestationInfo) {
+			i.Isolation = Isolation{Type: SevSnp, Proof: []byte("garbage"), RunTimeData: []byte("{}")}
+		}, maaerr.InvalidParameter, "Proof"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info, err := DecodeAttestationInfo(raw)

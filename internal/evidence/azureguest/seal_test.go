@@ -169,7 +169,7 @@ func TestUnsealErrors(t *testing.T) {
 	for name, in := range map[string]string{
 		"not base64": "!!!", "not json": base64.RawURLEncoding.EncodeToString([]byte("[1]")),
 		"duplicate": base64.RawURLEncoding.EncodeToString([]byte(`{"Jwt":"a","Jwt":"b"}`)),
-		"mode": enc(cbc), "iv": enc(shortIV), "empty": enc(sealedToken{}),
+		"mode":      enc(cbc), "iv": enc(shortIV), "empty": enc(sealedToken{}),
 	} {
 		if _, err := Unseal(in, k); !errors.Is(err, ErrSealed) {
 			t.Errorf("%s: got %v, want ErrSealed", name, err)

@@ -159,13 +159,21 @@ func TestSimulatorEncKeyRefused(t *testing.T) {
 		cause error
 		text  string
 	}{
-		{"sign attribute", func(p []byte) tpm2.TPMTPublic { t := EncKeyTemplate(p); t.ObjectAttributes.SignEncrypt = true; return t }, tpm.ErrKeyAttributes, "without sign"},
+		{"sign attribute", func(p []byte) tpm2.TPMTPublic {
+			t := EncKeyTemplate(p)
+			t.ObjectAttributes.SignEncrypt = true
+			return t
+		}, tpm.ErrKeyAttributes, "without sign"},
 		{"no PCR policy", func([]byte) tpm2.TPMTPublic { return EncKeyTemplate(nil) }, tpm.ErrKeyPolicy, "authPolicy"},
 		{"policy over other PCRs", func([]byte) tpm2.TPMTPublic {
 			other, _ := tpm.PolicyPCRDigest(tpm2.TPMAlgSHA256, []int{0}, map[int][]byte{0: make([]byte, 32)})
 			return EncKeyTemplate(other)
 		}, tpm.ErrKeyPolicy, "PolicyPCR over the quoted PCRs"},
-		{"userWithAuth", func(p []byte) tpm2.TPMTPublic { t := EncKeyTemplate(p); t.ObjectAttributes.UserWithAuth = true; return t }, tpm.ErrKeyAttributes, "userWithAuth"},
+		{"userWithAuth", func(p []byte) tpm2.TPMTPublic {
+			t := EncKeyTemplate(p)
+			t.ObjectAttributes.UserWithAuth = true
+			return t
+		}, tpm.ErrKeyAttributes, "userWithAuth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := f.collect(t, func(in *ClientInput) { in.EncKeyTemplate = tc.tmpl })
