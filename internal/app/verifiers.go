@@ -13,6 +13,7 @@ import (
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/collateral/amd"
 	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/dcap"
@@ -121,6 +122,19 @@ func azureGuestVerifier(d VerifierDeps, snp, tdxv evidence.Verifier) (*azuregues
 		for _, der := range ders {
 			c, _ := x509.ParseCertificate(der)
 			o.AKRoots = append(o.AKRoots, c)
+		}
+	}
+	if d.Config.Dev {
+		// As for /attest/Tpm: a --dev server trusts the public development
+		// AIK CA, so `maat attest azureguest --simulator` validates as a
+		// Trusted Launch guest; tokens name it in x-maat-azurevm-akcert-root.
+		root, err := devaik.Root()
+		if err != nil {
+			return nil, err
+		}
+		o.AKRoots = append(o.AKRoots, root)
+		if d.Log != nil {
+			d.Log.Warn("DEVELOPMENT AIK CA: AzureGuest AK certificates issued by the public development CA are trusted", "ca", root.Subject.CommonName)
 		}
 	}
 	return azureguest.New(o), nil

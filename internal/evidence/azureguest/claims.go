@@ -18,6 +18,7 @@ const (
 	ClaimSecureBoot      = "secureboot"
 	ClaimVMID            = "x-ms-azurevm-vmid"
 	ClaimAKCertValidated = "x-maat-azurevm-akcert-validated"
+	ClaimAKCertRoot      = "x-maat-azurevm-akcert-root"
 	ClaimIsolationType   = "x-maat-azurevm-isolation-type"
 
 	// EncKeyKid is the kid of the EncKey JWK in x-ms-runtime.
@@ -163,6 +164,9 @@ func (r *Result) Claims() (map[string]any, error) {
 		"x-ms-azurevm-is-windows":      strings.EqualFold(info.OSType, "Windows"),
 		ClaimAKCertValidated:           r.AKCertValidated,
 		ClaimIsolationType:             string(info.Isolation.Type),
+	}
+	if r.AKCertValidated {
+		c[ClaimAKCertRoot] = r.AKCertRoot
 	}
 	for k, v := range bootClaims(r.Events) {
 		c[k] = v

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/maat-attest/maat/sdk/azattest"
 )
 
 var (
@@ -180,5 +182,22 @@ func TestUnsealErrors(t *testing.T) {
 	padded := base64.URLEncoding.EncodeToString(body)
 	if got, err := Unseal(padded, k); err != nil || got != jwt {
 		t.Fatalf("padded outer token: %v", err)
+	}
+}
+
+// The SDK's unsealing (sdk/azattest, a separate module with its own code)
+// reads what Seal writes.
+func TestSealSDKUnseal(t *testing.T) {
+	k := mustKey(t)
+	sealed, err := Seal(jwt, &k.PublicKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := azattest.UnsealAzureGuestToken(sealed, k)
+	if err != nil || got != jwt {
+		t.Fatalf("SDK unseal: %q %v", got, err)
+	}
+	if _, err := azattest.UnsealAzureGuestToken("e30", k); !errors.Is(err, azattest.ErrSealedToken) {
+		t.Fatalf("SDK on {}: %v", err)
 	}
 }

@@ -83,8 +83,10 @@ type Result struct {
 	Quote  *tpm.GuestQuote
 	Events []tpm.Event
 	EncKey *rsa.PublicKey
-	// AKCertValidated: AikCert holds AikPub and chains to a configured root.
+	// AKCertValidated: AikCert holds AikPub and chains to a configured root,
+	// AKCertRoot (that root's subject common name).
 	AKCertValidated bool
+	AKCertRoot      string
 	// Isolation is nil for TrustedLaunch.
 	Isolation *IsolationResult
 }
@@ -204,23 +206,27 @@ func (v *Verifier) VerifyIsolation(ctx context.Context, iso Isolation, ak crypto
 
 // checkAKCert parses AikCert, requires its key to be AikPub, and reports
 // whether it chains to a configured root at the verification time.
-func (v *Verifier) checkAKCert(der []byte, ak crypto.PublicKey) (bool, error) {
+func (v *Verifier) checkAKCert(der []byte, ak crypto.PublicKey) (string, bool, error) {
 	if len(der) == 0 {
-		return false, nil
+		return "", false, nil
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		return false, maaerr.Wrap(errors.Join(ErrMalformed, err), maaerr.InvalidParameter, "TpmInfo.AikCert is not a DER X.509 certificate: %v", err)
+		return "", false, maaerr.Wrap(errors.Join(ErrMalformed, err), maaerr.InvalidParameter, "TpmInfo.AikCert is not a DER X.509 certificate: %v", err)
 	}
 	k, ok := c.PublicKey.(*rsa.PublicKey)
 	if !ok || !k.Equal(ak) {
-		return false, maaerr.Wrap(ErrAKCert, maaerr.InvalidQuote, "TpmInfo.AikCert (subject %q) certifies another key than TpmInfo.AikPub.", c.Subject.String())
+		return "", false, maaerr.Wrap(ErrAKCert, maaerr.InvalidQuote, "TpmInfo.AikCert (subject %q) certifies another key than TpmInfo.AikPub.", c.Subject.String())
 	}
 	if v.nroots == 0 {
-		return false, nil
+		return "", false, nil
 	}
-	_, err = c.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: v.inter, CurrentTime: v.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	return err == nil, nil
+	chains, err := c.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: v.inter, CurrentTime: v.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil || len(chains) == 0 {
+		return "", false, nil
+	}
+	chain := chains[0]
+	return chain[len(chain)-1].Subject.CommonName, true, nil
 }
 
 // VerifyInfo verifies a decoded AttestationInfo: the vTPM (VerifyTPM), the
@@ -242,7 +248,7 @@ func (v *Verifier) VerifyInfo(ctx context.Context, info *AttestationInfo, cfg ev
 			return nil, err
 		}
 	}
-	if res.AKCertValidated, err = v.checkAKCert(info.TPM.AikCert, akKey); err != nil {
+	if res.AKCertRoot, res.AKCertValidated, err = v.checkAKCert(info.TPM.AikCert, akKey); err != nil {
 		return nil, err
 	}
 	if info.Isolation.Type == TrustedLaunch && !res.AKCertValidated {
