@@ -24,7 +24,7 @@ import (
 // built-in TPM simulator as a Trusted Launch guest.
 func newAttestAzureGuestCommand() *cobra.Command {
 	var conn clientConn
-	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output string
+	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output, saveInfo string
 	var payload []string
 	var useSim bool
 	cmd := &cobra.Command{
@@ -115,6 +115,11 @@ x-maat-azurevm-akcert-root). Built in only with ` + "`-tags simulator`" + `.`,
 				return err
 			}
 			defer tpm2.FlushContext{FlushHandle: ev.EncKey.Handle}.Execute(tp)
+			if saveInfo != "" {
+				if err := os.WriteFile(saveInfo, ev.AttestationInfo, 0o600); err != nil {
+					return fmt.Errorf("--save-info: %w", err)
+				}
+			}
 			if !cmd.Flags().Changed("api-version") {
 				conn.apiVersion = string(azattest.ServiceVersion2025_06_01)
 			}
@@ -140,6 +145,7 @@ x-maat-azurevm-akcert-root). Built in only with ` + "`-tags simulator`" + `.`,
 	f.StringVar(&isolation, "isolation", "auto", "auto (from the HCL report), SevSnp, Tdx or TrustedLaunch")
 	f.StringVar(&vcekFile, "vcek-chain", "", "SEV-SNP: PEM chain VCEK, ASK, ARK of this VM's chip")
 	f.StringVar(&tdQuoteFile, "td-quote", "", "TDX: the TD quote of the HCL report's TDREPORT")
+	f.StringVar(&saveInfo, "save-info", "", "also write the AttestationInfo JSON sent to this file (for maat bench attest --type azureguest)")
 	f.StringSliceVar(&payload, "payload", nil, "client payload key=value, echoed in x-ms-runtime.client-payload (repeatable)")
 	return cmd
 }
