@@ -70,7 +70,7 @@ func verifyAKSignature(ak *tpm2.TPMTPublic, key crypto.PublicKey, msg, sig []byt
 	}
 	s, err := ParseSignature(sig)
 	if err != nil {
-		return fmt.Errorf("the signature is neither a raw %s signature nor a TPMT_SIGNATURE: %w", "RSA", err)
+		return fmt.Errorf("the signature is neither a raw RSA signature of the AK's size nor a TPMT_SIGNATURE: %w", err)
 	}
 	_, err = verifyTPMSignature(key, s, msg)
 	return err
