@@ -222,3 +222,24 @@ func TestRuntimeClaimsErrors(t *testing.T) {
 		}
 	}
 }
+
+// The hash type is not sent in AzureGuest: BoundHash finds SHA-384 and
+// SHA-512 bindings as well, and only the matching one.
+func TestBoundHashTypes(t *testing.T) {
+	claims := []byte(`{"keys":[]}`)
+	for _, h := range HashTypes() {
+		rd := make([]byte, 64)
+		copy(rd, h.Sum(claims))
+		got, ok := BoundHash(claims, rd)
+		if !ok || got != h {
+			t.Fatalf("%v: BoundHash = %v %v", h, got, ok)
+		}
+		rd[len(h.Sum(nil))-1] ^= 1
+		if _, ok := BoundHash(claims, rd); ok {
+			t.Fatalf("%v: a changed last digest byte still binds", h)
+		}
+	}
+	if ClaimsBound(claims, HashType(9), make([]byte, 64)) || ClaimsBound(claims, HashSHA512, make([]byte, 32)) {
+		t.Fatal("unknown hash type or short report data bound")
+	}
+}
