@@ -13,7 +13,9 @@ import (
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/collateral/amd"
 	"github.com/maat-attest/maat/internal/config"
+	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence"
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/dcap"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sevsnp"
@@ -101,10 +103,47 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		return nil, err
 	}
 	vs[evidence.SevSnpVm] = snpv
+	agv, err := azureGuestVerifier(d, snpv, vs[evidence.TdxVm])
+	if err != nil {
+		return nil, err
+	}
+	vs[evidence.AzureGuest] = agv
 	if d.Simulated != nil {
 		return withSimulated(vs, d.Simulated, d.Now, accept, d.Log)
 	}
 	return vs, nil
+}
+
+// azureGuestVerifier is the AzureGuest verifier: the SevSnpVm and TdxVm
+// verifiers for the isolation evidence and the configured Azure vTPM AK
+// roots.
+func azureGuestVerifier(d VerifierDeps, snp, tdxv evidence.Verifier) (*azureguest.Verifier, error) {
+	o := azureguest.DefaultOptions()
+	o.SNP, o.TDX, o.Now = snp, tdxv, d.Now
+	if len(d.Config.AzureVTPMAKRoots) > 0 {
+		ders, err := loadCertificates(d.Config.AzureVTPMAKRoots)
+		if err != nil {
+			return nil, fmt.Errorf("azure-vtpm-ak-roots: %w", err)
+		}
+		for _, der := range ders {
+			c, _ := x509.ParseCertificate(der)
+			o.AKRoots = append(o.AKRoots, c)
+		}
+	}
+	if d.Config.Dev {
+		// As for /attest/Tpm: a --dev server trusts the public development
+		// AIK CA, so `maat attest azureguest --simulator` validates as a
+		// Trusted Launch guest; tokens name it in x-maat-azurevm-akcert-root.
+		root, err := devaik.Root()
+		if err != nil {
+			return nil, err
+		}
+		o.AKRoots = append(o.AKRoots, root)
+		if d.Log != nil {
+			d.Log.Warn("DEVELOPMENT AIK CA: AzureGuest AK certificates issued by the public development CA are trusted", "ca", root.Subject.CommonName)
+		}
+	}
+	return azureguest.New(o), nil
 }
 
 // sevsnpVerifier is the SevSnpVm verifier: AMD's embedded roots, the

@@ -220,7 +220,14 @@ func (p *Pipeline) appraise(ctx context.Context, req Request, ver *evidence.Veri
 		X5T:       ver.Token.X5T,
 	})
 	end(err)
-	return tok, err
+	if err != nil || ver.Seal == nil {
+		return tok, err
+	}
+	sealed, err := ver.Seal(tok)
+	if err != nil {
+		return "", maaerr.Wrap(err, maaerr.Internal, "sealing the %s token failed", req.Type)
+	}
+	return sealed, nil
 }
 
 // IncomingClaims returns the claims a policy sees for verified evidence and

@@ -68,8 +68,12 @@ func newBenchCommand() *cobra.Command {
 				o.Type = "SevSnpVm"
 			case "tdx":
 				o.Type = "TdxVm"
+			case "azureguest":
+				// The AttestationInfo JSON (maat attest azureguest --save-info);
+				// the server answers replays of it, sealed to the same EncKey.
+				o.Type = "AzureGuest"
 			default:
-				return fmt.Errorf("--type must be sgx, openenclave, sevsnp or tdx, not %q", typ)
+				return fmt.Errorf("--type must be sgx, openenclave, sevsnp, tdx or azureguest, not %q", typ)
 			}
 			var cpu0 time.Duration
 			if serverPID > 0 {
@@ -150,7 +154,7 @@ func newBenchCommand() *cobra.Command {
 	f.StringVar(&o.Endpoint, "endpoint", "", "endpoint base URL, e.g. https://localhost:8443")
 	f.StringVar(&evidence, "evidence", "", "evidence file (raw, hex, base64 or base64url): SGX quote or OE report")
 	f.StringVar(&runtime, "runtime-data", "", "runtime data file, sent as Binary")
-	f.StringVar(&typ, "type", "openenclave", "sgx, openenclave, sevsnp (evidence: the SevSnpVm report JSON) or tdx")
+	f.StringVar(&typ, "type", "openenclave", "sgx, openenclave, sevsnp (evidence: the SevSnpVm report JSON), tdx, or azureguest (evidence: the AttestationInfo JSON from maat attest azureguest --save-info)")
 	f.IntVar(&o.Concurrency, "concurrency", 4, "concurrent requests")
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to drive load")
 	f.Float64Var(&o.Rate, "rate", 0, "cap the offered load at this many requests per second (0: as fast as possible)")

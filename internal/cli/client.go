@@ -211,6 +211,7 @@ bearer token (--bearer-token or ` + clientEnvBearerToken + `) is sent if given.`
 		cmd.AddCommand(newAttestKindCommand(k.name, k.short, k.typ))
 	}
 	cmd.AddCommand(newAttestTPMCommand())
+	cmd.AddCommand(newAttestAzureGuestCommand())
 	return cmd
 }
 

@@ -75,7 +75,7 @@ func (c *evidenceCommon) sevsnpEvidence(ev []byte) ([]byte, error) {
 }
 
 func (c *evidenceCommon) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote), openenclave (OE report or OE evidence), sevsnp (the SevSnpVm report JSON {SnpReport, VcekCertChain}, or a raw 1184-byte report with --chain), tdx (a TD quote), or tpm (inspect only: a /attest/Tpm Request message)")
+	cmd.Flags().StringVar(&c.typ, "type", "sgx", "evidence type: sgx (raw SGX quote), openenclave (OE report or OE evidence), sevsnp (the SevSnpVm report JSON {SnpReport, VcekCertChain}, or a raw 1184-byte report with --chain), tdx (a TD quote), tpm (inspect only: a /attest/Tpm Request message), or hcl (inspect only: an Azure HCL report, vTPM NV 0x01400001)")
 	cmd.Flags().StringVar(&c.chain, "chain", "", "sevsnp: PEM VCEK/VLEK chain (VCEK, ASK, ARK) for a raw report given to --evidence")
 	cmd.Flags().StringVar(&c.evidence, "evidence", "", "evidence file: raw bytes, hex, base64 or base64url (detected)")
 	_ = cmd.MarkFlagRequired("evidence")
@@ -96,12 +96,16 @@ func newEvidenceInspectCommand() *cobra.Command {
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if c.typ == "tpm" {
+			if c.typ == "tpm" || c.typ == "hcl" {
 				ev, err := evidenceReadFile(c.evidence, true)
 				if err != nil {
 					return err
 				}
-				out, err := evidenceInspectTPM(ev)
+				inspect := evidenceInspectTPM
+				if c.typ == "hcl" {
+					inspect = evidenceInspectHCL
+				}
+				out, err := inspect(ev)
 				if err != nil {
 					return err
 				}

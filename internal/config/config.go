@@ -78,6 +78,7 @@ type Config struct {
 	AllowManagementReplay bool
 	TPMContextKey         string   // file with the 32-byte key sealing TPM service contexts ("" = derived from the signing keys)
 	TPMAIKRoots           []string // PEM files: roots AIK certificates must chain to
+	AzureVTPMAKRoots      []string // PEM files: Azure vTPM AK certificate roots (AzureGuest)
 
 	// SEV-SNP (SevSnpVm).
 	SevSnpFetch           bool     // fetch missing VCEKs and AMD CRLs on the request path
@@ -194,6 +195,7 @@ var options = []option{
 	{"policy-management-allow-chained-signers", "Isolated mode: also accept policy and certificate JWS signed by a certificate that chains to a policy-management certificate (reported in responses)", kBool, func(c *Config) any { return &c.AllowChainedSigners }},
 	{"tpm-context-key-file", "file with a 32-byte key (hex/base64) sealing TPM service contexts, shared by replicas (default: derived from the instance's signing keys)", kString, func(c *Config) any { return &c.TPMContextKey }},
 	{"tpm-aik-root", "PEM file of a root AIK certificates must chain to (TPM attestation; repeatable)", kList, func(c *Config) any { return &c.TPMAIKRoots }},
+	{"azure-vtpm-ak-roots", "PEM file of Azure vTPM AK certificate roots (AzureGuest: required for Trusted Launch guests, reported for confidential VMs; repeatable)", kList, func(c *Config) any { return &c.AzureVTPMAKRoots }},
 	{"sevsnp-fetch", "fetch VCEKs missing from the evidence and AMD CRLs from AMD KDS (or sevsnp-thim-url) on the request path; off, only the cache and collateral-dir/snp are used", kBool, func(c *Config) any { return &c.SevSnpFetch }},
 	{"sevsnp-kds-url", "AMD Key Distribution Service base URL (default https://kdsintf.amd.com)", kString, func(c *Config) any { return &c.SevSnpKDSURL }},
 	{"sevsnp-thim-url", "Azure certificate cache base URL tried before KDS (for example https://global.acccache.azure.net)", kString, func(c *Config) any { return &c.SevSnpTHIMURL }},

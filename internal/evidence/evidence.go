@@ -143,6 +143,11 @@ type Verified struct {
 	// Token adjusts the token the pipeline issues.
 	Token TokenOptions
 
+	// Seal, when set, turns the issued token into the response's token
+	// string (AzureGuest seals it to the guest's TPM EncKey). Its error is
+	// the pipeline's (an internal error). Nil: the token is returned as is.
+	Seal func(token string) (string, error)
+
 	// Detail is the verifier's own result (for example *sgx.Result), for
 	// diagnostics such as `maat evidence verify`. The pipeline ignores it:
 	// nothing in it reaches a policy or a token.

@@ -88,6 +88,8 @@ var types = map[evidence.Type]typeInfo{
 	// MAA's TdxVm claims_supported has not been recorded: none are added.
 	evidence.TdxVm:    {member: "quote"},
 	evidence.SevSnpVm: {member: "report", claims: sevsnpClaims},
+	// AzureGuest answers with a sealed token; the member is matched in any case.
+	evidence.AzureGuest: {member: "AttestationInfo"},
 }
 
 // sevsnpClaims are MAA's SevSnpVm claims (internal/evidence/sevsnp).

@@ -38,7 +38,7 @@ import (
 // Concurrency and Duration are required.
 type Options struct {
 	Endpoint    string // e.g. https://localhost:8443
-	Type        string // "SgxEnclave", "OpenEnclave", "SevSnpVm" or "TdxVm"
+	Type        string // "SgxEnclave", "OpenEnclave", "SevSnpVm", "TdxVm" or "AzureGuest" (Evidence: the AttestationInfo JSON)
 	APIVersion  string // default 2022-08-01
 	Evidence    []byte
 	RuntimeData []byte // optional, sent as Binary
@@ -95,8 +95,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	// The evidence member of each single-shot type (httpapi's table).
 	field := "quote"
-	if o.Type == "OpenEnclave" || o.Type == "SevSnpVm" {
+	switch o.Type {
+	case "OpenEnclave", "SevSnpVm":
 		field = "report"
+	case "AzureGuest":
+		field = "AttestationInfo"
 	}
 	req := map[string]any{field: jose.B64.EncodeToString(o.Evidence)}
 	if o.RuntimeData != nil {

@@ -47,9 +47,22 @@ const defaultTDXPolicy = defaultCVMPolicy
 // policy.
 const DefaultTDXPolicyHash = "NV1ac05uHVG8H7jncd14tq1VD6ijcYY6Xsnf6cZ8ijU"
 
+// defaultAzureGuestPolicy is Maat's default for AzureGuest (decision D7 of
+// the CVM contract, inferred from MAA refusing guests without secure boot):
+// permit only when the TCG log shows secure boot on, issue nothing. MAA's
+// own text is not public (its hash is MAAAzureGuestDefaultPolicyHash on
+// every shared-instance token 2022–2025), so x-ms-policy-hash differs:
+// relying parties that pin MAA's hash must re-pin for Maat.
+const defaultAzureGuestPolicy = `version= 1.0;authorizationrules{c:[type=="secureboot", value==true] => permit();};issuancerules{};`
+
+// MAAAzureGuestDefaultPolicyHash is the x-ms-policy-hash MAA reports for its
+// (unpublished) default AzureGuest policy.
+const MAAAzureGuestDefaultPolicyHash = "wm9mHlvTU82e8UqoOy1Yj1FBRSNkfe99-69IYDq9eWs"
+
 // Default returns the default policy text for an attestation type (matched
 // case-insensitively) and true: MAA's own for SgxEnclave and OpenEnclave,
-// Maat's permit-all for SevSnpVm and TdxVm. For any other type (Tpm, which
+// Maat's permit-all for SevSnpVm and TdxVm, secure-boot-required for
+// AzureGuest. For any other type (Tpm, which
 // MAA refuses to attest until a policy is set, and types whose default is
 // not decided) it returns "" and false.
 func Default(attestationType string) (text string, ok bool) {
@@ -60,6 +73,8 @@ func Default(attestationType string) (text string, ok bool) {
 		return defaultCVMPolicy, true
 	case "tdxvm":
 		return defaultTDXPolicy, true
+	case "azureguest":
+		return defaultAzureGuestPolicy, true
 	}
 	return "", false
 }
@@ -75,8 +90,9 @@ func mustParse(text string) func() *Policy {
 }
 
 var parsedDefaults = map[string]func() *Policy{
-	defaultSGXPolicy: mustParse(defaultSGXPolicy),
-	defaultCVMPolicy: mustParse(defaultCVMPolicy),
+	defaultSGXPolicy:        mustParse(defaultSGXPolicy),
+	defaultCVMPolicy:        mustParse(defaultCVMPolicy),
+	defaultAzureGuestPolicy: mustParse(defaultAzureGuestPolicy),
 }
 
 // ParsedDefault is Default, parsed once and shared (a *Policy is immutable

@@ -2,6 +2,7 @@ package azattest
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -274,20 +275,33 @@ func (c *Client) AttestTPM(ctx context.Context, data []byte, options *AttestTPMO
 }
 
 // AttestAzureGuestOptions are the optional parameters of [Client.AttestAzureGuest].
-type AttestAzureGuestOptions struct{}
+type AttestAzureGuestOptions struct {
+	// Decrypter, when set, unseals the answer with the EncKey the guest
+	// sent (a TPM-backed crypto.Decrypter, or an *rsa.PrivateKey) and
+	// validates the token inside: Result is then set.
+	Decrypter crypto.Decrypter
+	// TokenValidation overrides the client's TokenValidation for the
+	// unsealed token.
+	TokenValidation *TokenValidationOptions
+}
 
 // AttestAzureGuestResponse is the result of [Client.AttestAzureGuest].
 type AttestAzureGuestResponse struct {
-	// Token is the service's "sealed" token, raw: it is not parsed or
-	// validated by this call.
+	// Token is the service's "sealed" token, raw.
 	Token string
+	// Result is the unsealed, validated token's claims; nil without
+	// AttestAzureGuestOptions.Decrypter.
+	Result *AttestationResult
 }
 
 // AttestAzureGuest sends Azure guest attestation info (POST
 // /attest/AzureGuest) as produced by the guest attestation library, raw, and
-// returns the raw sealed token. Needs ServiceVersion 2025-06-01.
+// returns the raw sealed token; with options.Decrypter it also unseals it
+// (UnsealAzureGuestToken) and validates the token inside. Needs
+// ServiceVersion 2025-06-01.
 //
-// It returns a *azcore.ResponseError if the service rejects the request.
+// It returns a *azcore.ResponseError if the service rejects the request,
+// and the unsealing or validation error.
 func (c *Client) AttestAzureGuest(ctx context.Context, attestationInfo string, options *AttestAzureGuestOptions) (_ AttestAzureGuestResponse, err error) {
 	ctx, endSpan := c.b.startSpan(ctx, "Client.AttestAzureGuest")
 	defer func() { endSpan(err) }()
@@ -306,7 +320,20 @@ func (c *Client) AttestAzureGuest(ctx context.Context, attestationInfo string, o
 	if err := json.Unmarshal(body, &resp); err != nil {
 		return AttestAzureGuestResponse{}, fmt.Errorf("azattest: AzureGuest response: %w", err)
 	}
-	return AttestAzureGuestResponse{Token: resp.Token}, nil
+	out := AttestAzureGuestResponse{Token: resp.Token}
+	if options == nil || options.Decrypter == nil {
+		return out, nil
+	}
+	jwt, err := UnsealAzureGuestToken(resp.Token, options.Decrypter)
+	if err != nil {
+		return out, err
+	}
+	v, err := c.ValidateToken(ctx, jwt, &ValidateTokenOptions{Validation: options.TokenValidation})
+	if err != nil {
+		return out, err
+	}
+	out.Result = &v.AttestationResult
+	return out, nil
 }
 
 // GetSignersOptions are the optional parameters of [Client.GetSigners].

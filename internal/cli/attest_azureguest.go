@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+	"github.com/spf13/cobra"
+
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
+	"github.com/maat-attest/maat/internal/evidence/hcl"
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/sdk/azattest"
+)
+
+// newAttestAzureGuestCommand runs Azure guest attestation (/attest/AzureGuest)
+// from an Azure confidential or Trusted Launch VM's vTPM, or from the
+// built-in TPM simulator as a Trusted Launch guest.
+func newAttestAzureGuestCommand() *cobra.Command {
+	var conn clientConn
+	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output, saveInfo string
+	var payload []string
+	var useSim bool
+	cmd := &cobra.Command{
+		Use:   "azureguest",
+		Short: "Attest an Azure confidential or Trusted Launch VM (/attest/AzureGuest) from its vTPM or the simulator",
+		Long: `Run Azure guest attestation against an endpoint (MAA or Maat), as Microsoft's
+guest-attestation library does: read the vTPM's AK (0x81000003), its certificate
+(NV 0x01C101D0) and the HCL report (NV 0x01400001), create an ephemeral EncKey
+under PolicyPCR of the quoted PCRs, certify it with the AK, quote the PCRs
+(SHA-256 bank), send the TCG log, then unseal the answer with the EncKey in the
+TPM and print the claims of the token after validating it against the
+endpoint's /certs.
+
+On a confidential VM the HCL report names the isolation type. SEV-SNP needs the
+VCEK chain (--vcek-chain, PEM: VCEK, ASK, ARK, e.g. from Azure's THIM cache);
+TDX needs the TD quote of the HCL report (--td-quote, from the VM's quote
+provider). Without an HCL report the VM is attested as Trusted Launch, whose AK
+certificate must chain to the server's azure-vtpm-ak-roots.
+
+--simulator uses the in-process TPM 2.0 simulator as a Trusted Launch guest that
+boots a synthetic UEFI log (Secure Boot on); its AK is certified by Maat's
+development AIK CA, which only ` + "`maat serve --dev`" + ` trusts (the token says
+x-maat-azurevm-akcert-root). Built in only with ` + "`-tags simulator`" + `.`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			pcrs, err := parsePCRList(pcrList)
+			if err != nil {
+				return err
+			}
+			in := azureguest.ClientInput{PCRs: pcrs, OSType: "Linux", OSDistro: "Linux", OSBuild: "NotApplication",
+				ClientPayload: map[string]string{}}
+			for _, kv := range payload {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--payload %q: want key=value", kv)
+				}
+				in.ClientPayload[k] = v
+			}
+			var tp transport.TPM
+			if useSim {
+				sim, err := openSimulator()
+				if err != nil {
+					return fmt.Errorf("TPM simulator: %w", err)
+				}
+				defer sim.Close()
+				tp = transport.FromReadWriter(sim)
+				boot := tpm.SimulatedBootLog(100)
+				if err := boot.ExtendPCRs(tp); err != nil {
+					return err
+				}
+				in.TCGLog = boot.Bytes()
+				ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+				if err != nil {
+					return err
+				}
+				defer tpm2.FlushContext{FlushHandle: ak.Handle}.Execute(tp)
+				in.AK = ak
+				if in.AKCert, err = certifySimulatedAIK(akPub); err != nil {
+					return err
+				}
+				in.Isolation = azureguest.Isolation{Type: azureguest.TrustedLaunch}
+			} else {
+				dev, err := linuxtpm.Open(device)
+				if err != nil {
+					return fmt.Errorf("TPM device %s: %w", device, err)
+				}
+				defer dev.Close()
+				tp = dev
+				if in.TCGLog, err = readFile(nil, logFile, 16<<20); err != nil {
+					return fmt.Errorf("TCG log: %w", err)
+				}
+				akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(azureguest.AzureAKHandle)}.Execute(tp)
+				if err != nil {
+					return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", azureguest.AzureAKHandle, err)
+				}
+				in.AK = tpm2.AuthHandle{Handle: tpm2.TPMHandle(azureguest.AzureAKHandle), Name: akName.Name, Auth: tpm2.PasswordAuth(nil)}
+				in.AKCert, _ = readNV(tp, azureguest.AzureAKCertIndex)
+				if in.Isolation, err = guestIsolation(tp, isolation, vcekFile, tdQuoteFile); err != nil {
+					return err
+				}
+			}
+			ev, err := azureguest.Collect(tp, in)
+			if err != nil {
+				return err
+			}
+			defer tpm2.FlushContext{FlushHandle: ev.EncKey.Handle}.Execute(tp)
+			if saveInfo != "" {
+				if err := os.WriteFile(saveInfo, ev.AttestationInfo, 0o600); err != nil {
+					return fmt.Errorf("--save-info: %w", err)
+				}
+			}
+			if !cmd.Flags().Changed("api-version") {
+				conn.apiVersion = string(azattest.ServiceVersion2025_06_01)
+			}
+			client, err := conn.client(cmd)
+			if err != nil {
+				return err
+			}
+			dec := azureguest.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
+			res, err := client.AttestAzureGuest(cmd.Context(), base64.RawURLEncoding.EncodeToString(ev.AttestationInfo), &azattest.AttestAzureGuestOptions{Decrypter: dec})
+			if err != nil {
+				return err
+			}
+			return printAttestResult(cmd, output, res.Result.Token, res.Result.RawClaims)
+		},
+	}
+	conn.addFlags(cmd, false)
+	addOutputFlag(cmd, &output)
+	f := cmd.Flags()
+	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device (the VM's vTPM)")
+	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator as a Trusted Launch guest")
+	f.StringVar(&pcrList, "pcrs", "0-7", "PCRs to quote (Azure's Linux clients quote 0-7; Windows adds 11-14)")
+	f.StringVar(&logFile, "log", defaultEventLog, "TCG event log (device only)")
+	f.StringVar(&isolation, "isolation", "auto", "auto (from the HCL report), SevSnp, Tdx or TrustedLaunch")
+	f.StringVar(&vcekFile, "vcek-chain", "", "SEV-SNP: PEM chain VCEK, ASK, ARK of this VM's chip")
+	f.StringVar(&tdQuoteFile, "td-quote", "", "TDX: the TD quote of the HCL report's TDREPORT")
+	f.StringVar(&saveInfo, "save-info", "", "also write the AttestationInfo JSON sent to this file (for maat bench attest --type azureguest)")
+	f.StringSliceVar(&payload, "payload", nil, "client payload key=value, echoed in x-ms-runtime.client-payload (repeatable)")
+	return cmd
+}
+
+// guestIsolation reads the HCL report and builds the isolation evidence.
+func guestIsolation(tp transport.TPM, kind, vcekFile, tdQuoteFile string) (azureguest.Isolation, error) {
+	if strings.EqualFold(kind, string(azureguest.TrustedLaunch)) {
+		return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
+	}
+	raw, err := readNV(tp, azureguest.AzureHCLNVIndex)
+	if err != nil {
+		if strings.EqualFold(kind, "auto") {
+			return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
+		}
+		return azureguest.Isolation{}, fmt.Errorf("reading the HCL report (NV 0x%08x): %w", azureguest.AzureHCLNVIndex, err)
+	}
+	r, err := hcl.Parse(raw)
+	if err != nil {
+		return azureguest.Isolation{}, err
+	}
+	switch r.ReportType {
+	case hcl.ReportTypeSNP:
+		if vcekFile == "" {
+			return azureguest.Isolation{}, errors.New("an SEV-SNP VM needs --vcek-chain (PEM VCEK, ASK, ARK)")
+		}
+		chain, err := os.ReadFile(vcekFile)
+		if err != nil {
+			return azureguest.Isolation{}, fmt.Errorf("--vcek-chain: %w", err)
+		}
+		rep, _ := r.SNPReport()
+		proof, _ := json.Marshal(map[string]string{"SnpReport": base64.RawURLEncoding.EncodeToString(rep), "VcekCertChain": base64.StdEncoding.EncodeToString(chain)})
+		return azureguest.Isolation{Type: azureguest.SevSnp, Proof: proof, RunTimeData: r.Claims}, nil
+	case hcl.ReportTypeTDX:
+		if tdQuoteFile == "" {
+			return azureguest.Isolation{}, errors.New("a TDX VM needs --td-quote (the TD quote of the HCL report's TDREPORT)")
+		}
+		q, err := os.ReadFile(tdQuoteFile)
+		if err != nil {
+			return azureguest.Isolation{}, fmt.Errorf("--td-quote: %w", err)
+		}
+		return azureguest.Isolation{Type: azureguest.Tdx, Proof: q, RunTimeData: r.Claims}, nil
+	}
+	return azureguest.Isolation{}, fmt.Errorf("HCL report type %v carries no isolation evidence", r.ReportType)
+}
+
+// readNV reads a whole NV index with owner authorization, in chunks the
+// TPM accepts.
+func readNV(tp transport.TPM, index uint32) ([]byte, error) {
+	h := tpm2.TPMHandle(index)
+	pub, err := tpm2.NVReadPublic{NVIndex: h}.Execute(tp)
+	if err != nil {
+		return nil, err
+	}
+	area, err := pub.NVPublic.Contents()
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	const chunk = 512
+	for off := 0; off < int(area.DataSize); off += chunk {
+		n := min(chunk, int(area.DataSize)-off)
+		r, err := tpm2.NVRead{
+			AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+			NVIndex:    tpm2.NamedHandle{Handle: h, Name: pub.NVName},
+			Size:       uint16(n), Offset: uint16(off),
+		}.Execute(tp)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.Data.Buffer...)
+	}
+	return out, nil
+}
