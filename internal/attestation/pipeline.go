@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
@@ -263,9 +264,23 @@ func bindData(claims map[string]any, what string, d *Data, b *evidence.Binding, 
 		return maaerr.New(maaerr.InvalidParameter, "This attestation type takes no %s data.", what)
 	}
 	h := sha256.Sum256(d.Bytes)
-	if subtle.ConstantTimeCompare(h[:], b.Value) != 1 {
-		return maaerr.New(maaerr.InvalidParameter, "The %s data does not match the enclave: SHA-256 of the %s data must equal the quote's %s (expected %s…, got %s…).",
-			what, what, b.Field, prefixHex(b.Value), prefixHex(h[:]))
+	matched := b.Value != nil && subtle.ConstantTimeCompare(h[:], b.Value) == 1
+	if !matched && b.SHA384 != nil {
+		h384 := sha512.Sum384(d.Bytes)
+		matched = subtle.ConstantTimeCompare(h384[:], b.SHA384) == 1
+	}
+	if !matched {
+		if b.Value == nil {
+			h384 := sha512.Sum384(d.Bytes)
+			return maaerr.New(maaerr.InvalidParameter, "The %s data does not match the enclave: SHA-384 of the %s data must equal the quote's %s (expected %s…, got %s…).",
+				what, what, b.Field, prefixHex(b.SHA384), prefixHex(h384[:]))
+		}
+		alt := ""
+		if b.SHA384 != nil {
+			alt = " (or its SHA-384 the whole field)"
+		}
+		return maaerr.New(maaerr.InvalidParameter, "The %s data does not match the enclave: SHA-256 of the %s data must equal the quote's %s%s (expected %s…, got %s…).",
+			what, what, b.Field, alt, prefixHex(b.Value), prefixHex(h[:]))
 	}
 	if d.JSON {
 		v, err := decodeJSONData(d.Bytes)

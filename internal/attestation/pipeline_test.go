@@ -3,6 +3,7 @@ package attestation
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -299,4 +300,24 @@ func TestFreshRefusesWhenStale(t *testing.T) {
 	p, _, _ := newPipeline(t, f)
 	p.Fresh = func() error { return maaerr.New(maaerr.ServiceUnavailable, "stale") }
 	wantCode(t, attest(t, p, Request{DraftPolicy: draft(permitAll)}), maaerr.ServiceUnavailable, "stale")
+}
+
+// TestSHA384Binding: a binding may take SHA-384 of the data instead of
+// SHA-256 (TDX's MRCONFIGID), or only SHA-384.
+func TestSHA384Binding(t *testing.T) {
+	data := []byte("init-time configuration")
+	h384 := sha512.Sum384(data)
+	v := baseVerified()
+	v.InitTimeData = &evidence.Binding{Field: "MRCONFIGID", Value: sum([]byte("other")), SHA384: h384[:]}
+	f := &fakeVerifier{ver: v}
+	p, _, _ := newPipeline(t, f)
+	if err := attest(t, p, Request{DraftPolicy: draft(permitAll), InitTimeData: &Data{Bytes: data}}); err != nil {
+		t.Fatalf("SHA-384 alternative: %v", err)
+	}
+	f.ver.InitTimeData = &evidence.Binding{Field: "MRCONFIGID", SHA384: h384[:]}
+	if err := attest(t, p, Request{DraftPolicy: draft(permitAll), InitTimeData: &Data{Bytes: data}}); err != nil {
+		t.Fatalf("SHA-384 only: %v", err)
+	}
+	err := attest(t, p, Request{DraftPolicy: draft(permitAll), InitTimeData: &Data{Bytes: []byte("x")}})
+	wantCode(t, err, maaerr.InvalidParameter, "SHA-384 of the init-time data")
 }

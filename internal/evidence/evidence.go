@@ -155,11 +155,14 @@ type Verified struct {
 }
 
 // Binding is a report field that client data must match: SHA-256 of the data
-// must equal Value.
+// must equal Value, or, when SHA384 is set, SHA-384 of the data may equal
+// SHA384 instead (TDX's MRCONFIGID takes either, CVM contract U3).
 type Binding struct {
 	// Field names the report field in error messages ("report_data[0:32]").
 	Field string
-	Value []byte
+	// Value is the SHA-256 target; nil when only SHA384 applies.
+	Value  []byte
+	SHA384 []byte
 }
 
 // TokenOptions are per-attestation token settings a verifier derives from

@@ -86,17 +86,17 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 	}, nil
 }
 
-// initTimeBinding applies the contract's decision for TDX init-time data:
-// SHA-256(data), zero-padded to 48 bytes, must equal MRCONFIGID. (The
-// contract also allows SHA-384(data) = MRCONFIGID, CoCo's convention;
-// evidence.Binding only expresses SHA-256, so a MRCONFIGID whose last 16
-// bytes are not zero cannot be bound yet and any init-time data is then
-// reported as not matching it.)
+// initTimeBinding applies the contract's decision (U3) for TDX init-time
+// data: SHA-256(data) zero-padded to 48 bytes, or SHA-384(data) (CoCo's
+// convention), must equal MRCONFIGID. A MRCONFIGID whose last 16 bytes are
+// not zero can only be a SHA-384.
 func initTimeBinding(b *Report) *evidence.Binding {
+	bind := &evidence.Binding{Field: "MRCONFIGID (SHA-384 of the init-time data)", SHA384: slices.Clone(b.MRConfigID[:])}
 	if [16]byte(b.MRConfigID[32:48]) == ([16]byte{}) {
-		return &evidence.Binding{Field: "MRCONFIGID[0:32] (SHA-256 of the init-time data, zero-padded)", Value: slices.Clone(b.MRConfigID[:32])}
+		bind.Field = "MRCONFIGID[0:32] (SHA-256 of the init-time data, zero-padded; or SHA-384 over all 48 bytes)"
+		bind.Value = slices.Clone(b.MRConfigID[:32])
 	}
-	return &evidence.Binding{Field: "MRCONFIGID (a SHA-384 binding, which Maat does not support yet)", Value: slices.Clone(b.MRConfigID[:])}
+	return bind
 }
 
 func tcbIdentifier(cfg evidence.Config) (int, bool, error) {
