@@ -105,6 +105,19 @@ func TestAzureGuestSimulatorSDK(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
+	// A policy that does not authorize: MAA's PolicyEvaluationError.
+	b, _ := json.Marshal(map[string]string{"AttestationInfo": base64.RawURLEncoding.EncodeToString(ev.AttestationInfo),
+		"draftPolicyForAttestation": `version= 1.0;authorizationrules{c:[type=="secureboot", value==false] => permit();};issuancerules{};`})
+	resp, err := http.Post(base+"/attest/AzureGuest?api-version=2020-10-01", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !bytes.Contains(raw, []byte("PolicyEvaluationError")) {
+		t.Fatalf("denying draft policy: %d %s", resp.StatusCode, raw)
+	}
 }
 
 func mustDefault(t *testing.T, typ string) string {
