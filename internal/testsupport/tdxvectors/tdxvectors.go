@@ -8,65 +8,41 @@ package tdxvectors
 
 import (
 	"embed"
-	"fmt"
 	"io/fs"
-	"path"
 	"path/filepath"
 	"runtime"
+
+	"github.com/maat-attest/maat/internal/testsupport/vectorset"
 )
 
 //go:embed data
 var data embed.FS
 
-// FS returns the vector tree rooted at dir ("azure_dcesv5", "dcapqvl_v4", …; "" or
-// "." for the whole tree). It returns an error when dir does not exist.
-func FS(dir string) (fs.FS, error) {
-	if dir == "" {
-		dir = "."
-	}
-	if _, err := fs.Stat(data, path.Join("data", dir)); err != nil {
-		return nil, fmt.Errorf("tdxvectors: %w", err)
-	}
-	return fs.Sub(data, path.Join("data", dir))
-}
+var set = vectorset.New("tdxvectors", data, sourceDir())
 
-// MustFS is FS for a directory known to exist; it panics otherwise.
-func MustFS(dir string) fs.FS {
-	f, err := FS(dir)
-	if err != nil {
-		panic(err)
-	}
-	return f
-}
-
-// Read returns a copy of the file at the slash-separated path elements (for
-// example Read("azure_dcesv5", "quote.bin")). It returns an error wrapping
-// fs.ErrNotExist for an unknown file.
-func Read(elem ...string) ([]byte, error) {
-	b, err := data.ReadFile(path.Join(append([]string{"data"}, elem...)...))
-	if err != nil {
-		return nil, fmt.Errorf("tdxvectors: %w", err)
-	}
-	return b, nil
-}
-
-// MustRead is Read for a file known to exist; it panics otherwise.
-func MustRead(elem ...string) []byte {
-	b, err := Read(elem...)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// Path returns the on-disk path of a vector file or directory in the source
-// tree, for tests that must pass a path (configuration, CLI flags). It
-// relies on the source tree being present, which `go test` guarantees; it
-// returns "" when the location of this package cannot be determined.
-func Path(elem ...string) string {
+func sourceDir() string {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		return ""
 	}
-	return filepath.Join(append([]string{filepath.Dir(file), "data"}, elem...)...)
+	return filepath.Dir(file)
 }
+
+// FS returns the vector tree rooted at dir ("azure_dcesv5", "dcapqvl_v4", …; "" or "." for the
+// whole tree). It returns an error when dir does not exist.
+func FS(dir string) (fs.FS, error) { return set.FS(dir) }
+
+// MustFS is FS for a directory known to exist; it panics otherwise.
+func MustFS(dir string) fs.FS { return set.MustFS(dir) }
+
+// Read returns a copy of the file at the slash-separated path elements (for
+// example Read("azure_dcesv5", "quote.bin")). It returns an error wrapping fs.ErrNotExist for an
+// unknown file.
+func Read(elem ...string) ([]byte, error) { return set.Read(elem...) }
+
+// MustRead is Read for a file known to exist; it panics otherwise.
+func MustRead(elem ...string) []byte { return set.MustRead(elem...) }
+
+// Path returns the on-disk path of a vector file or directory in the source
+// tree, for tests that must pass a path (configuration, CLI flags).
+func Path(elem ...string) string { return set.Path(elem...) }
