@@ -1,11 +1,13 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/maat-attest/maat/internal/audit"
 	"github.com/maat-attest/maat/internal/httpapi"
 	"github.com/maat-attest/maat/internal/keyrelease"
 	"github.com/maat-attest/maat/internal/store"
@@ -42,8 +44,9 @@ func (a *App) mountKeyRelease(api http.Handler, auth httpapi.Authenticator) (htt
 		kauth = releaseAuth{auth}
 	}
 	kr := &keyrelease.Handler{
-		Service: &keyrelease.Service{Store: rk, InstanceID: in.id, Sealer: sealer, Issuers: issuers, Now: a.now, Log: a.log},
-		Auth:    kauth, MaxBodyBytes: a.cfg.MaxBodyBytes, Log: a.log,
+		Service: &keyrelease.Service{Store: rk, InstanceID: in.id, Sealer: sealer, Issuers: issuers, Now: a.now, Log: a.log,
+			Audit: a.auditKeyRelease},
+		Auth: kauth, MaxBodyBytes: a.cfg.MaxBodyBytes, Log: a.log,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rest, ok := strings.CutPrefix(r.URL.Path, keyrelease.PathPrefix); ok && (rest == "" || rest[0] == '/') {
@@ -63,4 +66,18 @@ func (r releaseAuth) Authenticate(req *http.Request, write bool) error {
 		return r.a.Authenticate(req, httpapi.Write)
 	}
 	return r.a.Authenticate(req, httpapi.Read)
+}
+
+// auditKeyRelease records a key-release operation in the audit trail. A
+// release is authorized by its attestation token, not a management
+// credential: its caller is recorded as such.
+func (a *App) auditKeyRelease(ctx context.Context, op, name string, err error) {
+	if a.recorder == nil {
+		return
+	}
+	c := audit.CallerOf(ctx)
+	if op == "key-release.release" {
+		c = audit.Caller{Kind: audit.CallerAttestationToken}
+	}
+	a.recorder.Record(ctx, store.AuditRecord{Operation: op, After: name}, c, err)
 }

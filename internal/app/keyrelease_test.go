@@ -20,8 +20,10 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/maat-attest/maat/internal/audit"
 	"github.com/maat-attest/maat/internal/keyrelease"
 	"github.com/maat-attest/maat/internal/simulate"
+	"github.com/maat-attest/maat/internal/store"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 
@@ -273,6 +275,34 @@ func TestSimulatedEvidenceAndKeyRelease(t *testing.T) {
 		}
 		if err := kr.Delete(ctx, "db-key"); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("release attempts are in the audit trail", func(t *testing.T) {
+		al, _ := audit.LogOf(r.app.store)
+		recs, err := al.ListAudit(ctx, store.AuditFilter{Operation: "key-release.release"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok, refused int
+		for _, rec := range recs {
+			if rec.After != "db-key" || rec.CallerKind != audit.CallerAttestationToken {
+				t.Errorf("record %+v", rec)
+			}
+			if rec.Result == "ok" {
+				ok++
+			} else if rec.Result == "Forbidden" {
+				refused++
+			}
+		}
+		if ok == 0 || refused == 0 {
+			t.Fatalf("release records: %d ok, %d refused (%+v)", ok, refused, recs)
+		}
+		for _, op := range []string{"key-release.create", "key-release.delete"} {
+			recs, err := al.ListAudit(ctx, store.AuditFilter{Operation: op, Result: "ok"})
+			if err != nil || len(recs) != 1 || recs[0].After != "db-key" {
+				t.Fatalf("%s records %+v %v", op, recs, err)
+			}
 		}
 	})
 }

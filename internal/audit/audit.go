@@ -29,6 +29,9 @@ const (
 	CallerDevToken        = "dev-token"       // the --dev bearer token
 	CallerUnauthenticated = "unauthenticated" // no or an invalid credential, or authentication disabled
 	CallerLocal           = "local"           // the maat CLI on the server's data: Subject is the OS user
+	// CallerAttestationToken: a key release, authorized by the attestation
+	// token it presents rather than by a management credential.
+	CallerAttestationToken = "attestation-token"
 )
 
 // Caller is who asked for an operation.

@@ -109,6 +109,16 @@ type Service struct {
 	Issuers []Issuer
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Audit, when set, is told of every create, delete and release attempt,
+	// successful or refused (operation key-release.create, .delete,
+	// .release; the key's name; the error returned, nil on success).
+	Audit func(ctx context.Context, operation, name string, err error)
+}
+
+func (s *Service) audit(ctx context.Context, op, name string, err error) {
+	if s.Audit != nil {
+		s.Audit(ctx, op, name, err)
+	}
 }
 
 // Key types.
@@ -184,7 +194,8 @@ func (s *Service) log() *slog.Logger {
 // Create stores a new key under name with its release policy. It returns
 // InvalidParameter for a bad name, key type, key or policy, and Conflict if
 // the name is taken.
-func (s *Service) Create(ctx context.Context, name string, req CreateRequest) (KeyInfo, error) {
+func (s *Service) Create(ctx context.Context, name string, req CreateRequest) (ki KeyInfo, err error) {
+	defer func() { s.audit(ctx, "key-release.create", name, err) }()
 	if err := checkName(name); err != nil {
 		return KeyInfo{}, err
 	}
@@ -309,11 +320,12 @@ func (s *Service) List(ctx context.Context) ([]KeyInfo, error) {
 }
 
 // Delete removes the key named name, or returns NotFound.
-func (s *Service) Delete(ctx context.Context, name string) error {
+func (s *Service) Delete(ctx context.Context, name string) (err error) {
+	defer func() { s.audit(ctx, "key-release.delete", name, err) }()
 	if err := checkName(name); err != nil {
 		return err
 	}
-	err := s.Store.DeleteReleaseKey(ctx, s.InstanceID, name)
+	err = s.Store.DeleteReleaseKey(ctx, s.InstanceID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(name)
 	}
@@ -345,6 +357,7 @@ type ReleaseRequest struct {
 // bound to its report data. Every attempt is logged with its outcome.
 func (s *Service) Release(ctx context.Context, name string, req ReleaseRequest) (Released, error) {
 	r, err := s.release(ctx, name, req)
+	s.audit(ctx, "key-release.release", name, err)
 	if err != nil {
 		e := maaerr.As(err)
 		s.log().Warn("key release refused", "name", name, "code", string(e.Code), "reason", e.Message)
