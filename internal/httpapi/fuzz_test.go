@@ -87,3 +87,38 @@ func FuzzManagementBodies(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecoderMatchesOld: differential against the decoder the one-pass
+// decoder replaced. Where the old one accepted a body without duplicate or
+// case-variant members, the new one gives the same request; it refuses
+// only duplicates (which the old one resolved by random map order), an
+// oversized nonce and nothing else; empty data is absent by decision D2.
+func FuzzDecoderMatchesOld(f *testing.F) {
+	seedBodies(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, typ := range []evidence.Type{evidence.SgxEnclave, evidence.OpenEnclave} {
+			oldReq, oldErr := oldDecodeAttestRequest(typ, body)
+			newReq, newErr := decodeAttestRequest(typ, types[typ].member, body, 1<<30)
+			if oldErr != nil {
+				continue // the new decoder may accept less or as much; never more is checked below
+			}
+			if newErr != nil {
+				msg := maaerr.As(newErr).Message
+				if strings.Contains(msg, "ambiguous") {
+					continue // a member given twice (any depth): refused on purpose
+				}
+				t.Fatalf("old decoder accepted %q, new refuses: %v", body, newErr)
+			}
+			// D2: empty runtime/init-time data is absent in the new decoder.
+			if oldReq.RuntimeData != nil && len(oldReq.RuntimeData.Bytes) == 0 {
+				oldReq.RuntimeData = nil
+			}
+			if oldReq.InitTimeData != nil && len(oldReq.InitTimeData.Bytes) == 0 {
+				oldReq.InitTimeData = nil
+			}
+			if !reflect.DeepEqual(oldReq, newReq) {
+				t.Fatalf("body %q:\n old %+v\n new %+v", body, oldReq, newReq)
+			}
+		}
+	})
+}
