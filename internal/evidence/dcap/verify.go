@@ -51,7 +51,11 @@ func DefaultOptions() Options {
 // Verifier runs the shared DCAP checks. It is safe for concurrent use; it caches parsed
 // PCK chains and verified collateral by content hash, never per-call state.
 type Verifier struct {
-	roots     []TrustRoot
+	roots []TrustRoot
+	// selfSigned[i] is set when roots[i]'s certificate verified its own
+	// signature at construction: a chain that presents that certificate
+	// byte for byte needs no second check (QVL checks it once too).
+	selfSigned []bool
 	now       func() time.Time
 	acceptExp bool
 	src       collateral.Source
@@ -68,10 +72,13 @@ func NewVerifier(opts Options) (*Verifier, error) {
 	if len(roots) == 0 {
 		roots = []TrustRoot{IntelRoot()}
 	}
-	for _, r := range roots {
+	selfSigned := make([]bool, len(roots))
+	for i, r := range roots {
 		if r.Cert == nil {
 			return nil, fmt.Errorf("dcap: trust root %q has no certificate", r.Name)
 		}
+		selfSigned[i] = bytes.Equal(r.Cert.RawIssuer, r.Cert.RawSubject) &&
+			r.Cert.CheckSignature(r.Cert.SignatureAlgorithm, r.Cert.RawTBSCertificate, r.Cert.Signature) == nil
 	}
 	now := opts.Now
 	if now == nil {
@@ -82,7 +89,7 @@ func NewVerifier(opts Options) (*Verifier, error) {
 		n = 1024
 	}
 	return &Verifier{
-		roots: roots, now: now, acceptExp: opts.AcceptExpiredCollateral, src: opts.Collateral,
+		roots: roots, selfSigned: selfSigned, now: now, acceptExp: opts.AcceptExpiredCollateral, src: opts.Collateral,
 		chains:   newBoundedMap[[32]byte, chainEntry](n),
 		crls:     newBoundedMap[crlKey, crlEntry](n),
 		signed:   newBoundedMap[signedKey, signedEntry](n),
@@ -590,7 +597,7 @@ func (v *Verifier) buildPCKChain(ders [][]byte) chainEntry {
 		return chainEntry{err: err}
 	}
 	ch.trust = trust
-	if err := checkCA(ch.root, ch.root); err != nil {
+	if err := v.checkRoot(ch.root); err != nil {
 		return fail("root: %v", err)
 	}
 	if err := checkCA(ch.inter, ch.root); err != nil {
@@ -618,20 +625,41 @@ func (v *Verifier) buildPCKChain(ders [][]byte) chainEntry {
 }
 
 // pin returns the trust root whose public key root carries. It also checks
-// that root is self-issued and self-signed.
+// that root is self-issued and self-signed (once, at construction, for a
+// certificate byte-identical to the pinned one).
 func (v *Verifier) pin(root *x509.Certificate) (TrustRoot, error) {
 	if !bytes.Equal(root.RawIssuer, root.RawSubject) {
 		return TrustRoot{}, invalid(ErrUntrustedRoot, "root %q is not self-issued", root.Subject.CommonName)
 	}
 	for _, t := range v.roots {
 		if bytes.Equal(root.RawSubjectPublicKeyInfo, t.Cert.RawSubjectPublicKeyInfo) {
-			if err := root.CheckSignature(root.SignatureAlgorithm, root.RawTBSCertificate, root.Signature); err != nil {
-				return TrustRoot{}, invalid(ErrUntrustedRoot, "root self-signature: %v", err)
+			if !v.pinnedCopy(root) {
+				if err := root.CheckSignature(root.SignatureAlgorithm, root.RawTBSCertificate, root.Signature); err != nil {
+					return TrustRoot{}, invalid(ErrUntrustedRoot, "root self-signature: %v", err)
+				}
 			}
 			return t, nil
 		}
 	}
 	return TrustRoot{}, invalid(ErrUntrustedRoot, "root %q (key %x…) is not a trusted root", root.Subject.CommonName, sha256.Sum256(root.RawSubjectPublicKeyInfo))
+}
+
+// pinnedCopy reports whether c is byte for byte a pinned root whose
+// self-signature verified at construction.
+func (v *Verifier) pinnedCopy(c *x509.Certificate) bool {
+	for i, t := range v.roots {
+		if v.selfSigned[i] && bytes.Equal(c.Raw, t.Cert.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRoot is checkCA for a self-issued root; its self-signature was
+// verified by pin (or at construction for a pinned copy), so it is not
+// verified again.
+func (v *Verifier) checkRoot(root *x509.Certificate) error {
+	return checkCertCA(root, root, false)
 }
 
 func p256Key(c *x509.Certificate) error {
@@ -645,7 +673,11 @@ func p256Key(c *x509.Certificate) error {
 	return nil
 }
 
-func checkCA(c, parent *x509.Certificate) error {
+func checkCA(c, parent *x509.Certificate) error { return checkCertCA(c, parent, true) }
+
+// checkCertCA checks a CA certificate: P-256 key, basic constraints, key
+// usage, issuer, key identifiers, and (when sig) its signature by parent.
+func checkCertCA(c, parent *x509.Certificate, sig bool) error {
 	if err := p256Key(c); err != nil {
 		return err
 	}
@@ -660,6 +692,9 @@ func checkCA(c, parent *x509.Certificate) error {
 	}
 	if len(c.SubjectKeyId) == 0 || (c != parent && len(c.AuthorityKeyId) == 0) {
 		return errors.New("missing key identifiers")
+	}
+	if !sig {
+		return nil
 	}
 	if err := c.CheckSignatureFrom(parent); err != nil {
 		return fmt.Errorf("signature: %w", err)
@@ -860,7 +895,7 @@ func (v *Verifier) signingChain(chain []byte) (signer, root *x509.Certificate, e
 	if _, err := v.pin(root); err != nil {
 		return nil, nil, invalid(ErrTCBSigningChain, "%v", err)
 	}
-	if err := checkCA(root, root); err != nil {
+	if err := v.checkRoot(root); err != nil {
 		return nil, nil, invalid(ErrTCBSigningChain, "root: %v", err)
 	}
 	if err := checkLeaf(signer, root); err != nil {
