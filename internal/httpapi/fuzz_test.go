@@ -72,8 +72,10 @@ func FuzzManagementBodies(f *testing.F) {
 		if a1 != a2 || (e1 == nil) != (e2 == nil) {
 			t.Fatal("jwsFromBody is not deterministic")
 		}
-		if e1 == nil && len(a1) > len(body) {
-			t.Fatal("JWS longer than its body")
+		// Invalid UTF-8 in a JSON string becomes U+FFFD (3 bytes), so a JWS
+		// can outgrow its body, but only so far.
+		if e1 == nil && len(a1) > 3*len(body) {
+			t.Fatal("JWS far longer than its body")
 		}
 		c1, e1 := certificateJWSFromBody(body, "policyCertificateToAdd")
 		c2, e2 := certificateJWSFromBody(body, "policyCertificateToAdd")
