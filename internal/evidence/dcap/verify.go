@@ -56,13 +56,13 @@ type Verifier struct {
 	// signature at construction: a chain that presents that certificate
 	// byte for byte needs no second check (QVL checks it once too).
 	selfSigned []bool
-	now       func() time.Time
-	acceptExp bool
-	src       collateral.Source
-	chains    *boundedMap[[32]byte, chainEntry]
-	crls      *boundedMap[crlKey, crlEntry]
-	signed    *boundedMap[signedKey, signedEntry]
-	issuerOK  *boundedMap[[64]byte, error]
+	now        func() time.Time
+	acceptExp  bool
+	src        collateral.Source
+	chains     *boundedMap[[32]byte, chainEntry]
+	crls       *boundedMap[crlKey, crlEntry]
+	signed     *boundedMap[signedKey, signedEntry]
+	issuerOK   *boundedMap[[64]byte, error]
 }
 
 // NewVerifier returns a verifier with a copy of opts. It returns an error
