@@ -46,8 +46,8 @@ type VerifierDeps struct {
 	SGXCall                 []sgx.CallOption
 
 	// Simulated, when set (--dev with dev-trust-simulated-evidence only),
-	// is the development PKI whose `maat simulate` evidence SgxEnclave and
-	// OpenEnclave also accept, verified against its own root and collateral
+	// is the development PKI whose `maat simulate` evidence SgxEnclave,
+	// OpenEnclave and SevSnpVm also accept, verified against its own root and collateral
 	// and marked x-maat-simulated-evidence.
 	Simulated *simulate.PKI
 

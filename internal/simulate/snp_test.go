@@ -46,10 +46,10 @@ func TestSimulatedSNPReportVerifies(t *testing.T) {
 		c := vd.Claims
 		want := map[string]any{
 			sevsnp.ClaimProduct: string(prod), sevsnp.ClaimIsDebuggable: true, sevsnp.ClaimVMPL: 2, sevsnp.ClaimGuestSVN: 5,
-			sevsnp.ClaimHostData:    "d0" + zeros(31),
-			sevsnp.ClaimMeasurement: "4e" + zeros(47),
-			sevsnp.ClaimFamilyID:    "fa" + zeros(15),
-			sevsnp.ClaimImageID:     "1a" + zeros(15),
+			sevsnp.ClaimHostData:      "d0" + zeros(31),
+			sevsnp.ClaimMeasurement:   "4e" + zeros(47),
+			sevsnp.ClaimFamilyID:      "fa" + zeros(15),
+			sevsnp.ClaimImageID:       "1a" + zeros(15),
 			sevsnp.ClaimReportVersion: 3, sevsnp.ClaimSigningKey: "vcek", sevsnp.ClaimCRL: sevsnp.CRLUnavailable,
 		}
 		for k, w := range want {

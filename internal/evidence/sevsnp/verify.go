@@ -437,7 +437,7 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		return nil, false, fmt.Errorf("%w: no trusted ARK for %s", ErrUntrustedRoot, p)
 	}
 	if ch.ARK != nil && !bytes.Equal(ch.ARK.Raw, roots.ARK.Raw) {
-		return nil, false, fmt.Errorf("%w: the supplied %s is not AMD's pinned ARK-%s", ErrUntrustedRoot, ch.ARK.Subject.CommonName, p)
+		return nil, false, fmt.Errorf("%w: the supplied ARK (subject %q) is not AMD's pinned ARK-%s", ErrUntrustedRoot, ch.ARK.Subject.String(), p)
 	}
 	inter := ch.Intermediate
 	if inter == nil {
