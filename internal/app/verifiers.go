@@ -103,7 +103,12 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		return nil, err
 	}
 	vs[evidence.SevSnpVm] = snpv
-	agv, err := azureGuestVerifier(d, snpv, vs[evidence.TdxVm])
+	if d.Simulated != nil {
+		if vs[evidence.SevSnpVm], err = simulatedSNP(snpv, d.Simulated, d.Now, d.Log); err != nil {
+			return nil, err
+		}
+	}
+	agv, err := azureGuestVerifier(d, vs[evidence.SevSnpVm], vs[evidence.TdxVm])
 	if err != nil {
 		return nil, err
 	}
