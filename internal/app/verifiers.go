@@ -46,8 +46,8 @@ type VerifierDeps struct {
 	SGXCall                 []sgx.CallOption
 
 	// Simulated, when set (--dev with dev-trust-simulated-evidence only),
-	// is the development PKI whose `maat simulate` evidence SgxEnclave and
-	// OpenEnclave also accept, verified against its own root and collateral
+	// is the development PKI whose `maat simulate` evidence SgxEnclave,
+	// OpenEnclave and SevSnpVm also accept, verified against its own root and collateral
 	// and marked x-maat-simulated-evidence.
 	Simulated *simulate.PKI
 
@@ -103,7 +103,12 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		return nil, err
 	}
 	vs[evidence.SevSnpVm] = snpv
-	agv, err := azureGuestVerifier(d, snpv, vs[evidence.TdxVm])
+	if d.Simulated != nil {
+		if vs[evidence.SevSnpVm], err = simulatedSNP(snpv, d.Simulated, d.Now, d.Log); err != nil {
+			return nil, err
+		}
+	}
+	agv, err := azureGuestVerifier(d, vs[evidence.SevSnpVm], vs[evidence.TdxVm])
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +23,7 @@ import (
 // built-in TPM simulator as a Trusted Launch guest.
 func newAttestAzureGuestCommand() *cobra.Command {
 	var conn clientConn
-	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output, saveInfo string
+	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output, saveInfo, simData string
 	var payload []string
 	var useSim bool
 	cmd := &cobra.Command{
@@ -47,7 +46,12 @@ certificate must chain to the server's azure-vtpm-ak-roots.
 --simulator uses the in-process TPM 2.0 simulator as a Trusted Launch guest that
 boots a synthetic UEFI log (Secure Boot on); its AK is certified by Maat's
 development AIK CA, which only ` + "`maat serve --dev`" + ` trusts (the token says
-x-maat-azurevm-akcert-root). Built in only with ` + "`-tags simulator`" + `.`,
+x-maat-azurevm-akcert-root). With --isolation SevSnp it is a simulated SEV-SNP
+confidential VM instead: a synthetic HCL report wraps an SNP report signed by the
+development PKI of --data (as ` + "`maat simulate sevsnp`" + `) whose REPORT_DATA binds
+runtime claims naming the simulator's AK as HCLAkPub; only a server with --dev and
+--dev-trust-simulated-evidence on that data directory accepts it, and its tokens
+carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`" + `.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,7 +93,9 @@ x-maat-azurevm-akcert-root). Built in only with ` + "`-tags simulator`" + `.`,
 				if in.AKCert, err = certifySimulatedAIK(akPub); err != nil {
 					return err
 				}
-				in.Isolation = azureguest.Isolation{Type: azureguest.TrustedLaunch}
+				if in.Isolation, err = simulatedIsolation(isolation, simData, akPub); err != nil {
+					return err
+				}
 			} else {
 				dev, err := linuxtpm.Open(device)
 				if err != nil {
@@ -139,7 +145,8 @@ x-maat-azurevm-akcert-root). Built in only with ` + "`-tags simulator`" + `.`,
 	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device (the VM's vTPM)")
-	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator as a Trusted Launch guest")
+	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator as a Trusted Launch guest (or, with --isolation SevSnp, a simulated SEV-SNP CVM)")
+	f.StringVar(&simData, "data", "./maat-data", "with --simulator --isolation SevSnp: data directory of the server (holds the development PKI that signs the simulated HCL report)")
 	f.StringVar(&pcrList, "pcrs", "0-7", "PCRs to quote (Azure's Linux clients quote 0-7; Windows adds 11-14)")
 	f.StringVar(&logFile, "log", defaultEventLog, "TCG event log (device only)")
 	f.StringVar(&isolation, "isolation", "auto", "auto (from the HCL report), SevSnp, Tdx or TrustedLaunch")
@@ -175,9 +182,7 @@ func guestIsolation(tp transport.TPM, kind, vcekFile, tdQuoteFile string) (azure
 		if err != nil {
 			return azureguest.Isolation{}, fmt.Errorf("--vcek-chain: %w", err)
 		}
-		rep, _ := r.SNPReport()
-		proof, _ := json.Marshal(map[string]string{"SnpReport": base64.RawURLEncoding.EncodeToString(rep), "VcekCertChain": base64.StdEncoding.EncodeToString(chain)})
-		return azureguest.Isolation{Type: azureguest.SevSnp, Proof: proof, RunTimeData: r.Claims}, nil
+		return azureguest.SNPIsolation(r, chain)
 	case hcl.ReportTypeTDX:
 		if tdQuoteFile == "" {
 			return azureguest.Isolation{}, errors.New("a TDX VM needs --td-quote (the TD quote of the HCL report's TDREPORT)")

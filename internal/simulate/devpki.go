@@ -2,7 +2,10 @@
 // developing secure-key-release flows locally and in CI: SGX DCAP quotes (v3,
 // ECDSA-P256, with a PCK certificate chain and a QE report) and OpenEnclave
 // reports carrying the report data, MRENCLAVE, MRSIGNER, product id, SVN,
-// debug flag and KSS fields the developer chooses.
+// debug flag and KSS fields the developer chooses, and SEV-SNP
+// attestation reports (version 3, Milan or Genoa, snp.go) carrying the
+// REPORT_DATA, HOST_DATA, MEASUREMENT, debug policy and VMPL the developer
+// chooses, signed by a development VCEK under a development ARK and ASK.
 //
 // The evidence is signed by a development PKI generated once per data
 // directory (a development "SGX Root CA", PCK Processor CA, PCK certificate
@@ -79,14 +82,26 @@ type ca struct {
 // Load).
 type PKI struct {
 	root, inter, tcb, pck *ca
+	amd                   *amdPKI
 }
 
 var files = []string{"root", "pck-processor-ca", "tcb-signing", "pck"}
 
-// Load reads the development PKI of dataDir, creating it (valid from now
-// for ten years) if there is none. It returns an error if the files exist
-// but do not parse, or cannot be written.
+// Load reads the development PKI of dataDir (SGX and AMD), creating either
+// part (valid from now for ten years) if there is none. It returns an error
+// if the files exist but do not parse, or cannot be written.
 func Load(dataDir string, now time.Time) (*PKI, error) {
+	p, err := loadSGX(dataDir, now)
+	if err != nil {
+		return nil, err
+	}
+	if p.amd, err = loadAMD(filepath.Join(dataDir, DirName), now); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func loadSGX(dataDir string, now time.Time) (*PKI, error) {
 	dir := filepath.Join(dataDir, DirName)
 	if _, err := os.Stat(filepath.Join(dir, "root.pem")); errors.Is(err, os.ErrNotExist) {
 		p, err := generate(now)
@@ -245,8 +260,8 @@ func (p *PKI) save(dir string) error {
 			return fmt.Errorf("simulate: %w", err)
 		}
 	}
-	readme := "Maat development PKI: signs simulated SGX/OpenEnclave evidence (`maat simulate`).\n" +
-		"It is NOT Intel's. Only `maat serve --dev --dev-trust-simulated-evidence` with this data directory trusts it,\n" +
+	readme := "Maat development PKI: signs simulated SGX/OpenEnclave and SEV-SNP evidence (`maat simulate`).\n" +
+		"It is NOT Intel's or AMD's. Only `maat serve --dev --dev-trust-simulated-evidence` with this data directory trusts it,\n" +
 		"and every token from such evidence carries x-maat-simulated-evidence: true.\n"
 	return os.WriteFile(filepath.Join(dir, "README.txt"), []byte(readme), 0o644)
 }

@@ -274,3 +274,25 @@ func TestCRLModes(t *testing.T) {
 		t.Errorf("expired CRL in hard mode: %v", err)
 	}
 }
+
+// OnlyRoots: the configured roots are the only anchors. Genuine AMD
+// evidence of the replaced product and of a product with no entry is
+// refused; the test PKI's evidence is accepted.
+func TestOnlyRoots(t *testing.T) {
+	p := getTestPKI(t)
+	only := func(o *Options) { o.Roots = map[Product]*Roots{ProductMilan: p.roots}; o.OnlyRoots = true }
+	rep, leaf := p.leaf(t, readTD(t, "tav/milan_attestation_report.bin"), SigningKeyVCEK)
+	if _, err := newTestVerifier(t, pinTAV, only).Verify(context.Background(), evidenceJSON(rep, leaf), nil); err != nil {
+		t.Fatalf("test PKI under OnlyRoots: %v", err)
+	}
+	for _, name := range []string{"milan", "genoa", "turin"} {
+		vec := tavVector(t, name)
+		if _, err := newTestVerifier(t, pinTAV, nil).Verify(context.Background(), evidenceJSON(vec.report, vec.chain), nil); err != nil {
+			t.Fatalf("%s under AMD's roots: %v", name, err)
+		}
+		_, err := newTestVerifier(t, pinTAV, only).Verify(context.Background(), evidenceJSON(vec.report, vec.chain), nil)
+		if !errors.Is(err, ErrUntrustedRoot) && !errors.Is(err, ErrChain) {
+			t.Fatalf("genuine %s under OnlyRoots (test Milan root): %v", name, err)
+		}
+	}
+}

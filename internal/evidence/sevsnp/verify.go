@@ -64,6 +64,11 @@ type Options struct {
 	// Roots replaces the embedded AMD roots per product (tests with a test
 	// PKI). Nil means AMDRoots for every product.
 	Roots map[Product]*Roots
+	// OnlyRoots makes Roots the only trust anchors: a product without an
+	// entry then trusts no ARK at all, not AMD's. The simulated-evidence
+	// verifier of a development server uses it so that the development ARK
+	// is trusted alone and never next to AMD's.
+	OnlyRoots bool
 	// Now is the verification clock; nil means time.Now. Pin it in tests.
 	Now func() time.Time
 	// Collateral supplies a VCEK when the evidence carries none, and CRLs.
@@ -151,8 +156,10 @@ func NewVerifier(opts Options) (*Verifier, error) {
 		return nil, fmt.Errorf("sevsnp: CRL mode %q, want off, soft or hard", opts.CRL)
 	}
 	v.roots = map[Product]*Roots{}
-	for _, p := range Products() {
-		v.roots[p] = AMDRoots(p)
+	if !opts.OnlyRoots {
+		for _, p := range Products() {
+			v.roots[p] = AMDRoots(p)
+		}
 	}
 	for p, r := range opts.Roots {
 		if r == nil || r.ARK == nil {
@@ -430,7 +437,7 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		return nil, false, fmt.Errorf("%w: no trusted ARK for %s", ErrUntrustedRoot, p)
 	}
 	if ch.ARK != nil && !bytes.Equal(ch.ARK.Raw, roots.ARK.Raw) {
-		return nil, false, fmt.Errorf("%w: the supplied %s is not AMD's pinned ARK-%s", ErrUntrustedRoot, ch.ARK.Subject.CommonName, p)
+		return nil, false, fmt.Errorf("%w: the supplied ARK (subject %q) is not AMD's pinned ARK-%s", ErrUntrustedRoot, ch.ARK.Subject.String(), p)
 	}
 	inter := ch.Intermediate
 	if inter == nil {

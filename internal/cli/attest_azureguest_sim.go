@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
+	"github.com/maat-attest/maat/internal/evidence/hcl"
+	"github.com/maat-attest/maat/internal/simulate"
+)
+
+// simulatedIsolation is the isolation evidence of the TPM simulator as an
+// Azure guest: none (Trusted Launch) for "auto" and TrustedLaunch, or for
+// SevSnp a synthetic HCL report from the development PKI of dataDir whose
+// runtime claims name ak as HCLAkPub, parsed and sent exactly as a real
+// CVM's.
+func simulatedIsolation(kind, dataDir string, ak crypto.PublicKey) (azureguest.Isolation, error) {
+	switch {
+	case strings.EqualFold(kind, "auto"), strings.EqualFold(kind, string(azureguest.TrustedLaunch)):
+		return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
+	case strings.EqualFold(kind, string(azureguest.SevSnp)):
+	default:
+		return azureguest.Isolation{}, fmt.Errorf("--isolation %q: the simulator is a TrustedLaunch or a simulated SevSnp guest", kind)
+	}
+	rk, ok := ak.(*rsa.PublicKey)
+	if !ok {
+		return azureguest.Isolation{}, fmt.Errorf("the simulator's AK is %T, want RSA", ak)
+	}
+	p, err := simulate.Load(dataDir, time.Now())
+	if err != nil {
+		return azureguest.Isolation{}, err
+	}
+	raw, chain, err := p.AzureHCLReport(rk, simulate.SNPGuest{})
+	if err != nil {
+		return azureguest.Isolation{}, err
+	}
+	r, err := hcl.Parse(raw)
+	if err != nil {
+		return azureguest.Isolation{}, err
+	}
+	return azureguest.SNPIsolation(r, chain)
+}
