@@ -55,22 +55,11 @@ func newSimulateEvidenceCommand(name, short string, oe bool) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var e simulate.Enclave
-			switch {
-			case runtimeFile != "" && reportData != "":
-				return fmt.Errorf("--runtime-data and --report-data are exclusive")
-			case runtimeFile != "":
-				b, err := clientReadFile(cmd, runtimeFile)
-				if err != nil {
-					return fmt.Errorf("--runtime-data: %w", err)
-				}
-				e.ReportData = simulate.ReportDataFor(b)
-			default:
-				b, err := hexFlag("report-data", reportData, 64)
-				if err != nil {
-					return err
-				}
-				copy(e.ReportData[:], b)
+			rd, err := simReportData(cmd, runtimeFile, reportData)
+			if err != nil {
+				return err
 			}
+			e.ReportData = rd
 			for _, f := range []struct {
 				name, v string
 				dst     []byte
@@ -158,4 +147,27 @@ func newSimulateKeyCommand() *cobra.Command {
 	_ = cmd.MarkFlagRequired("private-key")
 	_ = cmd.MarkFlagRequired("runtime-data")
 	return cmd
+}
+
+// simReportData is the 64-byte report data of --runtime-data FILE (its
+// SHA-256 in the first 32 bytes) or --report-data HEX; the two are
+// exclusive.
+func simReportData(cmd *cobra.Command, runtimeFile, reportData string) ([64]byte, error) {
+	var rd [64]byte
+	switch {
+	case runtimeFile != "" && reportData != "":
+		return rd, fmt.Errorf("--runtime-data and --report-data are exclusive")
+	case runtimeFile != "":
+		b, err := clientReadFile(cmd, runtimeFile)
+		if err != nil {
+			return rd, fmt.Errorf("--runtime-data: %w", err)
+		}
+		return simulate.ReportDataFor(b), nil
+	}
+	b, err := hexFlag("report-data", reportData, 64)
+	if err != nil {
+		return rd, err
+	}
+	copy(rd[:], b)
+	return rd, nil
 }

@@ -27,22 +27,11 @@ func newSimulateSNPCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var g simulate.SNPGuest
-			switch {
-			case runtimeFile != "" && reportData != "":
-				return fmt.Errorf("--runtime-data and --report-data are exclusive")
-			case runtimeFile != "":
-				b, err := clientReadFile(cmd, runtimeFile)
-				if err != nil {
-					return fmt.Errorf("--runtime-data: %w", err)
-				}
-				g.ReportData = simulate.ReportDataFor(b)
-			default:
-				b, err := hexFlag("report-data", reportData, 64)
-				if err != nil {
-					return err
-				}
-				copy(g.ReportData[:], b)
+			rd, err := simReportData(cmd, runtimeFile, reportData)
+			if err != nil {
+				return err
 			}
+			g.ReportData = rd
 			switch {
 			case initTimeFile != "" && hostData != "":
 				return fmt.Errorf("--init-time-data and --host-data are exclusive")
