@@ -214,9 +214,39 @@ func (s *Server) mgmt(access Access, hasType bool, op mgmtOp) handlerFunc {
 }
 
 func writeToken(w http.ResponseWriter, tok string) error {
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	if !plainJWS(tok) {
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+		return nil
+	}
+	// A compact JWS is base64url and dots: nothing to escape, so the body
+	// {"token":"..."} is written as json.Marshal would write it, in one
+	// buffer.
+	b := make([]byte, 0, len(tok)+12)
+	b = append(b, `{"token":"`...)
+	b = append(b, tok...)
+	b = append(b, `"}`...)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 	return nil
 }
+
+// plainJWS reports whether tok holds only base64url characters and dots.
+func plainJWS(tok string) bool {
+	for i := 0; i < len(tok); i++ {
+		if !jwsChar[tok[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var jwsChar = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
+		t[c] = true
+	}
+	return t
+}()
 
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	if _, err := checkAPIVersion(r, false); err != nil {
@@ -359,13 +389,17 @@ func decodeObject(body []byte, what string) (jsonstrict.Object, error) {
 }
 
 func b64Field(raw json.RawMessage, name string) ([]byte, error) {
-	s, ok := plainString(raw)
-	if !ok {
-		if err := json.Unmarshal(raw, &s); err != nil {
+	var b []byte
+	var err error
+	if inner, ok := plainString(raw); ok {
+		b, err = jose.DecodeB64LooseBytes(inner)
+	} else {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
 			return nil, maaerr.New(maaerr.InvalidParameter, "\"%s\" must be a base64url string.", name)
 		}
+		b, err = jose.DecodeB64Loose(s)
 	}
-	b, err := jose.DecodeB64Loose(s)
 	if err != nil {
 		return nil, maaerr.New(maaerr.InvalidParameter, "\"%s\" is not valid base64url or base64.", name)
 	}
@@ -373,18 +407,18 @@ func b64Field(raw json.RawMessage, name string) ([]byte, error) {
 }
 
 // plainString returns the contents of a JSON string without escapes (the
-// shape every base64 member has) without decoding it again; ok is false for
-// anything else, which the caller decodes in full. raw is a validated JSON
-// value (jsonstrict), so a leading quote means a string.
-func plainString(raw []byte) (string, bool) {
+// shape every base64 member has), aliasing raw, without decoding it again;
+// ok is false for anything else, which the caller decodes in full. raw is a
+// validated JSON value (jsonstrict), so a leading quote means a string.
+func plainString(raw []byte) ([]byte, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
+		return nil, false
 	}
 	inner := raw[1 : len(raw)-1]
 	if bytes.IndexByte(inner, '\\') >= 0 {
-		return "", false
+		return nil, false
 	}
-	return string(inner), true
+	return inner, true
 }
 
 // decodeData decodes {"data": base64, "dataType": "Binary"|"JSON"}. Empty

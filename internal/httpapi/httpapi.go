@@ -244,7 +244,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(r.Body)
+	b, err := readAll(r.Body, r.ContentLength)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, maaerr.New(maaerr.PayloadTooLarge, "The request body exceeds the limit of %d bytes.", mbe.Limit)
@@ -253,6 +253,34 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, maaerr.Wrap(err, maaerr.InvalidParameter, "The request body could not be read.")
 	}
 	return b, nil
+}
+
+// maxPrealloc bounds the buffer readAll sizes from a client's
+// Content-Length before any byte arrived.
+const maxPrealloc = 64 << 10
+
+// readAll is io.ReadAll starting from a buffer of the declared length
+// (bounded by maxPrealloc), so a typical request body is read into one
+// allocation instead of a doubling series.
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	size := 512
+	if declared > 0 && declared < maxPrealloc {
+		size = int(declared) + 1 // room for the read that reports EOF
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // checkAPIVersion validates the api-version query parameter. When optional

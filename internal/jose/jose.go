@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unsafe"
 
 	"github.com/maat-attest/maat/internal/jsonstrict"
 )
@@ -117,6 +118,20 @@ func DecodeB64Loose(s string) ([]byte, error) {
 	return nil, errors.New("invalid base64 or base64url data")
 }
 
+// DecodeB64LooseBytes is DecodeB64Loose for bytes (a JSON string's
+// contents), decoding into one new buffer without converting to a string.
+func DecodeB64LooseBytes(b []byte) ([]byte, error) {
+	b = bytes.TrimRight(bytes.TrimSpace(b), "=")
+	dst := make([]byte, base64.RawURLEncoding.DecodedLen(len(b)))
+	if n, err := base64.RawURLEncoding.Decode(dst, b); err == nil {
+		return dst[:n], nil
+	}
+	if n, err := base64.RawStdEncoding.Decode(dst, b); err == nil {
+		return dst[:n], nil
+	}
+	return nil, errors.New("invalid base64 or base64url data")
+}
+
 // CertJWK returns the JWK MAA publishes for a certificate chain: kty from
 // the leaf key, kid, and x5c as standard base64 DER.
 func CertJWK(kid string, chain ...*x509.Certificate) JWK {
@@ -151,12 +166,34 @@ func SignPayload(header Header, payload []byte, key crypto.Signer) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("jose: marshal header: %w", err)
 	}
-	signingInput := B64.EncodeToString(hb) + "." + B64.EncodeToString(payload)
-	sig, err := signBytes(header.Alg, key, []byte(signingInput))
+	// One buffer holds header.payload, then .signature: sized for the
+	// whole token so that nothing is copied again (tokens are ~5 kB and
+	// issued once per attestation).
+	n := B64.EncodedLen(len(hb)) + 1 + B64.EncodedLen(len(payload)) + 1 + B64.EncodedLen(signatureSize(key))
+	buf := make([]byte, 0, n)
+	buf = B64.AppendEncode(buf, hb)
+	buf = append(buf, '.')
+	buf = B64.AppendEncode(buf, payload)
+	sig, err := signBytes(header.Alg, key, buf)
 	if err != nil {
 		return "", err
 	}
-	return signingInput + "." + B64.EncodeToString(sig), nil
+	buf = append(buf, '.')
+	buf = B64.AppendEncode(buf, sig)
+	// buf is never written again: the string may share its memory.
+	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
+}
+
+// signatureSize is the length of key's JWS signature (RSA: the modulus
+// size; ECDSA: twice the coordinate size), or 0 when unknown.
+func signatureSize(key crypto.Signer) int {
+	switch pub := key.Public().(type) {
+	case *rsa.PublicKey:
+		return pub.Size()
+	case *ecdsa.PublicKey:
+		return 2 * ((pub.Curve.Params().BitSize + 7) / 8)
+	}
+	return 0
 }
 
 // Unsecured returns an unsecured compact JWS (empty signature) of claims

@@ -131,7 +131,17 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 	start := s.i
 	s.i++ // opening quote
 	for s.i < len(s.b) {
-		c := s.b[s.i]
+		// Fast path: a run of plain characters (the whole of a base64
+		// member), scanned with a local index.
+		b, i := s.b, s.i
+		for i < len(b) && plainStringByte[b[i]] {
+			i++
+		}
+		s.i = i
+		if i >= len(b) {
+			break
+		}
+		c := b[i]
 		switch {
 		case c == '"':
 			s.i++
@@ -168,6 +178,15 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 	}
 	return nil, false, errEnd
 }
+
+// plainStringByte[c] is true for bytes that stand for themselves inside a
+// JSON string: everything but the quote, the backslash and control bytes.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // name returns the decoded member name of a raw string (a subslice of the
 // input when it has no escapes).

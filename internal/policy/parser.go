@@ -12,6 +12,7 @@ type Policy struct {
 	text   string
 	file   *File
 	limits Limits
+	hash   string // Hash(text), computed once: every token carries it
 }
 
 // Parse parses and checks policy text with DefaultLimits. On failure it
@@ -33,7 +34,7 @@ func ParseWithLimits(text string, lim Limits) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{text: text, file: f, limits: lim}, nil
+	return &Policy{text: text, file: f, limits: lim, hash: Hash(text)}, nil
 }
 
 // Text returns the policy text exactly as given to Parse.
@@ -46,7 +47,7 @@ func (p *Policy) Version() Version { return p.file.Version }
 func (p *Policy) AST() *File { return p.file }
 
 // Hash returns the x-ms-policy-hash of the policy text (see Hash).
-func (p *Policy) Hash() string { return Hash(p.text) }
+func (p *Policy) Hash() string { return p.hash }
 
 type parser struct {
 	lex     *lexer

@@ -9,10 +9,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"maps"
+	"sync"
 	"time"
 
 	"github.com/maat-attest/maat/internal/jose"
+	"github.com/maat-attest/maat/internal/jsonenc"
 	"github.com/maat-attest/maat/internal/keys"
 )
 
@@ -84,20 +85,40 @@ func (is *Issuer) Issue(claims map[string]any, opts Options) (string, error) {
 		all["jti"] = hex.EncodeToString(jti)
 		all["x-ms-ver"] = "1.0"
 	}
-	maps.Copy(all, claims)
 	key, release, err := is.Keys.Acquire()
 	if err != nil {
 		return "", fmt.Errorf("token: %w", err)
 	}
 	defer release()
 	h := jose.Header{Alg: jose.AlgRS256, JKU: iss + "/certs", KID: key.KID, Typ: "JWT"}
+	bp := payloadPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledPayload {
+			payloadPool.Put(bp)
+		}
+	}()
+	// The caller's claims win over the standard ones; the merged set is
+	// encoded exactly as json.Marshal would encode the merged map.
+	payload, err := jsonenc.AppendMerged((*bp)[:0], all, claims)
+	*bp = payload[:0]
+	if err != nil {
+		return "", fmt.Errorf("token: marshal claims: %w", err)
+	}
 	if opts.Unsecured {
-		return jose.Unsecured(h, all)
+		return jose.UnsecuredPayload(h, payload)
 	}
 	if opts.X5C {
 		h.X5C = jose.CertJWK(key.KID, key.Cert).X5C
 	} else if opts.X5T {
 		h.X5T = jose.X5T(key.Cert)
 	}
-	return jose.Sign(h, all, key.TokenSigner())
+	return jose.SignPayload(h, payload, key.TokenSigner())
 }
+
+// maxPooledPayload bounds the buffers kept for reuse: a rare large token
+// (a TPM log) does not pin its buffer.
+const maxPooledPayload = 64 << 10
+
+// payloadPool holds the buffers claims are encoded into: a token's payload
+// is base64-encoded into the token and not kept, so its buffer is reused.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}

@@ -279,6 +279,17 @@ func ParseQuote(b []byte, tee uint32) (*Quote, error) {
 // ParseQuoteInto is ParseQuote into *q (which it overwrites), for callers
 // that embed a Quote in their own type. On failure *q is left zero.
 func ParseQuoteInto(q *Quote, b []byte, tee uint32) (err error) {
+	return parseQuoteInto(q, b, tee, true)
+}
+
+// ParseQuoteIntoShared is ParseQuoteInto without the copy: q aliases b,
+// which the caller must not modify while q is in use (for callers that
+// already hold their own copy, such as an OpenEnclave report's quote).
+func ParseQuoteIntoShared(q *Quote, b []byte, tee uint32) error {
+	return parseQuoteInto(q, b, tee, false)
+}
+
+func parseQuoteInto(q *Quote, b []byte, tee uint32, copyInput bool) (err error) {
 	defer func() {
 		if err != nil {
 			*q = Quote{}
@@ -290,7 +301,10 @@ func ParseQuoteInto(q *Quote, b []byte, tee uint32) (err error) {
 	if len(b) < MinQuoteSize {
 		return malformed("quote is %d bytes, shorter than the %d-byte minimum", len(b), MinQuoteSize)
 	}
-	raw := bytes.Clone(b)
+	raw := b
+	if copyInput {
+		raw = bytes.Clone(b)
+	}
 	*q = Quote{raw: raw, BodyType: v5BodyTypeSGX}
 	if tee == TEETypeTDX {
 		q.BodyType = v5BodyTypeTD10

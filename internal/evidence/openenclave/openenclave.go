@@ -262,7 +262,12 @@ func (v *Verifier) VerifyReport(ctx context.Context, b []byte, opts ...sgx.CallO
 	if err != nil {
 		return nil, err
 	}
-	res, err := v.sgx.Verify(ctx, r.Quote, append(opts, sgx.WithEvidence(r.raw))...)
+	// The quote aliases the parsed copy, not the caller's bytes.
+	q, err := sgx.ParseQuoteShared(r.Quote)
+	if err != nil {
+		return nil, err
+	}
+	res, err := v.sgx.VerifyQuote(ctx, q, append(opts, sgx.WithEvidence(r.raw))...)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +283,12 @@ func (v *Verifier) VerifyEvidence(ctx context.Context, b []byte, opts ...sgx.Cal
 	if err != nil {
 		return nil, err
 	}
-	res, err := v.sgx.Verify(ctx, e.Quote, append(opts, sgx.WithEvidence(e.raw))...)
+	// The quote aliases the parsed copy, not the caller's bytes.
+	q, err := sgx.ParseQuoteShared(e.Quote)
+	if err != nil {
+		return nil, err
+	}
+	res, err := v.sgx.VerifyQuote(ctx, q, append(opts, sgx.WithEvidence(e.raw))...)
 	if err != nil {
 		return nil, err
 	}

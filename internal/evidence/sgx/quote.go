@@ -101,9 +101,19 @@ func QuoteLength(b []byte) (int, error) { return dcap.QuoteLength(b, dcap.TEETyp
 //
 // On failure it returns nil and a *maaerr.Error (InvalidParameter) wrapping
 // ErrMalformedQuote, ErrUnsupportedQuote or ErrUnsupportedCertType.
-func ParseQuote(b []byte) (*Quote, error) {
+func ParseQuote(b []byte) (*Quote, error) { return parseQuote(b, true) }
+
+// ParseQuoteShared is ParseQuote without the copy: the quote aliases b,
+// which the caller must not modify while the quote is in use.
+func ParseQuoteShared(b []byte) (*Quote, error) { return parseQuote(b, false) }
+
+func parseQuote(b []byte, copyInput bool) (*Quote, error) {
 	q := new(Quote)
-	if err := dcap.ParseQuoteInto(&q.Quote, b, dcap.TEETypeSGX); err != nil {
+	parse := dcap.ParseQuoteInto
+	if !copyInput {
+		parse = dcap.ParseQuoteIntoShared
+	}
+	if err := parse(&q.Quote, b, dcap.TEETypeSGX); err != nil {
 		return nil, err
 	}
 	var err error
