@@ -32,7 +32,9 @@ func TestMatchesEncodingJSON(t *testing.T) {
 		map[string]any{}, map[string]any(nil), map[string]string{"b": "1", "a": "<2>"}, map[string]string(nil),
 		map[string]any{"z": 1.0, "a": map[string]any{"y": []any{"q"}, "b": nil}, "é": "x", "\xff": 2.0, "<k>": true},
 		json.RawMessage(`{ "b" : 1, "a":[1, 2] }`), json.Number("12.5"),
-		struct{ A int `json:"a"` }{3}, []int{1, 2}, map[string]int{"x": 1},
+		struct {
+			A int `json:"a"`
+		}{3}, []int{1, 2}, map[string]int{"x": 1},
 	} {
 		same(t, v)
 	}
