@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/maat-attest/maat/internal/jsonstrict"
 )
 
 // MaxJSONSize bounds a TCB Info or Enclave Identity document. Real ones are
@@ -129,20 +132,19 @@ func splitSigned(b []byte, name string) (Signed, error) {
 	if len(b) > MaxJSONSize {
 		return s, malformed("document is %d bytes, over the %d-byte limit", len(b), MaxJSONSize)
 	}
-	var top map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&top); err != nil {
+	// One pass: the whole document is validated (duplicate member names
+	// refused, data after the object refused) and split into members.
+	top, err := jsonstrict.DecodeObject(b)
+	if err != nil {
 		return s, malformed("not a JSON object: %v", err)
 	}
-	if dec.More() {
-		return s, malformed("trailing data after the JSON object")
-	}
-	body, ok := top[name]
+	body, ok := top.Get(name)
 	if !ok || len(body) == 0 || body[0] != '{' {
 		return s, malformed("no %q object", name)
 	}
+	sigRaw, _ := top.Get("signature")
 	var sig string
-	if err := json.Unmarshal(top["signature"], &sig); err != nil {
+	if err := json.Unmarshal(sigRaw, &sig); err != nil {
 		return s, malformed("no signature string")
 	}
 	if err := hexInto(s.Signature[:], sig, "signature"); err != nil {
@@ -230,34 +232,92 @@ func (j *jsonModule) parse(what string, withLevels bool) (TDXModuleIdentity, err
 	return m, nil
 }
 
-// UnmarshalJSON reads either form.
+// compNames are the v2 component member names, sgxtcbcomp01svn to 16.
+var compNames = func() (n [16]string) {
+	for i := range n {
+		n[i] = fmt.Sprintf("sgxtcbcomp%02dsvn", i+1)
+	}
+	return n
+}()
+
+// UnmarshalJSON reads either form, in one pass over the members (b is a
+// valid JSON value: the enclosing Unmarshal checked it). Member names match
+// case-insensitively, as encoding/json matches struct fields; a name given
+// twice is refused.
 func (t *jsonTCB) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	members, err := jsonstrict.DecodeObject(b)
+	if err != nil {
 		return err
 	}
-	type plain struct {
-		SGXComponents []jsonTCBComp `json:"sgxtcbcomponents"`
-		TDXComponents []jsonTCBComp `json:"tdxtcbcomponents"`
-		PCESVN        *int          `json:"pcesvn"`
-	}
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	t.SGXComponents, t.TDXComponents, t.PCESVN = p.SGXComponents, p.TDXComponents, p.PCESVN
-	for i := range t.C {
-		raw, ok := m[fmt.Sprintf("sgxtcbcomp%02dsvn", i+1)]
-		if !ok {
-			continue
+	for _, m := range members {
+		switch {
+		case strings.EqualFold(m.Name, "sgxtcbcomponents"):
+			t.SGXComponents, err = decodeComponents(m.Value)
+		case strings.EqualFold(m.Name, "tdxtcbcomponents"):
+			t.TDXComponents, err = decodeComponents(m.Value)
+		case strings.EqualFold(m.Name, "pcesvn"):
+			t.PCESVN, err = decodeInt(m.Value)
+		default:
+			for i, n := range compNames {
+				if strings.EqualFold(m.Name, n) {
+					var v *int
+					if v, err = decodeInt(m.Value); err == nil && v != nil {
+						t.C[i] = v
+					} else if err == nil {
+						t.C[i] = new(int) // null decodes as encoding/json does into an int: 0
+					}
+					break
+				}
+			}
 		}
-		var v int
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err != nil {
 			return err
 		}
-		t.C[i] = &v
 	}
 	return nil
+}
+
+// decodeComponents decodes a tcbcomponents array, [{"svn":N,...},...], as
+// json.Unmarshal into []jsonTCBComp would (null is a nil slice; other
+// members of an element are ignored), in one pass.
+func decodeComponents(raw []byte) ([]jsonTCBComp, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	elems, err := jsonstrict.DecodeArray(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jsonTCBComp, len(elems))
+	for i, e := range elems {
+		if string(e) == "null" {
+			continue
+		}
+		members, err := jsonstrict.DecodeObject(e)
+		if err != nil {
+			return nil, fmt.Errorf("component %d: %w", i, err)
+		}
+		if v, ok := members.Get("svn"); ok {
+			if out[i].SVN, err = decodeInt(v); err != nil {
+				return nil, fmt.Errorf("component %d: %w", i, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// decodeInt decodes a JSON number into an *int as json.Unmarshal does (nil
+// for null; an error for fractions, exponents and overflow), with a fast
+// path for plain integers.
+func decodeInt(raw []byte) (*int, error) {
+	if n, err := strconv.Atoi(string(raw)); err == nil {
+		return &n, nil
+	}
+	var p *int
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 type jsonTCBInfo struct {

@@ -85,6 +85,35 @@ func DecodeObject(b []byte) (Object, error) {
 	return out, nil
 }
 
+// ErrNotArray is returned by DecodeArray for valid JSON that is not an array.
+var ErrNotArray = errors.New("JSON value is not an array")
+
+// DecodeArray decodes b, which must be one JSON array, into its raw
+// elements (validated; an object anywhere inside may not repeat a member
+// name exactly). It returns ErrNotArray (wrapped) for other JSON values and
+// a syntax error for invalid JSON or data after the array.
+func DecodeArray(b []byte) ([]json.RawMessage, error) {
+	s := &scanner{b: b, depth: DefaultMaxDepth}
+	s.ws()
+	if s.i >= len(b) {
+		return nil, errEnd
+	}
+	if b[s.i] != '[' {
+		if err := s.value(); err != nil {
+			return nil, err
+		}
+		return nil, ErrNotArray
+	}
+	out := []json.RawMessage{}
+	if err := s.array(func(v []byte) { out = append(out, v) }); err != nil {
+		return nil, err
+	}
+	if err := s.end(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Decode parses b as one JSON document into Go values (map[string]any,
 // []any, string, json.Number, bool, nil), refusing a member name that occurs
 // twice in one object (compared exactly: the document keeps its names) with

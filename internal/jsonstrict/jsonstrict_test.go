@@ -113,6 +113,24 @@ func refDuplicates(b []byte, fold bool) bool {
 	return walk()
 }
 
+func TestDecodeArray(t *testing.T) {
+	got, err := DecodeArray([]byte(` [ {"svn": 1}, 2 ,"x",[3] ] `))
+	if err != nil || len(got) != 4 || string(got[0]) != `{"svn": 1}` || string(got[3]) != `[3]` {
+		t.Fatalf("DecodeArray = %q, %v", got, err)
+	}
+	if got, err := DecodeArray([]byte(`[]`)); err != nil || len(got) != 0 {
+		t.Fatalf("empty: %q, %v", got, err)
+	}
+	for _, bad := range []string{`{}`, `1`, `[1,]`, `[1] 2`, `[{"a":1,"a":2}]`, `[`, ``} {
+		if _, err := DecodeArray([]byte(bad)); err == nil {
+			t.Errorf("DecodeArray(%q) accepted", bad)
+		}
+	}
+	if _, err := DecodeArray([]byte(`{"a":1}`)); !errors.Is(err, ErrNotArray) {
+		t.Errorf("object: %v, want ErrNotArray", err)
+	}
+}
+
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{`{"a":1,"A":2}`, `{"quote":"QUFB","runtimeData":{"data":"QUFB","dataType":"JSON"},"nonce":12}`, `[1,2.5e-3,"\u00e9",true,null]`, `{"x":{"y":{"y":1}}}`, `"\ud800"`, `-0`, `01`, `{"a":"\x01"}`} {
 		f.Add([]byte(s))
@@ -146,6 +164,26 @@ func FuzzCheck(f *testing.F) {
 			if json.Unmarshal(b, &m) != nil {
 				t.Fatalf("DecodeObject accepted what encoding/json refuses: %q", b)
 			}
+		}
+		// DecodeArray splits exactly as encoding/json does.
+		var ref []json.RawMessage
+		refErr := json.Unmarshal(b, &ref)
+		arr, err := DecodeArray(b)
+		var d *DuplicateError
+		switch {
+		case err == nil && refErr != nil:
+			t.Fatalf("DecodeArray accepted what encoding/json refuses: %q", b)
+		case err == nil:
+			if len(arr) != len(ref) {
+				t.Fatalf("DecodeArray: %d elements, encoding/json %d", len(arr), len(ref))
+			}
+			for i := range arr {
+				if !bytes.Equal(bytes.TrimSpace(arr[i]), bytes.TrimSpace(ref[i])) {
+					t.Fatalf("element %d: %q, encoding/json %q", i, arr[i], ref[i])
+				}
+			}
+		case refErr == nil && !errors.As(err, &d):
+			t.Fatalf("DecodeArray refused an array encoding/json accepts: %q: %v", b, err)
 		}
 	})
 }

@@ -53,7 +53,7 @@ func (s *scanner) value() error {
 	case c == '{':
 		return s.object(nil)
 	case c == '[':
-		return s.array()
+		return s.array(nil)
 	case c == '"':
 		_, _, err := s.str()
 		return err
@@ -275,7 +275,8 @@ func (s *scanner) object(member func(name string, value []byte)) error {
 	}
 }
 
-func (s *scanner) array() error {
+// array scans an array; each element is passed to elem (when non-nil) raw.
+func (s *scanner) array(elem func(value []byte)) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -287,8 +288,13 @@ func (s *scanner) array() error {
 		return nil
 	}
 	for {
+		s.ws()
+		start := s.i
 		if err := s.value(); err != nil {
 			return err
+		}
+		if elem != nil {
+			elem(s.b[start:s.i])
 		}
 		s.ws()
 		if s.i >= len(s.b) {

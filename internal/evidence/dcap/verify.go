@@ -63,6 +63,14 @@ type Verifier struct {
 	crls       *boundedMap[crlKey, crlEntry]
 	signed     *boundedMap[signedKey, signedEntry]
 	issuerOK   *boundedMap[[64]byte, error]
+	signers    *boundedMap[[32]byte, signerEntry]
+}
+
+// signerEntry is a checked TCB Signing issuer chain (TCB Info, QE Identity
+// and the evaluation-number lists share one), cached by its hash.
+type signerEntry struct {
+	signer, root *x509.Certificate
+	err          error
 }
 
 // NewVerifier returns a verifier with a copy of opts. It returns an error
@@ -77,8 +85,7 @@ func NewVerifier(opts Options) (*Verifier, error) {
 		if r.Cert == nil {
 			return nil, fmt.Errorf("dcap: trust root %q has no certificate", r.Name)
 		}
-		selfSigned[i] = bytes.Equal(r.Cert.RawIssuer, r.Cert.RawSubject) &&
-			r.Cert.CheckSignature(r.Cert.SignatureAlgorithm, r.Cert.RawTBSCertificate, r.Cert.Signature) == nil
+		selfSigned[i] = bytes.Equal(r.Cert.RawIssuer, r.Cert.RawSubject) && selfSignatureOK(r.Cert)
 	}
 	now := opts.Now
 	if now == nil {
@@ -94,7 +101,23 @@ func NewVerifier(opts Options) (*Verifier, error) {
 		crls:     newBoundedMap[crlKey, crlEntry](n),
 		signed:   newBoundedMap[signedKey, signedEntry](n),
 		issuerOK: newBoundedMap[[64]byte, error](n),
+		signers:  newBoundedMap[[32]byte, signerEntry](n),
 	}, nil
+}
+
+// selfSigOK memoizes, per process, whether a root certificate's
+// self-signature verifies: a pure function of its bytes, checked once
+// however many verifiers (instances, tenants, tests) pin the same root.
+var selfSigOK sync.Map // [32]byte (SHA-256 of the DER) -> bool
+
+func selfSignatureOK(c *x509.Certificate) bool {
+	k := sha256.Sum256(c.Raw)
+	if ok, hit := selfSigOK.Load(k); hit {
+		return ok.(bool)
+	}
+	ok := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+	selfSigOK.Store(k, ok)
+	return ok
 }
 
 // CallOption adjusts one Verify call.
@@ -861,7 +884,7 @@ func (v *Verifier) verifiedSigned(it *collateral.Item, isTCB, tdx bool) (*signed
 			}
 			e.qe, body, sig, e.issue, e.next = q, q.Body, q.Signature[:], q.IssueDate, q.NextUpdate
 		}
-		signer, root, err := v.signingChain(it.IssuerChain)
+		signer, root, err := v.cachedSigningChain(it)
 		if err != nil {
 			return signedEntry{err: err}
 		}
@@ -875,6 +898,18 @@ func (v *Verifier) verifiedSigned(it *collateral.Item, isTCB, tdx bool) (*signed
 		return nil, e.err
 	}
 	return &e, nil
+}
+
+// cachedSigningChain is signingChain of it's issuer chain, checked once per
+// distinct chain (TCB Info and QE Identity carry the same one).
+func (v *Verifier) cachedSigningChain(it *collateral.Item) (signer, root *x509.Certificate, err error) {
+	// Hashed here rather than trusting it.ChainHash: an Item built by hand
+	// may not carry it, and the chain is small.
+	e := v.signers.getOrCompute(sha256.Sum256(it.IssuerChain), func() signerEntry {
+		s, r, err := v.signingChain(it.IssuerChain)
+		return signerEntry{s, r, err}
+	})
+	return e.signer, e.root, e.err
 }
 
 // signingChain parses and checks a TCB Signing issuer chain (signer, root):
@@ -923,7 +958,7 @@ func (v *Verifier) VerifyTCBEvalNums(it *collateral.Item, tee uint32, at time.Ti
 	if e.ID != want {
 		return nil, invalid(ErrTCBInfo, "TCB evaluation data numbers are for %s, not %s", e.ID, want)
 	}
-	signer, root, err := v.signingChain(it.IssuerChain)
+	signer, root, err := v.cachedSigningChain(it)
 	if err != nil {
 		return nil, err
 	}
