@@ -2,7 +2,11 @@ package collateral
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
+
+	"github.com/maat-attest/maat/internal/jsonstrict"
 )
 
 func jsonSeeds(f *testing.F, member string) {
@@ -54,5 +58,40 @@ func FuzzCRLToDER(f *testing.F) {
 			t.Fatal("empty DER accepted")
 		}
 		NewItem(Key{Kind: KindRootCACRL}, b, nil, t0)
+	})
+}
+
+// FuzzTCBInfoDecoderMatchesJSON holds the one-pass tcbInfo decoder to
+// encoding/json: on any body, both accept with equal results, or both
+// refuse, or only the one-pass decoder refuses because a member name is
+// given twice (encoding/json lets the last one win).
+func FuzzTCBInfoDecoderMatchesJSON(f *testing.F) {
+	jsonSeeds(f, "tcbInfo")
+	f.Add([]byte(`{"tcbInfo":{"version":2,"tcbLevels":[{"tcb":{"SGXTCBCOMP01SVN":1,"pcesvn":null},"advisoryIDs":null,"tcbStatus":"UpToDate\u0041"}]},"signature":""}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		s, err := splitSigned(doc, "tcbInfo")
+		if err != nil {
+			return
+		}
+		var fast, ref jsonTCBInfo
+		fastErr := decodeTCBInfoBody(s.Body, &fast)
+		refErr := json.Unmarshal(s.Body, &ref)
+		var dup *jsonstrict.DuplicateError
+		switch {
+		case fastErr != nil && refErr == nil:
+			if !errors.As(fastErr, &dup) {
+				t.Fatalf("one-pass decoder refused what encoding/json accepts: %v", fastErr)
+			}
+		case fastErr == nil && refErr != nil:
+			t.Fatalf("one-pass decoder accepted what encoding/json refuses (%v)", refErr)
+		case fastErr == nil:
+			for _, tdx := range []bool{false, true} {
+				a, aErr := buildTCBInfo(s, &fast, tdx)
+				b, bErr := buildTCBInfo(s, &ref, tdx)
+				if (aErr == nil) != (bErr == nil) || !reflect.DeepEqual(a, b) {
+					t.Fatalf("tdx=%v: one-pass %+v, %v; encoding/json %+v, %v", tdx, a, aErr, b, bErr)
+				}
+			}
+		}
 	})
 }

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maat-attest/maat/internal/jsonstrict"
 )
@@ -245,21 +245,18 @@ var compNames = func() (n [16]string) {
 // case-insensitively, as encoding/json matches struct fields; a name given
 // twice is refused.
 func (t *jsonTCB) UnmarshalJSON(b []byte) error {
-	members, err := jsonstrict.DecodeObject(b)
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
+	return jsonstrict.EachMember(b, func(name, value []byte) (err error) {
+		m := struct{ Value []byte }{value}
 		switch {
-		case strings.EqualFold(m.Name, "sgxtcbcomponents"):
+		case jsonstrict.EqualFold(name, "sgxtcbcomponents"):
 			t.SGXComponents, err = decodeComponents(m.Value)
-		case strings.EqualFold(m.Name, "tdxtcbcomponents"):
+		case jsonstrict.EqualFold(name, "tdxtcbcomponents"):
 			t.TDXComponents, err = decodeComponents(m.Value)
-		case strings.EqualFold(m.Name, "pcesvn"):
+		case jsonstrict.EqualFold(name, "pcesvn"):
 			t.PCESVN, err = decodeInt(m.Value)
 		default:
 			for i, n := range compNames {
-				if strings.EqualFold(m.Name, n) {
+				if jsonstrict.EqualFold(name, n) {
 					var v *int
 					if v, err = decodeInt(m.Value); err == nil && v != nil {
 						t.C[i] = v
@@ -270,11 +267,8 @@ func (t *jsonTCB) UnmarshalJSON(b []byte) error {
 				}
 			}
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // decodeComponents decodes a tcbcomponents array, [{"svn":N,...},...], as
@@ -289,18 +283,24 @@ func decodeComponents(raw []byte) ([]jsonTCBComp, error) {
 		return nil, err
 	}
 	out := make([]jsonTCBComp, len(elems))
+	svns := make([]int, len(elems)) // one allocation for every SVN
 	for i, e := range elems {
 		if string(e) == "null" {
 			continue
 		}
-		members, err := jsonstrict.DecodeObject(e)
+		err := jsonstrict.EachMember(e, func(name, value []byte) (err error) {
+			if jsonstrict.EqualFold(name, "svn") {
+				if n, ok := plainInt(value); ok {
+					svns[i] = n
+					out[i].SVN = &svns[i]
+				} else {
+					out[i].SVN, err = decodeInt(value)
+				}
+			}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("component %d: %w", i, err)
-		}
-		if v, ok := members.Get("svn"); ok {
-			if out[i].SVN, err = decodeInt(v); err != nil {
-				return nil, fmt.Errorf("component %d: %w", i, err)
-			}
 		}
 	}
 	return out, nil
@@ -310,7 +310,7 @@ func decodeComponents(raw []byte) ([]jsonTCBComp, error) {
 // for null; an error for fractions, exponents and overflow), with a fast
 // path for plain integers.
 func decodeInt(raw []byte) (*int, error) {
-	if n, err := strconv.Atoi(string(raw)); err == nil {
+	if n, ok := plainInt(raw); ok {
 		return &n, nil
 	}
 	var p *int
@@ -321,22 +321,24 @@ func decodeInt(raw []byte) (*int, error) {
 }
 
 type jsonTCBInfo struct {
-	ID                      *string      `json:"id"`
-	Version                 *int         `json:"version"`
-	IssueDate               *string      `json:"issueDate"`
-	NextUpdate              *string      `json:"nextUpdate"`
-	FMSPC                   *string      `json:"fmspc"`
-	PCEID                   *string      `json:"pceId"`
-	TCBType                 *int         `json:"tcbType"`
-	TCBEvaluationDataNumber *int         `json:"tcbEvaluationDataNumber"`
-	TDXModule               *jsonModule  `json:"tdxModule"`
-	TDXModuleIdentities     []jsonModule `json:"tdxModuleIdentities"`
-	TCBLevels               []struct {
-		TCB         *jsonTCB `json:"tcb"`
-		TCBDate     *string  `json:"tcbDate"`
-		TCBStatus   *string  `json:"tcbStatus"`
-		AdvisoryIDs []string `json:"advisoryIDs"`
-	} `json:"tcbLevels"`
+	ID                      *string        `json:"id"`
+	Version                 *int           `json:"version"`
+	IssueDate               *string        `json:"issueDate"`
+	NextUpdate              *string        `json:"nextUpdate"`
+	FMSPC                   *string        `json:"fmspc"`
+	PCEID                   *string        `json:"pceId"`
+	TCBType                 *int           `json:"tcbType"`
+	TCBEvaluationDataNumber *int           `json:"tcbEvaluationDataNumber"`
+	TDXModule               *jsonModule    `json:"tdxModule"`
+	TDXModuleIdentities     []jsonModule   `json:"tdxModuleIdentities"`
+	TCBLevels               []jsonTCBLevel `json:"tcbLevels"`
+}
+
+type jsonTCBLevel struct {
+	TCB         *jsonTCB `json:"tcb"`
+	TCBDate     *string  `json:"tcbDate"`
+	TCBStatus   *string  `json:"tcbStatus"`
+	AdvisoryIDs []string `json:"advisoryIDs"`
 }
 
 // ParseTCBInfo parses a TCB Info document as Intel PCS serves it,
@@ -362,9 +364,168 @@ func parseTCBInfo(b []byte, tdx bool) (*TCBInfo, error) {
 		return nil, err
 	}
 	var j jsonTCBInfo
-	if err := json.Unmarshal(s.Body, &j); err != nil {
+	if err := decodeTCBInfoBody(s.Body, &j); err != nil {
 		return nil, malformed("tcbInfo: %v", err)
 	}
+	return buildTCBInfo(s, &j, tdx)
+}
+
+// decodeTCBInfoBody fills j from the tcbInfo object as json.Unmarshal into
+// jsonTCBInfo would (member names case-insensitive, unknown members
+// ignored, null leaves a field unset), except that a member name given twice
+// is refused rather than the last one winning. It is one pass over the
+// members (jsonstrict) with hand decoders for the levels, the hot part of
+// a cold SGX or TDX verification; TDX module members, small and rare, go
+// through encoding/json. FuzzTCBInfoDecoderMatchesJSON holds it to
+// json.Unmarshal.
+func decodeTCBInfoBody(b []byte, j *jsonTCBInfo) error {
+	return jsonstrict.EachMember(b, func(name, value []byte) (err error) {
+		m := struct{ Value []byte }{value}
+		switch {
+		case jsonstrict.EqualFold(name, "id"):
+			j.ID, err = decodeString(m.Value)
+		case jsonstrict.EqualFold(name, "version"):
+			j.Version, err = decodeInt(m.Value)
+		case jsonstrict.EqualFold(name, "issueDate"):
+			j.IssueDate, err = decodeString(m.Value)
+		case jsonstrict.EqualFold(name, "nextUpdate"):
+			j.NextUpdate, err = decodeString(m.Value)
+		case jsonstrict.EqualFold(name, "fmspc"):
+			j.FMSPC, err = decodeString(m.Value)
+		case jsonstrict.EqualFold(name, "pceId"):
+			j.PCEID, err = decodeString(m.Value)
+		case jsonstrict.EqualFold(name, "tcbType"):
+			j.TCBType, err = decodeInt(m.Value)
+		case jsonstrict.EqualFold(name, "tcbEvaluationDataNumber"):
+			j.TCBEvaluationDataNumber, err = decodeInt(m.Value)
+		case jsonstrict.EqualFold(name, "tdxModule"):
+			err = json.Unmarshal(m.Value, &j.TDXModule)
+		case jsonstrict.EqualFold(name, "tdxModuleIdentities"):
+			err = json.Unmarshal(m.Value, &j.TDXModuleIdentities)
+		case jsonstrict.EqualFold(name, "tcbLevels"):
+			j.TCBLevels, err = decodeLevels(m.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// decodeLevels decodes the tcbLevels array (see decodeTCBInfoBody).
+func decodeLevels(raw []byte) ([]jsonTCBLevel, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	elems, err := jsonstrict.DecodeArray(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jsonTCBLevel, len(elems))
+	for i, e := range elems {
+		if string(e) == "null" {
+			continue
+		}
+		l := &out[i]
+		err := jsonstrict.EachMember(e, func(name, value []byte) (err error) {
+			m := struct{ Value []byte }{value}
+			switch {
+			case jsonstrict.EqualFold(name, "tcb"):
+				if string(m.Value) != "null" {
+					l.TCB = new(jsonTCB)
+					err = l.TCB.UnmarshalJSON(m.Value)
+				}
+			case jsonstrict.EqualFold(name, "tcbDate"):
+				l.TCBDate, err = decodeString(m.Value)
+			case jsonstrict.EqualFold(name, "tcbStatus"):
+				l.TCBStatus, err = decodeString(m.Value)
+			case jsonstrict.EqualFold(name, "advisoryIDs"):
+				l.AdvisoryIDs, err = decodeStrings(m.Value)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// plainInt parses a JSON integer of at most 18 digits (optionally
+// negative); ok is false for anything else, which the caller decodes with
+// encoding/json.
+func plainInt(raw []byte) (n int, ok bool) {
+	neg := len(raw) > 0 && raw[0] == '-'
+	d := raw
+	if neg {
+		d = raw[1:]
+	}
+	if len(d) == 0 || len(d) > 18 {
+		return 0, false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// decodeString decodes a JSON string as json.Unmarshal into *string does
+// (nil for null), with a fast path for strings without escapes.
+func decodeString(raw []byte) (*string, error) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		s := string(raw[1 : n-1])
+		return &s, nil
+	}
+	var p *string
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// decodeStrings decodes a JSON array of strings as json.Unmarshal into
+// []string does.
+func decodeStrings(raw []byte) ([]string, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	elems, err := jsonstrict.DecodeArray(raw)
+	if err != nil {
+		return nil, err
+	}
+	// One string holds the whole array; plain elements are substrings of
+	// it (elements are subslices of raw, at offset cap(raw)-cap(e)).
+	whole := string(raw)
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if n := len(e); n >= 2 && e[0] == '"' && e[n-1] == '"' && bytes.IndexByte(e, '\\') < 0 && utf8.Valid(e) {
+			off := cap(raw) - cap(e)
+			out[i] = whole[off+1 : off+n-1]
+			continue
+		}
+		p, err := decodeString(e)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			out[i] = *p
+		}
+	}
+	return out, nil
+}
+
+// buildTCBInfo checks the decoded members and builds the TCB Info.
+func buildTCBInfo(s Signed, j *jsonTCBInfo, tdx bool) (*TCBInfo, error) {
+	var err error
 	t := &TCBInfo{Signed: s}
 	if j.Version == nil || (*j.Version != 2 && *j.Version != 3) {
 		return nil, malformed("tcbInfo version must be 2 or 3")

@@ -85,6 +85,79 @@ func DecodeObject(b []byte) (Object, error) {
 	return out, nil
 }
 
+// EachMember validates b, which must be one JSON object, and calls fn with
+// each top-level member's name (decoded; it aliases b when the name has no
+// escapes, so fn must not keep it) and raw value, in document order. Names
+// are compared case-insensitively: two equal under case folding are a
+// *DuplicateError, as for DecodeObject. It allocates nothing per member,
+// for decoders that walk many small objects. An error from fn stops the
+// walk and is returned; b is then only validated up to that member.
+func EachMember(b []byte, fn func(name, value []byte) error) error {
+	s := &scanner{b: b, depth: DefaultMaxDepth, fold: true, foldTopOnly: true}
+	s.ws()
+	if s.i >= len(b) {
+		return errEnd
+	}
+	if b[s.i] != '{' {
+		if err := s.value(); err != nil {
+			return err
+		}
+		return ErrNotObject
+	}
+	var ferr error
+	err := s.objectBytes(func(name, value []byte) {
+		if s.level == 1 && ferr == nil {
+			ferr = fn(name, value)
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// EqualFold reports whether name equals s under simple Unicode case
+// folding (strings.EqualFold), without allocating for ASCII names.
+func EqualFold(name []byte, s string) bool {
+	ascii := true
+	for _, c := range name {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				ascii = false
+				break
+			}
+		}
+	}
+	if !ascii {
+		return strings.EqualFold(string(name), s)
+	}
+	if len(name) != len(s) {
+		return false
+	}
+	for i := range name {
+		a, b := name[i], s[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrNotArray is returned by DecodeArray for valid JSON that is not an array.
 var ErrNotArray = errors.New("JSON value is not an array")
 
@@ -104,7 +177,7 @@ func DecodeArray(b []byte) ([]json.RawMessage, error) {
 		}
 		return nil, ErrNotArray
 	}
-	out := []json.RawMessage{}
+	out := make([]json.RawMessage, 0, 16)
 	if err := s.array(func(v []byte) { out = append(out, v) }); err != nil {
 		return nil, err
 	}

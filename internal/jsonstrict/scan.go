@@ -210,6 +210,15 @@ func (s *scanner) enter() error {
 // object scans an object; each member is passed to member (when non-nil)
 // with its name and raw value.
 func (s *scanner) object(member func(name string, value []byte)) error {
+	if member == nil {
+		return s.objectBytes(nil)
+	}
+	return s.objectBytes(func(name, value []byte) { member(string(name), value) })
+}
+
+// objectBytes is object with the member name as bytes (aliasing the input
+// when unescaped), for callers that do not keep it.
+func (s *scanner) objectBytes(member func(name, value []byte)) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -257,7 +266,7 @@ func (s *scanner) object(member func(name string, value []byte)) error {
 			return err
 		}
 		if member != nil {
-			member(string(n), s.b[start:s.i])
+			member(n, s.b[start:s.i])
 		}
 		s.ws()
 		if s.i >= len(s.b) {
