@@ -243,6 +243,22 @@ func TestBenchExitCodeAndFirstErrors(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "errors 0") {
 		t.Fatalf("clean run: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
+	// The driver pinned to CPU 0, leaving the other cores to the server.
+	oe := append(common, "--type", "openenclave", "--evidence", filepath.Join(quickstartDir, "openenclave_report.b64url"))
+	out, stderr, code = runEnv(t, nil, append(oe, "--driver-cpus", "0", "--json")...)
+	var pinned struct {
+		Requests   int64 `json:"requests"`
+		DriverCPUs []int `json:"driverCpus"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &pinned) != nil || len(pinned.DriverCPUs) != 1 || pinned.DriverCPUs[0] != 0 || pinned.Requests == 0 {
+		t.Fatalf("--driver-cpus 0: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+	for _, bad := range []string{"x", "3-1", "4095"} {
+		_, stderr, code = runEnv(t, nil, append(oe, "--driver-cpus", bad)...)
+		if code == 0 || !strings.Contains(stderr, "--driver-cpus") {
+			t.Errorf("--driver-cpus %s: exit %d, stderr %q", bad, code, stderr)
+		}
+	}
 }
 
 // maat version and maat --version print the same build information (Go

@@ -22,8 +22,13 @@ func newBenchCommand() *cobra.Command {
 		typ                 string
 		asJSON, cryptoBound bool
 		serverPID           int
+		driverCPUs          string
 		maxErrorRate        float64
 		tf                  transportFlags
+	)
+	var (
+		cpu0   time.Duration // the server's CPU time before the load
+		report func(cmd *cobra.Command, res *loadgen.Result, pinned []int) error
 	)
 	attest := &cobra.Command{
 		Use:   "attest",
@@ -75,80 +80,104 @@ func newBenchCommand() *cobra.Command {
 			default:
 				return fmt.Errorf("--type must be sgx, openenclave, sevsnp, tdx or azureguest, not %q", typ)
 			}
-			var cpu0 time.Duration
 			if serverPID > 0 {
 				if cpu0, err = loadgen.ProcessCPU(serverPID); err != nil {
 					return fmt.Errorf("--server-pid: %w", err)
 				}
 			}
+			var pinned []int
+			if driverCPUs != "" {
+				if pinned, err = loadgen.ParseCPUList(driverCPUs); err != nil {
+					return fmt.Errorf("--driver-cpus: %w", err)
+				}
+				restore, err := loadgen.PinProcess(pinned)
+				if err != nil {
+					return fmt.Errorf("--driver-cpus %s: %w", driverCPUs, err)
+				}
+				res, err := loadgen.Run(cmd.Context(), o)
+				// The floors below are measured on every CPU again.
+				if rerr := restore(); rerr != nil && err == nil {
+					err = fmt.Errorf("--driver-cpus: restoring the CPU mask: %w", rerr)
+				}
+				if err != nil {
+					return err
+				}
+				return report(cmd, res, pinned)
+			}
 			res, err := loadgen.Run(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			defer func() {
-				// The verdict comes after the report, whichever format.
-				if err == nil {
-					err = benchVerdict(res, maxErrorRate)
-				}
-			}()
-			out := benchOutput{Result: res, Concurrency: o.Concurrency}
-			if serverPID > 0 {
-				cpu1, err := loadgen.ProcessCPU(serverPID)
-				if err != nil {
-					return fmt.Errorf("--server-pid: %w", err)
-				}
-				if ok := res.Requests - res.Errors; ok > 0 && cpu1 > cpu0 {
-					out.ServerCPUMillis = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(ok)
-					out.ServerCores = (cpu1 - cpu0).Seconds() / res.Seconds
-				}
-			}
-			if cryptoBound {
-				// Measured after the load so the driver does not compete
-				// with itself; both floors in this run, one after the other.
-				for _, f := range loadgen.CryptoFloors(3 * time.Second) {
-					out.Floors = append(out.Floors, benchFloor{Floor: f})
-				}
-				out.CryptoBoundRate = out.Floors[0].PerSecond
-				out.RatioToBound = res.Throughput / out.CryptoBoundRate
-				for i, f := range out.Floors {
-					if f.PerSecond > 0 {
-						out.Floors[i].Ratio = res.Throughput / f.PerSecond
-					}
-					if f.PerCPUSecond > 0 && out.ServerCPUMillis > 0 {
-						out.Floors[i].RatioPerServerCPU = 1000 / out.ServerCPUMillis / f.PerCPUSecond
-					}
-				}
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
-			}
-			fmt.Fprintf(w, "requests %d, errors %d in %.1fs (concurrency %d)\n", res.Requests, res.Errors, res.Seconds, o.Concurrency)
-			fmt.Fprintf(w, "throughput %.1f/s\nlatency p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.Throughput, res.P50Millis, res.P95Millis, res.P99Millis, res.MaxMillis)
-			for code, n := range res.ErrorCodes {
-				fmt.Fprintf(w, "error %s: %d\n", code, n)
-			}
-			for _, msg := range res.FirstErrors {
-				fmt.Fprintf(w, "first error: %s\n", msg)
-			}
-			if serverPID > 0 {
-				fmt.Fprintf(w, "server CPU %.3f ms per attestation (pid %d, %.2f cores busy)\n", out.ServerCPUMillis, serverPID, out.ServerCores)
-			}
-			for _, f := range out.Floors {
-				if f.Unavailable != "" {
-					fmt.Fprintf(w, "crypto floor %s: not measured (%s)\n", f.Signer, f.Unavailable)
-					continue
-				}
-				fmt.Fprintf(w, "crypto floor %s: %.1f/s (2x ECDSA-P256 verify + 1x RS256 sign, all CPUs), %.1f per CPU-second; ratio %.2f", f.Signer, f.PerSecond, f.PerCPUSecond, f.Ratio)
-				if f.RatioPerServerCPU > 0 {
-					fmt.Fprintf(w, ", per server CPU %.2f", f.RatioPerServerCPU)
-				}
-				fmt.Fprintln(w)
-			}
-			return nil
+			return report(cmd, res, nil)
 		},
+	}
+	report = func(cmd *cobra.Command, res *loadgen.Result, pinned []int) (err error) {
+		defer func() {
+			// The verdict comes after the report, whichever format.
+			if err == nil {
+				err = benchVerdict(res, maxErrorRate)
+			}
+		}()
+		out := benchOutput{Result: res, Concurrency: o.Concurrency, DriverCPUs: pinned}
+		if serverPID > 0 {
+			cpu1, err := loadgen.ProcessCPU(serverPID)
+			if err != nil {
+				return fmt.Errorf("--server-pid: %w", err)
+			}
+			if ok := res.Requests - res.Errors; ok > 0 && cpu1 > cpu0 {
+				out.ServerCPUMillis = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(ok)
+				out.ServerCores = (cpu1 - cpu0).Seconds() / res.Seconds
+			}
+		}
+		if cryptoBound {
+			// Measured after the load so the driver does not compete
+			// with itself; both floors in this run, one after the other.
+			for _, f := range loadgen.CryptoFloors(3 * time.Second) {
+				out.Floors = append(out.Floors, benchFloor{Floor: f})
+			}
+			out.CryptoBoundRate = out.Floors[0].PerSecond
+			out.RatioToBound = res.Throughput / out.CryptoBoundRate
+			for i, f := range out.Floors {
+				if f.PerSecond > 0 {
+					out.Floors[i].Ratio = res.Throughput / f.PerSecond
+				}
+				if f.PerCPUSecond > 0 && out.ServerCPUMillis > 0 {
+					out.Floors[i].RatioPerServerCPU = 1000 / out.ServerCPUMillis / f.PerCPUSecond
+				}
+			}
+		}
+		w := cmd.OutOrStdout()
+		if asJSON {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		}
+		fmt.Fprintf(w, "requests %d, errors %d in %.1fs (concurrency %d)\n", res.Requests, res.Errors, res.Seconds, o.Concurrency)
+		if len(pinned) > 0 {
+			fmt.Fprintf(w, "driver pinned to CPUs %v (GOMAXPROCS %d)\n", pinned, len(pinned))
+		}
+		fmt.Fprintf(w, "throughput %.1f/s\nlatency p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.Throughput, res.P50Millis, res.P95Millis, res.P99Millis, res.MaxMillis)
+		for code, n := range res.ErrorCodes {
+			fmt.Fprintf(w, "error %s: %d\n", code, n)
+		}
+		for _, msg := range res.FirstErrors {
+			fmt.Fprintf(w, "first error: %s\n", msg)
+		}
+		if serverPID > 0 {
+			fmt.Fprintf(w, "server CPU %.3f ms per attestation (pid %d, %.2f cores busy)\n", out.ServerCPUMillis, serverPID, out.ServerCores)
+		}
+		for _, f := range out.Floors {
+			if f.Unavailable != "" {
+				fmt.Fprintf(w, "crypto floor %s: not measured (%s)\n", f.Signer, f.Unavailable)
+				continue
+			}
+			fmt.Fprintf(w, "crypto floor %s: %.1f/s (2x ECDSA-P256 verify + 1x RS256 sign, all CPUs), %.1f per CPU-second; ratio %.2f", f.Signer, f.PerSecond, f.PerCPUSecond, f.Ratio)
+			if f.RatioPerServerCPU > 0 {
+				fmt.Fprintf(w, ", per server CPU %.2f", f.RatioPerServerCPU)
+			}
+			fmt.Fprintln(w)
+		}
+		return nil
 	}
 	f := attest.Flags()
 	f.StringVar(&o.Endpoint, "endpoint", "", "endpoint base URL, e.g. https://localhost:8443")
@@ -162,6 +191,7 @@ func newBenchCommand() *cobra.Command {
 	f.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification (self-signed dev servers)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.BoolVar(&cryptoBound, "crypto-bound", false, "also measure this machine's crypto floor (Go and OpenSSL token signing, same run) and the ratios")
+	f.StringVar(&driverCPUs, "driver-cpus", "", "pin the load driver to these CPUs (Linux CPU list: 1, 0,2, 1-3) and set its GOMAXPROCS to their number, leaving the other cores to a server on this machine; the crypto floors are still measured on every CPU")
 	f.IntVar(&serverPID, "server-pid", 0, "PID of a server on this machine: report its CPU per attestation (from /proc/PID/stat)")
 	f.Float64Var(&maxErrorRate, "max-error-rate", 0.01, "exit non-zero when more than this fraction of requests fail (0 tolerates none)")
 	f.StringVar(&tf.caCert, "ca-cert", "", "PEM file of CA certificate(s) trusted for the endpoint, besides the system roots (env "+clientEnvCACert+")")
@@ -175,6 +205,8 @@ func newBenchCommand() *cobra.Command {
 type benchOutput struct {
 	*loadgen.Result
 	Concurrency int `json:"concurrency"`
+	// DriverCPUs are the CPUs the driver ran on (--driver-cpus).
+	DriverCPUs []int `json:"driverCpus,omitempty"`
 	// The Go floor, as before the OpenSSL floor existed.
 	CryptoBoundRate float64      `json:"cryptoBoundPerSecond,omitempty"`
 	RatioToBound    float64      `json:"ratioToCryptoBound,omitempty"`
