@@ -16,7 +16,7 @@ import (
 	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/simulate"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
@@ -35,11 +35,11 @@ func simSNPGuestAttest(t *testing.T, c *azattest.Client, dir string, tamper func
 	// next call opens another.
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	boot := tpm.SimulatedBootLog(60)
+	boot := tpmclient.SimulatedBootLog(60)
 	if err := boot.ExtendPCRs(tp); err != nil {
 		t.Fatal(err)
 	}
-	ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	ak, akPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}

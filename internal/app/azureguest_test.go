@@ -16,7 +16,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
@@ -42,11 +42,11 @@ func TestAzureGuestSimulatorSDK(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	boot := tpm.SimulatedBootLog(60)
+	boot := tpmclient.SimulatedBootLog(60)
 	if err := boot.ExtendPCRs(tp); err != nil {
 		t.Fatal(err)
 	}
-	ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	ak, akPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 
@@ -79,12 +79,12 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				}
 				defer sim.Close()
 				tp = transport.FromReadWriter(sim)
-				boot := tpm.SimulatedBootLog(100)
+				boot := tpmclient.SimulatedBootLog(100)
 				if err := boot.ExtendPCRs(tp); err != nil {
 					return err
 				}
 				in.TCGLog = boot.Bytes()
-				ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+				ak, akPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 				if err != nil {
 					return err
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -52,11 +53,11 @@ func getSim(tb testing.TB) *simFixture {
 			return
 		}
 		f := &simFixture{tpm: transport.FromReadWriter(sim)}
-		if f.ak, f.akPub, err = tpm.CreateAIK(f.tpm, tpm.RSAAIKTemplate()); err != nil {
+		if f.ak, f.akPub, err = tpmclient.CreateAIK(f.tpm, tpmclient.RSAAIKTemplate()); err != nil {
 			simErr = err
 			return
 		}
-		l := tpm.SimulatedBootLog(60)
+		l := tpmclient.SimulatedBootLog(60)
 		if err := l.ExtendPCRs(f.tpm); err != nil {
 			simErr = err
 			return
@@ -192,7 +193,7 @@ func TestSimulatorNegative(t *testing.T) {
 	f := getSim(t)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	other := tpm.SimulatedBootLog(61).Bytes()
+	other := tpmclient.SimulatedBootLog(61).Bytes()
 	ev := f.collect(t, func(in *ClientInput) { in.TCGLog = other })
 	_, err := f.verifier().Verify(ctx, ev.AttestationInfo, nil)
 	f.flush(ev)
