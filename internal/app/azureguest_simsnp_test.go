@@ -15,8 +15,9 @@ import (
 
 	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
+	"github.com/maat-attest/maat/internal/evidence/azureguest/guestclient"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/simulate"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
@@ -35,11 +36,11 @@ func simSNPGuestAttest(t *testing.T, c *azattest.Client, dir string, tamper func
 	// next call opens another.
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	boot := tpm.SimulatedBootLog(60)
+	boot := tpmclient.SimulatedBootLog(60)
 	if err := boot.ExtendPCRs(tp); err != nil {
 		t.Fatal(err)
 	}
-	ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	ak, akPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,20 +60,20 @@ func simSNPGuestAttest(t *testing.T, c *azattest.Client, dir string, tamper func
 	if err != nil {
 		t.Fatal(err)
 	}
-	iso, err := azureguest.SNPIsolation(r, chain)
+	iso, err := guestclient.SNPIsolation(r, chain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tamper != nil {
 		tamper(&iso)
 	}
-	ev, err := azureguest.Collect(tp, azureguest.ClientInput{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
+	ev, err := guestclient.Collect(tp, guestclient.ClientInput{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
 		OSBuild: "NotApplication", OSVersionMajor: 22, OSVersionMinor: 4, Isolation: iso})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tpm2.FlushContext{FlushHandle: ev.EncKey.Handle}.Execute(tp)
-	dec := azureguest.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
+	dec := guestclient.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
 	return c.AttestAzureGuest(t.Context(), base64.RawURLEncoding.EncodeToString(ev.AttestationInfo), &azattest.AttestAzureGuestOptions{Decrypter: dec})
 }
 

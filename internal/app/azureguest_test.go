@@ -16,7 +16,8 @@ import (
 
 	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/azureguest/guestclient"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
@@ -42,11 +43,11 @@ func TestAzureGuestSimulatorSDK(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	boot := tpm.SimulatedBootLog(60)
+	boot := tpmclient.SimulatedBootLog(60)
 	if err := boot.ExtendPCRs(tp); err != nil {
 		t.Fatal(err)
 	}
-	ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	ak, akPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +55,14 @@ func TestAzureGuestSimulatorSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := azureguest.Collect(tp, azureguest.ClientInput{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
+	ev, err := guestclient.Collect(tp, guestclient.ClientInput{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
 		OSBuild: "NotApplication", OSVersionMajor: 22, OSVersionMinor: 4, ClientPayload: map[string]string{"nonce": "sdk"},
 		Isolation: azureguest.Isolation{Type: azureguest.TrustedLaunch}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tpm2.FlushContext{FlushHandle: ev.EncKey.Handle}.Execute(tp)
-	dec := azureguest.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
+	dec := guestclient.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
 
 	res, err := c.AttestAzureGuest(t.Context(), base64.RawURLEncoding.EncodeToString(ev.AttestationInfo), &azattest.AttestAzureGuestOptions{Decrypter: dec})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/keys"
 )
@@ -83,12 +83,12 @@ issuancerules{ c:[type=="tpmVersion"] => issue(type="tpmVersion", value=c.value)
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	aik, aikPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpm.ClientInput{
+	in := tpmclient.ClientInput{
 		TPM: tp, AIK: aik, AIKPublic: aikPub,
 		PCRs: []int{0, 1, 2, 3, 4, 5, 6, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256},
 		RequestKey: reqKey,
@@ -99,7 +99,7 @@ issuancerules{ c:[type=="tpmVersion"] => issue(type="tpmVersion", value=c.value)
 		{"challenge from the replica started after the rotation", base2, base1},
 	} {
 		t.Run(dir.name, func(t *testing.T) {
-			req, err := tpm.BuildRequest(in, rawExchange(t, dir.challenge+path, tpm.InitMessage()))
+			req, err := tpmclient.BuildRequest(in, rawExchange(t, dir.challenge+path, tpmclient.InitMessage()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/jose"
 )
 
@@ -43,21 +43,21 @@ func TestTPMOverHTTP(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	aik, aikPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpm.ClientInput{
+	in := tpmclient.ClientInput{
 		TPM: tp, AIK: aik, AIKPublic: aikPub,
 		PCRs: []int{0, 1, 2, 3, 4, 5, 6, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256},
 		RequestKey: reqKey, RPID: "https://rp.example", RPData: []byte("relying party data"),
 	}
 	challengeOf := func() []byte {
-		got := rawExchange(t, base+path, tpm.InitMessage())
+		got := rawExchange(t, base+path, tpmclient.InitMessage())
 		return got
 	}
-	req, err := tpm.BuildRequest(in, challengeOf())
+	req, err := tpmclient.BuildRequest(in, challengeOf())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ issuancerules{
 	if got := sendAuth(t, base, "PUT", "/policies/Tpm?api-version=2022-08-01", []byte(unsignedPolicy(pol)), true); got.status != 200 {
 		t.Fatalf("set TPM policy: %d %s %s", got.status, got.code, got.message)
 	}
-	req, err = tpm.BuildRequest(in, challengeOf())
+	req, err = tpmclient.BuildRequest(in, challengeOf())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,16 +172,16 @@ func TestTPMSamplePoliciesOverHTTP(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	boot := tpm.SimulatedBootLog(100)
+	boot := tpmclient.SimulatedBootLog(100)
 	if err := boot.ExtendPCRs(tp); err != nil {
 		t.Fatal(err)
 	}
-	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	aik, aikPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpm.ClientInput{TPM: tp, AIK: aik,
+	in := tpmclient.ClientInput{TPM: tp, AIK: aik,
 		AIKPublic: aikPub, RequestKey: reqKey, Logs: [][]byte{boot.Bytes()}} // all 24 PCRs, both banks
 
 	sample11 := `version=1.1;
@@ -229,7 +229,7 @@ issuancerules
 			if got := sendAuth(t, base, "PUT", "/policies/Tpm?api-version=2022-08-01", []byte(unsignedPolicy(tc.policy)), true); got.status != 200 {
 				t.Fatalf("set policy: %d %s %s", got.status, got.code, got.message)
 			}
-			req, err := tpm.BuildRequest(in, rawExchange(t, base+path, tpm.InitMessage()))
+			req, err := tpmclient.BuildRequest(in, rawExchange(t, base+path, tpmclient.InitMessage()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,7 +258,7 @@ issuancerules
 	if got := sendAuth(t, base, "PUT", "/policies/Tpm?api-version=2022-08-01", []byte(unsignedPolicy(string(sample12))), true); got.status != 200 {
 		t.Fatalf("set policy: %d %s", got.status, got.code)
 	}
-	req, err := tpm.BuildRequest(in, rawExchange(t, base+path, tpm.InitMessage()))
+	req, err := tpmclient.BuildRequest(in, rawExchange(t, base+path, tpmclient.InitMessage()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
+	"github.com/maat-attest/maat/internal/evidence/azureguest/guestclient"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 
@@ -62,7 +63,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 			if err != nil {
 				return err
 			}
-			in := azureguest.ClientInput{PCRs: pcrs, OSType: "Linux", OSDistro: "Linux", OSBuild: "NotApplication",
+			in := guestclient.ClientInput{PCRs: pcrs, OSType: "Linux", OSDistro: "Linux", OSBuild: "NotApplication",
 				ClientPayload: map[string]string{}}
 			for _, kv := range payload {
 				k, v, ok := strings.Cut(kv, "=")
@@ -79,12 +80,12 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				}
 				defer sim.Close()
 				tp = transport.FromReadWriter(sim)
-				boot := tpm.SimulatedBootLog(100)
+				boot := tpmclient.SimulatedBootLog(100)
 				if err := boot.ExtendPCRs(tp); err != nil {
 					return err
 				}
 				in.TCGLog = boot.Bytes()
-				ak, akPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+				ak, akPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 				if err != nil {
 					return err
 				}
@@ -106,17 +107,17 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				if in.TCGLog, err = readFile(nil, logFile, 16<<20); err != nil {
 					return fmt.Errorf("TCG log: %w", err)
 				}
-				akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(azureguest.AzureAKHandle)}.Execute(tp)
+				akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(guestclient.AzureAKHandle)}.Execute(tp)
 				if err != nil {
-					return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", azureguest.AzureAKHandle, err)
+					return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", guestclient.AzureAKHandle, err)
 				}
-				in.AK = tpm2.AuthHandle{Handle: tpm2.TPMHandle(azureguest.AzureAKHandle), Name: akName.Name, Auth: tpm2.PasswordAuth(nil)}
-				in.AKCert, _ = readNV(tp, azureguest.AzureAKCertIndex)
+				in.AK = tpm2.AuthHandle{Handle: tpm2.TPMHandle(guestclient.AzureAKHandle), Name: akName.Name, Auth: tpm2.PasswordAuth(nil)}
+				in.AKCert, _ = readNV(tp, guestclient.AzureAKCertIndex)
 				if in.Isolation, err = guestIsolation(tp, isolation, vcekFile, tdQuoteFile); err != nil {
 					return err
 				}
 			}
-			ev, err := azureguest.Collect(tp, in)
+			ev, err := guestclient.Collect(tp, in)
 			if err != nil {
 				return err
 			}
@@ -133,7 +134,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 			if err != nil {
 				return err
 			}
-			dec := azureguest.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
+			dec := guestclient.TPMDecrypter{TPM: tp, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
 			res, err := client.AttestAzureGuest(cmd.Context(), base64.RawURLEncoding.EncodeToString(ev.AttestationInfo), &azattest.AttestAzureGuestOptions{Decrypter: dec})
 			if err != nil {
 				return err
@@ -162,12 +163,12 @@ func guestIsolation(tp transport.TPM, kind, vcekFile, tdQuoteFile string) (azure
 	if strings.EqualFold(kind, string(azureguest.TrustedLaunch)) {
 		return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
 	}
-	raw, err := readNV(tp, azureguest.AzureHCLNVIndex)
+	raw, err := readNV(tp, guestclient.AzureHCLNVIndex)
 	if err != nil {
 		if strings.EqualFold(kind, "auto") {
 			return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
 		}
-		return azureguest.Isolation{}, fmt.Errorf("reading the HCL report (NV 0x%08x): %w", azureguest.AzureHCLNVIndex, err)
+		return azureguest.Isolation{}, fmt.Errorf("reading the HCL report (NV 0x%08x): %w", guestclient.AzureHCLNVIndex, err)
 	}
 	r, err := hcl.Parse(raw)
 	if err != nil {
@@ -182,7 +183,7 @@ func guestIsolation(tp transport.TPM, kind, vcekFile, tdQuoteFile string) (azure
 		if err != nil {
 			return azureguest.Isolation{}, fmt.Errorf("--vcek-chain: %w", err)
 		}
-		return azureguest.SNPIsolation(r, chain)
+		return guestclient.SNPIsolation(r, chain)
 	case hcl.ReportTypeTDX:
 		if tdQuoteFile == "" {
 			return azureguest.Isolation{}, errors.New("a TDX VM needs --td-quote (the TD quote of the HCL report's TDREPORT)")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
+	"github.com/maat-attest/maat/internal/evidence/azureguest/guestclient"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
 	"github.com/maat-attest/maat/internal/simulate"
 )
@@ -41,5 +42,5 @@ func simulatedIsolation(kind, dataDir string, ak crypto.PublicKey) (azureguest.I
 	if err != nil {
 		return azureguest.Isolation{}, err
 	}
-	return azureguest.SNPIsolation(r, chain)
+	return guestclient.SNPIsolation(r, chain)
 }

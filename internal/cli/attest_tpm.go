@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 	"github.com/spf13/cobra"
 
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 
@@ -72,7 +72,7 @@ quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`
 				tp = transport.FromReadWriter(sim)
 				// A simulated machine boots: a synthetic UEFI + Windows boot
 				// log is measured into the PCRs and sent as the event log.
-				boot := tpm.SimulatedBootLog(100)
+				boot := tpmclient.SimulatedBootLog(100)
 				if err := boot.ExtendPCRs(tp); err != nil {
 					return err
 				}
@@ -88,7 +88,7 @@ quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`
 					logs = []string{defaultEventLog}
 				}
 			}
-			in := tpm.ClientInput{TPM: tp, PCRs: pcrs, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RPID: rpID}
+			in := tpmclient.ClientInput{TPM: tp, PCRs: pcrs, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RPID: rpID}
 			if simLog != nil && !cmd.Flags().Changed("log") {
 				in.Logs = append(in.Logs, simLog)
 			}
@@ -115,7 +115,7 @@ quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`
 				}
 				in.AIKCert = c.Raw
 			}
-			if in.AIK, in.AIKPublic, err = tpm.CreateAIK(tp, tpm.RSAAIKTemplate()); err != nil {
+			if in.AIK, in.AIKPublic, err = tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate()); err != nil {
 				return err
 			}
 			if useSim && in.AIKCert == nil && !noDevAIKCert {
@@ -136,11 +136,11 @@ quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`
 				return err
 			}
 			ctx := cmd.Context()
-			challenge, err := client.AttestTPM(ctx, tpm.InitMessage(), nil)
+			challenge, err := client.AttestTPM(ctx, tpmclient.InitMessage(), nil)
 			if err != nil {
 				return err
 			}
-			request, err := tpm.BuildRequest(in, challenge.Data)
+			request, err := tpmclient.BuildRequest(in, challenge.Data)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 )
 
 // TestEvidenceInspectTPM builds a real Request message with the TPM
@@ -27,7 +28,7 @@ func TestEvidenceInspectTPM(t *testing.T) {
 	}
 	defer sim.Close()
 	tp := transport.FromReadWriter(sim)
-	aik, aikPub, err := tpm.CreateAIK(tp, tpm.RSAAIKTemplate())
+	aik, aikPub, err := tpmclient.CreateAIK(tp, tpmclient.RSAAIKTemplate())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestEvidenceInspectTPM(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	msg, err := tpm.BuildRequest(tpm.ClientInput{TPM: tp, AIK: aik,
+	msg, err := tpmclient.BuildRequest(tpmclient.ClientInput{TPM: tp, AIK: aik,
 		AIKPublic: aikPub, PCRs: []int{0, 1, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RequestKey: reqKey}, challenge)
 	if err != nil {
 		t.Fatal(err)

@@ -15,4 +15,7 @@
 //
 // The issued token is sealed to the EncKey (Seal) exactly as the C++, Go
 // and Python clients decrypt it; Unseal reverses it with the private key.
+//
+// The guest side (collecting the evidence on a TPM, unsealing with the
+// EncKey in the TPM) is package guestclient; this package never imports it.
 package azureguest

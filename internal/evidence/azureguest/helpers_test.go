@@ -22,7 +22,7 @@ import (
 	"github.com/maat-attest/maat/internal/evidence/hcl"
 	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/evidence/tdx"
-	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/testsupport/tdxvectors"
 )
@@ -104,7 +104,7 @@ func loadQuote(tb testing.TB, name ...string) vtpmQuote {
 // trustee sets carry HCLAkPub as a JWK only, not the TPM2B_PUBLIC a client
 // would send as AikPub).
 func akArea(k *rsa.PublicKey) *tpm2.TPMTPublic {
-	a := tpm.RSAAIKTemplate()
+	a := tpmclient.RSAAIKTemplate()
 	a.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: k.N.Bytes()})
 	return &a
 }

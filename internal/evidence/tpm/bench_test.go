@@ -1,6 +1,6 @@
 //go:build simulator
 
-package tpm
+package tpm_test
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	tpmpb "github.com/google/go-tpm-tools/proto/tpm"
 	"github.com/google/go-tpm-tools/quote"
 	"github.com/google/go-tpm/tpm2"
+
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 )
 
 // BenchmarkVerify verifies one request: a quote of 24 PCRs in the SHA-1 and
@@ -28,7 +31,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s, _ := newTestService(b, f)
-		if _, err := s.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true}); err != nil {
+		if _, err := s.Verify(context.Background(), req.jws, tpm.VerifyOptions{RequireValidAIKCert: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,7 +42,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkReplay(b *testing.B) {
 	f := getFixture(b)
 	att := f.quote(b, f.rsaAIK, []byte("x"), allPCRs())
-	_, _, err := verifyAttestation("bench", att, f.rsaAIK.pub, nil)
+	_, _, err := tpm.VerifyAttestation("bench", att, f.rsaAIK.pub, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,20 +50,20 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := replayLogs([][]byte{f.log}, quoted); err != nil {
+		if _, err := tpm.ReplayLogs([][]byte{f.log}, quoted); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func matchSelectionFromAtt(b *testing.B, att *Attestation) (map[uint16]map[int][]byte, []byte, error) {
-	q, _ := decodeB64(att.Quote)
-	a, err := ParseAttest(q)
+func matchSelectionFromAtt(b *testing.B, att *tpm.Attestation) (map[uint16]map[int][]byte, []byte, error) {
+	q, _ := tpm.DecodeB64(att.Quote)
+	a, err := tpm.ParseAttest(q)
 	if err != nil {
 		b.Fatal(err)
 	}
 	info, _ := a.Attested.Quote()
-	return matchSelection(info.PCRSelect.PCRSelections, att.PCRs)
+	return tpm.MatchSelection(info.PCRSelect.PCRSelections, att.PCRs)
 }
 
 // BenchmarkCoreVsGoTPMTools compares Maat's TPM core (quote parse and
@@ -78,26 +81,26 @@ func BenchmarkCoreVsGoTPMTools(b *testing.B) {
 	f := getFixture(b)
 	extra := []byte("core benchmark")
 	f.mu.Lock()
-	att, err := QuoteAttestation(f.tpm, tpm2.AuthHandle{Handle: f.rsaAIK.handle, Name: f.rsaAIK.name, Auth: tpm2.PasswordAuth(nil)},
+	att, err := tpmclient.QuoteAttestation(f.tpm, tpm2.AuthHandle{Handle: f.rsaAIK.handle, Name: f.rsaAIK.name, Auth: tpm2.PasswordAuth(nil)},
 		f.rsaAIK.pub, extra, allPCRs(), []tpm2.TPMAlgID{tpm2.TPMAlgSHA256})
 	f.mu.Unlock()
 	if err != nil {
 		b.Fatal(err)
 	}
-	att.Logs = []Log{{Type: "TCG", Log: b64(f.log)}}
+	att.Logs = []tpm.Log{{Type: "TCG", Log: b64(f.log)}}
 	maat := func() {
-		if _, _, err := verifyAttestation("bench", att, f.rsaAIK.pub, extra); err != nil {
+		if _, _, err := tpm.VerifyAttestation("bench", att, f.rsaAIK.pub, extra); err != nil {
 			b.Fatal(err)
 		}
 	}
 	peer := func() {
-		quoteBytes, _ := decodeB64(att.Quote)
-		sigBytes, _ := decodeB64(att.Signature)
-		logBytes, _ := decodeB64(att.Logs[0].Log)
+		quoteBytes, _ := tpm.DecodeB64(att.Quote)
+		sigBytes, _ := tpm.DecodeB64(att.Signature)
+		logBytes, _ := tpm.DecodeB64(att.Logs[0].Log)
 		pcrs := &tpmpb.PCRs{Hash: tpmpb.HashAlgo_SHA256, Pcrs: make(map[uint32][]byte, 24)}
 		var mrs []register.MR
 		for _, v := range att.PCRs[0].Values {
-			d, _ := decodeB64(v.Digest)
+			d, _ := tpm.DecodeB64(v.Digest)
 			pcrs.Pcrs[uint32(v.Index)] = d
 			mrs = append(mrs, register.PCR{Index: v.Index, Digest: d, DigestAlg: crypto.SHA256})
 		}

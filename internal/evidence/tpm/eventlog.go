@@ -250,41 +250,6 @@ func parseUEFIVariable(b []byte) (uefiVariable, error) {
 	return uefiVariable{guid: guid, name: name, data: rest[nameLen*2:]}, nil
 }
 
-// EncodeUEFIVariable builds UEFI_VARIABLE_DATA (64-bit UINTN) for a GUID in
-// canonical text form, as firmware measures it. It is for clients and tests
-// building event logs; it returns an error for a malformed GUID.
-func EncodeUEFIVariable(guid, name string, data []byte) ([]byte, error) {
-	var g [16]byte
-	var d1 uint32
-	var d2, d3 uint16
-	var d4 [8]byte
-	h := strings.ReplaceAll(guid, "-", "")
-	if len(h) != 32 {
-		return nil, fmt.Errorf("bad GUID %q", guid)
-	}
-	raw, err := hex.DecodeString(h)
-	if err != nil || len(raw) != 16 {
-		return nil, fmt.Errorf("bad GUID %q", guid)
-	}
-	d1 = binary.BigEndian.Uint32(raw[0:4])
-	d2 = binary.BigEndian.Uint16(raw[4:6])
-	d3 = binary.BigEndian.Uint16(raw[6:8])
-	copy(d4[:], raw[8:16])
-	binary.LittleEndian.PutUint32(g[0:4], d1)
-	binary.LittleEndian.PutUint16(g[4:6], d2)
-	binary.LittleEndian.PutUint16(g[6:8], d3)
-	copy(g[8:], d4[:])
-	u := utf16.Encode([]rune(name))
-	out := make([]byte, 0, 32+2*len(u)+len(data))
-	out = append(out, g[:]...)
-	out = binary.LittleEndian.AppendUint64(out, uint64(len(u)))
-	out = binary.LittleEndian.AppendUint64(out, uint64(len(data)))
-	for _, c := range u {
-		out = binary.LittleEndian.AppendUint16(out, c)
-	}
-	return append(out, data...), nil
-}
-
 func cryptoHashOf(alg uint16) (crypto.Hash, bool) {
 	switch alg {
 	case 0x0004:

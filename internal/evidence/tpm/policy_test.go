@@ -1,6 +1,6 @@
 //go:build simulator
 
-package tpm
+package tpm_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maat-attest/maat/internal/evidence/tpm"
 	"github.com/maat-attest/maat/internal/policy"
 )
 
 // toPolicyClaims converts a Result into the policy engine's incoming claims,
 // the way the attestation pipeline does.
-func toPolicyClaims(t *testing.T, r *Result) []policy.Claim {
+func toPolicyClaims(t *testing.T, r *tpm.Result) []policy.Claim {
 	t.Helper()
 	var out []policy.Claim
 	add := func(typ, issuer string, v any) {
@@ -32,7 +33,7 @@ func toPolicyClaims(t *testing.T, r *Result) []policy.Claim {
 			t.Fatalf("claim %s has type %T", typ, v)
 		}
 		ro := false
-		for _, r := range ReadOnlyClaims {
+		for _, r := range tpm.ReadOnlyClaims {
 			ro = ro || r == typ
 		}
 		out = append(out, policy.Claim{Type: typ, Value: pv, Issuer: issuer, ReadOnly: ro})
@@ -57,7 +58,7 @@ func TestMAASamplePolicies(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
 	req := f.build(t, svc, reqOpts{})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

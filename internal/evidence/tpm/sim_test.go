@@ -1,6 +1,6 @@
 //go:build simulator
 
-package tpm
+package tpm_test
 
 import (
 	"crypto"
@@ -14,6 +14,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,9 @@ import (
 	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 )
 
 // The simulator is process-global state (one C instance), so every test
@@ -73,7 +78,7 @@ func getFixture(tb testing.TB) *fixture {
 // certKeyTemplate is an ordinary (not restricted) signing key, as a client
 // would create for a TPM-resident request or other key.
 func certKeyTemplate() tpm2.TPMTPublic {
-	t := RSAAIKTemplate()
+	t := tpmclient.RSAAIKTemplate()
 	t.ObjectAttributes.Restricted = false
 	t.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
 		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
@@ -105,16 +110,16 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{sim: sim, tpm: transport.FromReadWriter(sim)}
-	if f.rsaAIK, err = createPrimary(f.tpm, RSAAIKTemplate()); err != nil {
+	if f.rsaAIK, err = createPrimary(f.tpm, tpmclient.RSAAIKTemplate()); err != nil {
 		return nil, err
 	}
-	if f.eccAIK, err = createPrimary(f.tpm, ECCAIKTemplate()); err != nil {
+	if f.eccAIK, err = createPrimary(f.tpm, tpmclient.ECCAIKTemplate()); err != nil {
 		return nil, err
 	}
 	if f.certKey, err = createPrimary(f.tpm, certKeyTemplate()); err != nil {
 		return nil, err
 	}
-	lb := SimulatedBootLog(100)
+	lb := tpmclient.SimulatedBootLog(100)
 	if err := lb.ExtendPCRs(f.tpm); err != nil {
 		return nil, err
 	}
@@ -140,20 +145,20 @@ func allPCRs() []int {
 
 // quote quotes pcrs in the SHA-1 and SHA-256 banks with aik and returns the
 // attestation object a client sends.
-func (f *fixture) quote(tb testing.TB, aik tpmKey, extra []byte, pcrs []int) *Attestation {
+func (f *fixture) quote(tb testing.TB, aik tpmKey, extra []byte, pcrs []int) *tpm.Attestation {
 	tb.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	att, err := QuoteAttestation(f.tpm, tpm2.AuthHandle{Handle: aik.handle, Name: aik.name, Auth: tpm2.PasswordAuth(nil)}, aik.pub, extra, pcrs, nil)
+	att, err := tpmclient.QuoteAttestation(f.tpm, tpm2.AuthHandle{Handle: aik.handle, Name: aik.name, Auth: tpm2.PasswordAuth(nil)}, aik.pub, extra, pcrs, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	att.Logs = []Log{{Type: "TCG", Log: b64(f.log)}}
+	att.Logs = []tpm.Log{{Type: "TCG", Log: b64(f.log)}}
 	return att
 }
 
 // certify certifies the TPM-resident key with aik over the challenge.
-func (f *fixture) certify(tb testing.TB, aik tpmKey, key tpmKey, extra []byte) *TPMCertifyBinding {
+func (f *fixture) certify(tb testing.TB, aik tpmKey, key tpmKey, extra []byte) *tpm.TPMCertifyBinding {
 	tb.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -166,7 +171,7 @@ func (f *fixture) certify(tb testing.TB, aik tpmKey, key tpmKey, extra []byte) *
 	if err != nil {
 		tb.Fatalf("certify: %v", err)
 	}
-	return &TPMCertifyBinding{
+	return &tpm.TPMCertifyBinding{
 		Public:        b64(tpm2.Marshal(key.public)),
 		Certification: b64(r.CertifyInfo.Bytes()),
 		Signature:     b64(tpm2.Marshal(r.Signature)),
@@ -242,3 +247,14 @@ func (f *fixture) signJWSInTPM(tb testing.TB, payload []byte) string {
 	}
 	return in + "." + b64(pss.Sig.Buffer)
 }
+
+// mustUEFIVar encodes a UEFI variable with a GUID constant of the test.
+func mustUEFIVar(guid, name string, data []byte) []byte {
+	b, err := tpmclient.EncodeUEFIVariable(guid, name, data)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func readTestdata(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", name)) }

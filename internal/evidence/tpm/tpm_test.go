@@ -1,6 +1,6 @@
 //go:build simulator
 
-package tpm
+package tpm_test
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
@@ -33,19 +35,19 @@ func testKey() []byte {
 	return k
 }
 
-func newTestService(t testing.TB, f *fixture, mutate ...func(*Options)) (*Service, *clock) {
+func newTestService(t testing.TB, f *fixture, mutate ...func(*tpm.Options)) (*tpm.Service, *clock) {
 	t.Helper()
 	c := &clock{t: fixtureNow}
 	roots := x509.NewCertPool()
 	roots.AddCert(f.caCert)
-	o := DefaultOptions()
+	o := tpm.DefaultOptions()
 	o.ServiceContextKey = testKey()
 	o.AIKRoots = roots
 	o.Now = c.now
 	for _, m := range mutate {
 		m(&o)
 	}
-	s, err := New(o)
+	s, err := tpm.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +64,8 @@ type reqOpts struct {
 	noAIKCert   bool            //
 	signer      *rsa.PrivateKey // JWS signer; default the request key
 	quoteExtra  []byte          // override the quote's qualifying data
-	mutateAtt   func(*Attestation)
-	mutateData  func(*AttData)
+	mutateAtt   func(*tpm.Attestation)
+	mutateData  func(*tpm.AttData)
 	mutateBytes func([]byte) []byte // the JWS payload bytes
 	residentKey bool                // request key = the TPM-resident key, tpm_certify binding, JWS signed by the TPM
 }
@@ -75,10 +77,10 @@ type builtRequest struct {
 }
 
 // build runs Init→Challenge against svc and builds a signed v2 request.
-func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
+func (f *fixture) build(t testing.TB, svc *tpm.Service, ro reqOpts) builtRequest {
 	t.Helper()
-	msg, err := DecodeMessage([]byte(`{"payload":{"type":"aikcert"},"metadata":{"os_ver":"test"}}`))
-	if err != nil || msg.Kind != KindInit {
+	msg, err := tpm.DecodeMessage([]byte(`{"payload":{"type":"aikcert"},"metadata":{"os_ver":"test"}}`))
+	if err != nil || msg.Kind != tpm.KindInit {
 		t.Fatalf("DecodeMessage(init) = %v, %v", msg, err)
 	}
 	_, _, chMsg, err := svc.Challenge()
@@ -109,12 +111,12 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 		cert = ro.aikCert
 	}
 	jwkBytes := mustMarshal(jose.PublicJWK(f.reqKey.Public()))
-	rk := &KeyObject{JWK: jwkBytes}
+	rk := &tpm.KeyObject{JWK: jwkBytes}
 	extra := challenge
 	if ro.residentKey {
-		rk = &KeyObject{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, aik, f.certKey, challenge)}}
-	} else if ro.binding == "" || ro.binding == BindingTPMQuote {
-		rk.Info = &KeyInfo{TPMQuote: &TPMQuoteBinding{HashAlg: "sha-256"}}
+		rk = &tpm.KeyObject{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &tpm.KeyInfo{TPMCertify: f.certify(t, aik, f.certKey, challenge)}}
+	} else if ro.binding == "" || ro.binding == tpm.BindingTPMQuote {
+		rk.Info = &tpm.KeyInfo{TPMQuote: &tpm.TPMQuoteBinding{HashAlg: "sha-256"}}
 		h := sha256.New()
 		h.Write(jwkBytes)
 		h.Write([]byte{0})
@@ -135,18 +137,18 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	if ro.mutateAtt != nil {
 		ro.mutateAtt(att)
 	}
-	ad := &AttData{
+	ad := &tpm.AttData{
 		RPID:           "https://relying-party.example",
 		RPData:         b64([]byte("rp-nonce")),
 		Challenge:      ch.Payload.Challenge,
-		TPMAttData:     &TPMAttData{CurrentAttestation: att},
+		TPMAttData:     &tpm.TPMAttData{CurrentAttestation: att},
 		RequestKey:     rk,
 		ServiceContext: ch.Payload.ServiceContext,
 	}
 	if ro.mutateData != nil {
 		ro.mutateData(ad)
 	}
-	payload := mustMarshal(RequestPayload{AttType: "basic", AttData: ad})
+	payload := mustMarshal(tpm.RequestPayload{AttType: "basic", AttData: ad})
 	if ro.mutateBytes != nil {
 		payload = ro.mutateBytes(payload)
 	}
@@ -157,12 +159,12 @@ func (f *fixture) build(t testing.TB, svc *Service, ro reqOpts) builtRequest {
 	var jws string
 	if ro.residentKey {
 		jws = f.signJWSInTPM(t, payload)
-	} else if jws, err = SignRequest(payload, signer); err != nil {
+	} else if jws, err = tpmclient.SignRequest(payload, signer); err != nil {
 		t.Fatal(err)
 	}
 	// The HTTP layer sees {"payload":{"request": JWS}}.
-	m, err := DecodeMessage(mustMarshal(map[string]any{"payload": map[string]string{"request": jws}}))
-	if err != nil || m.Kind != KindRequest || m.Request != jws {
+	m, err := tpm.DecodeMessage(mustMarshal(map[string]any{"payload": map[string]string{"request": jws}}))
+	if err != nil || m.Kind != tpm.KindRequest || m.Request != jws {
 		t.Fatalf("DecodeMessage(request) = %+v, %v", m, err)
 	}
 	return builtRequest{jws: jws, challenge: challenge, svcCtx: ch.Payload.ServiceContext}
@@ -172,7 +174,7 @@ func TestEndToEndRSA(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
 	req := f.build(t, svc, reqOpts{})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true, RequiredPCRMask: 0x0000_10FF})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{RequireValidAIKCert: true, RequiredPCRMask: 0x0000_10FF})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -193,7 +195,7 @@ func TestEndToEndRSA(t *testing.T) {
 	if res.Claims["aikPubHash"] != base64.StdEncoding.EncodeToString(sum[:]) {
 		t.Errorf("aikPubHash = %v", res.Claims["aikPubHash"])
 	}
-	if res.RequestKey.Binding != BindingTPMQuote || res.RequestKeyJWK["kty"] != "RSA" || res.RequestKeyJWK["n"] != jose.PublicJWK(f.reqKey.Public())["n"] {
+	if res.RequestKey.Binding != tpm.BindingTPMQuote || res.RequestKeyJWK["kty"] != "RSA" || res.RequestKeyJWK["n"] != jose.PublicJWK(f.reqKey.Public())["n"] {
 		t.Errorf("request key = %+v / %v", res.RequestKey.Binding, res.RequestKeyJWK)
 	}
 	if string(res.RPData) != "rp-nonce" || res.RPID != "https://relying-party.example" {
@@ -202,7 +204,7 @@ func TestEndToEndRSA(t *testing.T) {
 	if len(res.Events) != f.nEvents {
 		t.Errorf("%d events, want %d (all on quoted PCRs)", len(res.Events), f.nEvents)
 	}
-	var pcrs struct{ PCRs []PCR }
+	var pcrs struct{ PCRs []tpm.PCR }
 	if err := json.Unmarshal([]byte(res.Claims["pcrs"].(string)), &pcrs); err != nil || len(pcrs.PCRs) != 24 {
 		t.Fatalf("pcrs claim: %v, %d entries", err, len(pcrs.PCRs))
 	}
@@ -224,7 +226,7 @@ func TestEndToEndRSA(t *testing.T) {
 	}
 
 	// The same request again: the context is used.
-	if _, err := svc.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidParameter) || !strings.Contains(err.Error(), "already used") {
+	if _, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{}); !isCode(err, maaerr.InvalidParameter) || !strings.Contains(err.Error(), "already used") {
 		t.Errorf("replay: %v", err)
 	}
 }
@@ -232,23 +234,23 @@ func TestEndToEndRSA(t *testing.T) {
 func TestEndToEndECCWithCertifyBootAndCustomClaims(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
-	var certify *TPMCertifyBinding
-	req := f.build(t, svc, reqOpts{ecc: true, binding: BindingNone, mutateData: func(ad *AttData) {
-		ch, _ := decodeB64(ad.Challenge)
+	var certify *tpm.TPMCertifyBinding
+	req := f.build(t, svc, reqOpts{ecc: true, binding: tpm.BindingNone, mutateData: func(ad *tpm.AttData) {
+		ch, _ := tpm.DecodeB64(ad.Challenge)
 		certify = f.certify(t, f.eccAIK, f.certKey, ch)
-		ad.OtherKeys = []KeyObject{{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &KeyInfo{TPMCertify: certify}}}
-		ad.CustomClaims = []CustomClaim{{Name: "os", Value: "linux", ValueType: "String"}, {Name: "build", Value: "42", ValueType: "Integer"}}
+		ad.OtherKeys = []tpm.KeyObject{{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &tpm.KeyInfo{TPMCertify: certify}}}
+		ad.CustomClaims = []tpm.CustomClaim{{Name: "os", Value: "linux", ValueType: "String"}, {Name: "build", Value: "42", ValueType: "Integer"}}
 		boot := f.quote(t, f.eccAIK, []byte("saved before hibernation"), []int{0, 7})
 		ad.TPMAttData.BootAttestation = boot
 	}})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true, CustomClaimPrefix: "https://x.example/"})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{RequireValidAIKCert: true, CustomClaimPrefix: "https://x.example/"})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if !res.AIKValidated || res.RequestKey.Binding != BindingNone {
+	if !res.AIKValidated || res.RequestKey.Binding != tpm.BindingNone {
 		t.Errorf("aikValidated=%v binding=%s", res.AIKValidated, res.RequestKey.Binding)
 	}
-	if len(res.OtherKeys) != 1 || res.OtherKeys[0].Binding != BindingTPMCertify {
+	if len(res.OtherKeys) != 1 || res.OtherKeys[0].Binding != tpm.BindingTPMCertify {
 		t.Fatalf("other keys = %+v", res.OtherKeys)
 	}
 	ok := res.Claims["x-ms-tpm-other-keys"].(string)
@@ -269,7 +271,7 @@ func TestNoWindowsEventsNoGuessedClaims(t *testing.T) {
 	// Quote only PCRs 0-7: the trust boundary on PCR 12 is not verified, so
 	// the Windows claims are absent, and secureBootEnabled (PCR 7) stays.
 	req := f.build(t, svc, reqOpts{pcrs: []int{0, 1, 2, 3, 4, 5, 6, 7}})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +284,8 @@ func TestNoWindowsEventsNoGuessedClaims(t *testing.T) {
 		t.Errorf("secureBootEnabled = %v", res.Claims["secureBootEnabled"])
 	}
 	// No logs at all: no events, no derived claims.
-	req = f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) { a.Logs = nil }})
-	res, err = svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	req = f.build(t, svc, reqOpts{mutateAtt: func(a *tpm.Attestation) { a.Logs = nil }})
+	res, err = svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,86 +308,86 @@ func TestNegative(t *testing.T) {
 	tests := []struct {
 		name string
 		ro   reqOpts
-		vo   VerifyOptions
+		vo   tpm.VerifyOptions
 		// before runs after the request is built (e.g. to move the clock).
 		before  func(*clock)
 		code    maaerr.Code
 		message string
 	}{
-		{name: "wrong challenge in att_data", ro: reqOpts{mutateData: func(ad *AttData) { ad.Challenge = b64(make([]byte, 16)) }},
+		{name: "wrong challenge in att_data", ro: reqOpts{mutateData: func(ad *tpm.AttData) { ad.Challenge = b64(make([]byte, 16)) }},
 			code: maaerr.InvalidParameter, message: "challenge does not match"},
-		{name: "quote over another challenge", ro: reqOpts{binding: BindingNone, quoteExtra: []byte("0123456789abcdef")},
+		{name: "quote over another challenge", ro: reqOpts{binding: tpm.BindingNone, quoteExtra: []byte("0123456789abcdef")},
 			code: maaerr.InvalidQuote, message: "qualifying data"},
-		{name: "tpm_quote binding of another key", ro: reqOpts{mutateData: func(ad *AttData) {
+		{name: "tpm_quote binding of another key", ro: reqOpts{mutateData: func(ad *tpm.AttData) {
 			ad.RequestKey.JWK = mustMarshal(jose.PublicJWK(otherSigner.Public()))
 		}, signer: otherSigner}, code: maaerr.InvalidQuote, message: "qualifying data"},
-		{name: "expired service context", before: func(c *clock) { c.t = c.t.Add(DefaultChallengeTTL + time.Second) },
+		{name: "expired service context", before: func(c *clock) { c.t = c.t.Add(tpm.DefaultChallengeTTL + time.Second) },
 			code: maaerr.InvalidParameter, message: "expired"},
-		{name: "forged service context", ro: reqOpts{mutateData: func(ad *AttData) {
-			raw, _ := decodeB64(ad.ServiceContext)
-			var sc sealedContext
+		{name: "forged service context", ro: reqOpts{mutateData: func(ad *tpm.AttData) {
+			raw, _ := tpm.DecodeB64(ad.ServiceContext)
+			var sc tpm.SealedContext
 			_ = json.Unmarshal(raw, &sc)
-			ct, _ := decodeB64(sc.ProtectedContext)
+			ct, _ := tpm.DecodeB64(sc.ProtectedContext)
 			ct[len(ct)-1] ^= 1
 			sc.ProtectedContext = b64(ct)
 			ad.ServiceContext = b64(mustMarshal(sc))
 		}}, code: maaerr.InvalidParameter, message: "invalid service_context"},
-		{name: "PCR value not matching the quote", ro: reqOpts{mutateAtt: func(a *Attestation) {
+		{name: "PCR value not matching the quote", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) {
 			a.PCRs[1].Values[3].Digest = b64(make([]byte, 32))
 		}}, code: maaerr.InvalidQuote, message: "PCR digest"},
-		{name: "PCR reported but not quoted", ro: reqOpts{mutateAtt: func(a *Attestation) {
+		{name: "PCR reported but not quoted", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) {
 			a.PCRs[0].Values = a.PCRs[0].Values[:23]
 		}}, code: maaerr.InvalidQuote, message: "selection"},
-		{name: "log does not replay", ro: reqOpts{mutateAtt: func(a *Attestation) {
-			l := SimulatedBootLog(100)
-			l.Events[4].Data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0})
+		{name: "log does not replay", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) {
+			l := tpmclient.SimulatedBootLog(100)
+			l.Events[4].Data = mustUEFIVar(tpm.EFIGlobalVariableGUID, "SecureBoot", []byte{0})
 			l.Events[4].Measured = l.Events[4].Data
 			a.Logs[0].Log = b64(l.Bytes())
 		}}, code: maaerr.InvalidQuote, message: "does not verify"},
-		{name: "event data swapped, digests kept", ro: reqOpts{mutateAtt: func(a *Attestation) {
-			l := SimulatedBootLog(100)
-			l.Events[4].Data = mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{0}) // measured stays SecureBoot=1
+		{name: "event data swapped, digests kept", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) {
+			l := tpmclient.SimulatedBootLog(100)
+			l.Events[4].Data = mustUEFIVar(tpm.EFIGlobalVariableGUID, "SecureBoot", []byte{0}) // measured stays SecureBoot=1
 			a.Logs[0].Log = b64(l.Bytes())
 		}}, code: maaerr.InvalidQuote, message: "does not verify"},
-		{name: "AIK not chaining, required", ro: reqOpts{aikCert: untrustedCert}, vo: VerifyOptions{RequireValidAIKCert: true},
+		{name: "AIK not chaining, required", ro: reqOpts{aikCert: untrustedCert}, vo: tpm.VerifyOptions{RequireValidAIKCert: true},
 			code: maaerr.InvalidQuote, message: "does not chain"},
-		{name: "no AIK cert, required", ro: reqOpts{noAIKCert: true}, vo: VerifyOptions{RequireValidAIKCert: true},
+		{name: "no AIK cert, required", ro: reqOpts{noAIKCert: true}, vo: tpm.VerifyOptions{RequireValidAIKCert: true},
 			code: maaerr.InvalidQuote, message: "does not chain"},
 		{name: "AIK cert of another key", ro: reqOpts{aikCert: f.eccCert}, code: maaerr.InvalidQuote, message: "other than aik_pub"},
-		{name: "quote signed by another AIK", ro: reqOpts{mutateAtt: func(a *Attestation) { a.AIKPub = mustMarshal(jose.PublicJWK(otherSigner.Public())); a.AIKCert = "" }},
+		{name: "quote signed by another AIK", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) { a.AIKPub = mustMarshal(jose.PublicJWK(otherSigner.Public())); a.AIKCert = "" }},
 			code: maaerr.InvalidQuote, message: "not signed by the AIK"},
-		{name: "PCR missing from required_pcr_mask", ro: reqOpts{pcrs: []int{0, 1, 2, 3, 4, 5, 6, 7}}, vo: VerifyOptions{RequiredPCRMask: 1<<7 | 1<<12},
+		{name: "PCR missing from required_pcr_mask", ro: reqOpts{pcrs: []int{0, 1, 2, 3, 4, 5, 6, 7}}, vo: tpm.VerifyOptions{RequiredPCRMask: 1<<7 | 1<<12},
 			code: maaerr.InvalidQuote, message: "[12]"},
 		{name: "JWS signed by another key", ro: reqOpts{signer: otherSigner}, code: maaerr.InvalidParameter, message: "not signed by its request_key"},
 		{name: "vbs att_type", ro: reqOpts{mutateBytes: func(b []byte) []byte {
 			return []byte(strings.Replace(string(b), `"att_type":"basic"`, `"att_type":"vbs"`, 1))
 		}}, code: maaerr.InvalidOperation, message: "not supported"},
-		{name: "v1 fields", ro: reqOpts{mutateData: func(ad *AttData) { ad.AttestKey = ad.RequestKey.JWK }},
+		{name: "v1 fields", ro: reqOpts{mutateData: func(ad *tpm.AttData) { ad.AttestKey = ad.RequestKey.JWK }},
 			code: maaerr.InvalidOperation, message: "v1"},
-		{name: "IMA log", ro: reqOpts{mutateAtt: func(a *Attestation) { a.Logs[0].Type = "IMA" }}, code: maaerr.InvalidOperation, message: "IMA"},
-		{name: "truncated quote", ro: reqOpts{mutateAtt: func(a *Attestation) {
-			q, _ := decodeB64(a.Quote)
+		{name: "IMA log", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) { a.Logs[0].Type = "IMA" }}, code: maaerr.InvalidOperation, message: "IMA"},
+		{name: "truncated quote", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) {
+			q, _ := tpm.DecodeB64(a.Quote)
 			a.Quote = b64(q[:len(q)-3])
 		}}, code: maaerr.InvalidQuote, message: "malformed quote"},
-		{name: "garbage signature", ro: reqOpts{mutateAtt: func(a *Attestation) { a.Signature = b64([]byte("garbage!")) }},
+		{name: "garbage signature", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) { a.Signature = b64([]byte("garbage!")) }},
 			code: maaerr.InvalidQuote, message: "malformed signature"},
-		{name: "truncated log", ro: reqOpts{mutateAtt: func(a *Attestation) {
-			l, _ := decodeB64(a.Logs[0].Log)
+		{name: "truncated log", ro: reqOpts{mutateAtt: func(a *tpm.Attestation) {
+			l, _ := tpm.DecodeB64(a.Logs[0].Log)
 			a.Logs[0].Log = b64(l[:len(l)-10])
 		}}, code: maaerr.InvalidQuote, message: "TCG log"},
-		{name: "bad custom claim", ro: reqOpts{mutateData: func(ad *AttData) {
-			ad.CustomClaims = []CustomClaim{{Name: "n", Value: "x", ValueType: "Integer"}}
+		{name: "bad custom claim", ro: reqOpts{mutateData: func(ad *tpm.AttData) {
+			ad.CustomClaims = []tpm.CustomClaim{{Name: "n", Value: "x", ValueType: "Integer"}}
 		}}, code: maaerr.InvalidParameter, message: "not an integer"},
-		{name: "three other keys", ro: reqOpts{mutateData: func(ad *AttData) {
-			k := KeyObject{JWK: ad.RequestKey.JWK}
-			ad.OtherKeys = []KeyObject{k, k, k}
+		{name: "three other keys", ro: reqOpts{mutateData: func(ad *tpm.AttData) {
+			k := tpm.KeyObject{JWK: ad.RequestKey.JWK}
+			ad.OtherKeys = []tpm.KeyObject{k, k, k}
 		}}, code: maaerr.InvalidParameter, message: "at most 2"},
-		{name: "tpm_certify over another challenge", ro: reqOpts{mutateData: func(ad *AttData) {
-			ad.OtherKeys = []KeyObject{{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, []byte("stale"))}}}
+		{name: "tpm_certify over another challenge", ro: reqOpts{mutateData: func(ad *tpm.AttData) {
+			ad.OtherKeys = []tpm.KeyObject{{JWK: mustMarshal(jose.PublicJWK(f.certKey.pub)), Info: &tpm.KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, []byte("stale"))}}}
 		}}, code: maaerr.InvalidQuote, message: "not bound to the challenge"},
-		{name: "tpm_certify of another key", ro: reqOpts{mutateData: func(ad *AttData) {
-			ch, _ := decodeB64(ad.Challenge)
-			ad.OtherKeys = []KeyObject{{JWK: ad.RequestKey.JWK, Info: &KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, ch)}}}
+		{name: "tpm_certify of another key", ro: reqOpts{mutateData: func(ad *tpm.AttData) {
+			ch, _ := tpm.DecodeB64(ad.Challenge)
+			ad.OtherKeys = []tpm.KeyObject{{JWK: ad.RequestKey.JWK, Info: &tpm.KeyInfo{TPMCertify: f.certify(t, f.rsaAIK, f.certKey, ch)}}}
 		}}, code: maaerr.InvalidQuote, message: "not the key in jwk"},
 	}
 	for _, tc := range tests {
@@ -408,7 +410,7 @@ func TestAIKNotChainingIsOnlyAClaimWhenNotRequired(t *testing.T) {
 	k, ca := newCA("untrusted")
 	svc, _ := newTestService(t, f)
 	req := f.build(t, svc, reqOpts{aikCert: issueCert(k, ca, f.rsaAIK.pub)})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,10 +418,10 @@ func TestAIKNotChainingIsOnlyAClaimWhenNotRequired(t *testing.T) {
 		t.Errorf("aikValidated = %v", res.Claims["aikValidated"])
 	}
 	// An expired AIK certificate does not validate either.
-	svc, clk := newTestService(t, f, func(o *Options) { o.ChallengeTTL = 365 * 24 * time.Hour })
+	svc, clk := newTestService(t, f, func(o *tpm.Options) { o.ChallengeTTL = 365 * 24 * time.Hour })
 	req = f.build(t, svc, reqOpts{})
 	clk.t = clk.t.Add(60 * 24 * time.Hour)
-	if res, err = svc.Verify(context.Background(), req.jws, VerifyOptions{}); err != nil || res.AIKValidated {
+	if res, err = svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{}); err != nil || res.AIKValidated {
 		t.Errorf("expired AIK cert: %v, validated=%v", err, res != nil && res.AIKValidated)
 	}
 }
@@ -430,20 +432,20 @@ func TestServiceContextAcrossReplicasAndRotation(t *testing.T) {
 	req := f.build(t, a, reqOpts{})
 	// Another replica with the same key takes the request.
 	b, _ := newTestService(t, f)
-	if _, err := b.Verify(context.Background(), req.jws, VerifyOptions{}); err != nil {
+	if _, err := b.Verify(context.Background(), req.jws, tpm.VerifyOptions{}); err != nil {
 		t.Fatalf("replica: %v", err)
 	}
 	// After rotation the old key still opens contexts it sealed.
 	req = f.build(t, a, reqOpts{})
 	newKey := make([]byte, 32)
-	c, _ := newTestService(t, f, func(o *Options) { o.ServiceContextKey = newKey; o.PreviousServiceContextKeys = [][]byte{testKey()} })
-	if _, err := c.Verify(context.Background(), req.jws, VerifyOptions{}); err != nil {
+	c, _ := newTestService(t, f, func(o *tpm.Options) { o.ServiceContextKey = newKey; o.PreviousServiceContextKeys = [][]byte{testKey()} })
+	if _, err := c.Verify(context.Background(), req.jws, tpm.VerifyOptions{}); err != nil {
 		t.Fatalf("rotation: %v", err)
 	}
 	// A replica without the key cannot.
 	req = f.build(t, a, reqOpts{})
-	d, _ := newTestService(t, f, func(o *Options) { o.ServiceContextKey = newKey })
-	if _, err := d.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidParameter) {
+	d, _ := newTestService(t, f, func(o *tpm.Options) { o.ServiceContextKey = newKey })
+	if _, err := d.Verify(context.Background(), req.jws, tpm.VerifyOptions{}); !isCode(err, maaerr.InvalidParameter) {
 		t.Fatalf("foreign key: %v", err)
 	}
 }
@@ -451,19 +453,19 @@ func TestServiceContextAcrossReplicasAndRotation(t *testing.T) {
 func TestDecodeMessage(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		kind MessageKind
+		kind tpm.MessageKind
 		code maaerr.Code
 	}{
-		{`{"payload": { "type": "aikcert" } }`, KindInit, ""}, // the recorded C++ SDK body
-		{`{"payload":{"type":"aikcert"},"metadata":{"os_ver":"10.0.19041"}}`, KindInit, ""},
-		{`{"payload":{"request":"a.b.c"}}`, KindRequest, ""},
-		{`{"request":"a.b.c"}`, KindRequest, ""},
+		{`{"payload": { "type": "aikcert" } }`, tpm.KindInit, ""}, // the recorded C++ SDK body
+		{`{"payload":{"type":"aikcert"},"metadata":{"os_ver":"10.0.19041"}}`, tpm.KindInit, ""},
+		{`{"payload":{"request":"a.b.c"}}`, tpm.KindRequest, ""},
+		{`{"request":"a.b.c"}`, tpm.KindRequest, ""},
 		{`{"payload":{"type":"ekcert"}}`, 0, maaerr.InvalidParameter},
 		{`{"payload":{}}`, 0, maaerr.InvalidParameter},
 		{`[`, 0, maaerr.InvalidParameter},
 		{strings.Repeat("[", 100) + strings.Repeat("]", 100), 0, maaerr.InvalidParameter},
 	} {
-		m, err := DecodeMessage([]byte(tc.in))
+		m, err := tpm.DecodeMessage([]byte(tc.in))
 		if tc.code != "" {
 			if !isCode(err, tc.code) {
 				t.Errorf("%s: err = %v, want %s", tc.in, err, tc.code)
@@ -500,7 +502,7 @@ func TestRecordedChallengeShape(t *testing.T) {
 	}
 	for _, p := range []struct{ name, challenge, ctx string }{{"recorded", rec.Payload.Challenge, rec.Payload.ServiceContext}, {"ours", ours.Payload.Challenge, ours.Payload.ServiceContext}} {
 		c, err := base64.RawURLEncoding.DecodeString(p.challenge)
-		if err != nil || len(c) != ChallengeSize {
+		if err != nil || len(c) != tpm.ChallengeSize {
 			t.Errorf("%s challenge: %d bytes, %v", p.name, len(c), err)
 		}
 		sc, err := base64.RawURLEncoding.DecodeString(p.ctx)
@@ -510,7 +512,7 @@ func TestRecordedChallengeShape(t *testing.T) {
 		}
 	}
 	// The recorded context is not ours: it fails closed.
-	if _, err := svc.openContext(rec.Payload.ServiceContext, fixtureNow); !isCode(err, maaerr.InvalidParameter) {
+	if err := svc.OpenContext(rec.Payload.ServiceContext, fixtureNow); !isCode(err, maaerr.InvalidParameter) {
 		t.Errorf("recorded context opened: %v", err)
 	}
 }
@@ -519,11 +521,11 @@ func TestRequestKeyResidentInTPM(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
 	req := f.build(t, svc, reqOpts{residentKey: true})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{RequireValidAIKCert: true})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if res.RequestKey.Binding != BindingTPMCertify || !samePublicKey(res.RequestKey.Public, f.certKey.pub) {
+	if res.RequestKey.Binding != tpm.BindingTPMCertify || !tpm.SamePublicKey(res.RequestKey.Public, f.certKey.pub) {
 		t.Errorf("request key binding = %s", res.RequestKey.Binding)
 	}
 	// The key-attestation sample's check: obj_attr of the certified key.
@@ -548,12 +550,12 @@ func TestRequestKeyResidentInTPM(t *testing.T) {
 func TestSeveralLogsInMeasurementOrder(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
-	evs := SimulatedBootLog(100).Events
-	first, second := EncodeLog(evs[:40]), EncodeLog(evs[40:])
-	req := f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) {
-		a.Logs = []Log{{Type: "TCG", Log: b64(first)}, {Type: "TCG", Log: b64(second)}}
+	evs := tpmclient.SimulatedBootLog(100).Events
+	first, second := tpmclient.EncodeLog(evs[:40]), tpmclient.EncodeLog(evs[40:])
+	req := f.build(t, svc, reqOpts{mutateAtt: func(a *tpm.Attestation) {
+		a.Logs = []tpm.Log{{Type: "TCG", Log: b64(first)}, {Type: "TCG", Log: b64(second)}}
 	}})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -561,10 +563,10 @@ func TestSeveralLogsInMeasurementOrder(t *testing.T) {
 		t.Errorf("%d events, last seq %d", len(res.Events), res.Events[len(res.Events)-1].EventSeq)
 	}
 	// In the wrong order they do not replay.
-	req = f.build(t, svc, reqOpts{mutateAtt: func(a *Attestation) {
-		a.Logs = []Log{{Type: "TCG", Log: b64(second)}, {Type: "TCG", Log: b64(first)}}
+	req = f.build(t, svc, reqOpts{mutateAtt: func(a *tpm.Attestation) {
+		a.Logs = []tpm.Log{{Type: "TCG", Log: b64(second)}, {Type: "TCG", Log: b64(first)}}
 	}})
-	if _, err := svc.Verify(context.Background(), req.jws, VerifyOptions{}); !isCode(err, maaerr.InvalidQuote) {
+	if _, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{}); !isCode(err, maaerr.InvalidQuote) {
 		t.Errorf("reversed logs: %v", err)
 	}
 }
@@ -574,7 +576,7 @@ func TestSeveralLogsInMeasurementOrder(t *testing.T) {
 func TestClientBuildRequest(t *testing.T) {
 	f := getFixture(t)
 	svc, _ := newTestService(t, f)
-	if m, err := DecodeMessage(InitMessage()); err != nil || m.Kind != KindInit {
+	if m, err := tpm.DecodeMessage(tpmclient.InitMessage()); err != nil || m.Kind != tpm.KindInit {
 		t.Fatalf("init: %v", err)
 	}
 	_, _, ch, err := svc.Challenge()
@@ -582,7 +584,7 @@ func TestClientBuildRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
-	msg, err := BuildRequest(ClientInput{
+	msg, err := tpmclient.BuildRequest(tpmclient.ClientInput{
 		TPM:          f.tpm,
 		AIK:          tpm2.AuthHandle{Handle: f.eccAIK.handle, Name: f.eccAIK.name, Auth: tpm2.PasswordAuth(nil)},
 		AIKPublic:    f.eccAIK.pub,
@@ -590,28 +592,28 @@ func TestClientBuildRequest(t *testing.T) {
 		Logs:         [][]byte{f.log},
 		RequestKey:   f.reqKey,
 		RPData:       []byte("nonce"),
-		CustomClaims: []CustomClaim{{Name: "ok", Value: "true", ValueType: "Boolean"}},
+		CustomClaims: []tpm.CustomClaim{{Name: "ok", Value: "true", ValueType: "Boolean"}},
 	}, ch)
 	f.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := DecodeMessage(msg)
-	if err != nil || m.Kind != KindRequest {
+	m, err := tpm.DecodeMessage(msg)
+	if err != nil || m.Kind != tpm.KindRequest {
 		t.Fatalf("request: %v", err)
 	}
-	res, err := svc.Verify(context.Background(), m.Request, VerifyOptions{RequireValidAIKCert: true, RequiredPCRMask: 0xFFFFFF})
+	res, err := svc.Verify(context.Background(), m.Request, tpm.VerifyOptions{RequireValidAIKCert: true, RequiredPCRMask: 0xFFFFFF})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Claims["secureBootEnabled"] != true || string(res.RPData) != "nonce" || res.CustomClaims[DefaultCustomClaimPrefix+"ok"] != true {
+	if res.Claims["secureBootEnabled"] != true || string(res.RPData) != "nonce" || res.CustomClaims[tpm.DefaultCustomClaimPrefix+"ok"] != true {
 		t.Errorf("claims = %v, rp_data %q, custom %v", res.Claims["secureBootEnabled"], res.RPData, res.CustomClaims)
 	}
 }
 
 func TestRSAPSSAIK(t *testing.T) {
 	f := getFixture(t)
-	pss := RSAAIKTemplate()
+	pss := tpmclient.RSAAIKTemplate()
 	pss.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
 		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
 		Scheme: tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgRSAPSS,
@@ -641,7 +643,7 @@ func TestRSAPSSAIK(t *testing.T) {
 	}()
 	svc, _ := newTestService(t, f)
 	req := f.build(t, svc, reqOpts{pss: true})
-	res, err := svc.Verify(context.Background(), req.jws, VerifyOptions{RequireValidAIKCert: true})
+	res, err := svc.Verify(context.Background(), req.jws, tpm.VerifyOptions{RequireValidAIKCert: true})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}

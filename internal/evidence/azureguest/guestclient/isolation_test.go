@@ -1,4 +1,4 @@
-package azureguest
+package guestclient
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
 	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/simulate"
@@ -35,7 +36,7 @@ func TestSNPIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if iso.Type != SevSnp || !bytes.Equal(ev.Report, raw[hcl.HWReportOffset:hcl.HWReportOffset+hcl.HWReportSize]) || !bytes.Equal(ev.Chain, chain) || !bytes.Equal(iso.RunTimeData, r.Claims) {
+	if iso.Type != azureguest.SevSnp || !bytes.Equal(ev.Report, raw[hcl.HWReportOffset:hcl.HWReportOffset+hcl.HWReportSize]) || !bytes.Equal(ev.Chain, chain) || !bytes.Equal(iso.RunTimeData, r.Claims) {
 		t.Fatalf("isolation %+v", iso)
 	}
 	if _, err := SNPIsolation(r, nil); err == nil {

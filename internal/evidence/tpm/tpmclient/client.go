@@ -1,8 +1,6 @@
-package tpm
+package tpmclient
 
 import (
-	"github.com/maat-attest/maat/internal/jose"
-
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -13,11 +11,10 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
-)
 
-// The client side of the protocol, for the CLI and tests: it builds exactly
-// what Service parses. It talks to any transport.TPM (a device such as
-// /dev/tpmrm0, or the simulator) and does no I/O of its own.
+	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/jose"
+)
 
 // InitMessage returns the Init message {"payload":{"type":"aikcert"}}.
 func InitMessage() []byte { return []byte(`{"payload":{"type":"aikcert"}}`) }
@@ -75,7 +72,7 @@ type ClientInput struct {
 	RequestKey   *rsa.PrivateKey
 	RPID         string
 	RPData       []byte
-	CustomClaims []CustomClaim
+	CustomClaims []tpm.CustomClaim
 }
 
 // BuildRequest answers a Challenge message (the JSON inside "data") with a
@@ -110,23 +107,23 @@ func BuildRequest(in ClientInput, challengeMessage []byte) ([]byte, error) {
 		return nil, err
 	}
 	for _, l := range in.Logs {
-		att.Logs = append(att.Logs, Log{Type: "TCG", Log: base64.RawURLEncoding.EncodeToString(l)})
+		att.Logs = append(att.Logs, tpm.Log{Type: "TCG", Log: base64.RawURLEncoding.EncodeToString(l)})
 	}
 	if len(in.AIKCert) > 0 {
 		att.AIKCert = base64.RawURLEncoding.EncodeToString(in.AIKCert)
 	}
-	ad := &AttData{
+	ad := &tpm.AttData{
 		RPID:           in.RPID,
 		Challenge:      ch.Payload.Challenge,
-		TPMAttData:     &TPMAttData{CurrentAttestation: att},
-		RequestKey:     &KeyObject{JWK: jwkBytes, Info: &KeyInfo{TPMQuote: &TPMQuoteBinding{HashAlg: "sha-256"}}},
+		TPMAttData:     &tpm.TPMAttData{CurrentAttestation: att},
+		RequestKey:     &tpm.KeyObject{JWK: jwkBytes, Info: &tpm.KeyInfo{TPMQuote: &tpm.TPMQuoteBinding{HashAlg: "sha-256"}}},
 		CustomClaims:   in.CustomClaims,
 		ServiceContext: ch.Payload.ServiceContext,
 	}
 	if in.RPData != nil {
 		ad.RPData = base64.RawURLEncoding.EncodeToString(in.RPData)
 	}
-	payload, err := json.Marshal(RequestPayload{AttType: "basic", AttData: ad})
+	payload, err := json.Marshal(tpm.RequestPayload{AttType: "basic", AttData: ad})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +138,7 @@ func BuildRequest(in ClientInput, challengeMessage []byte) ([]byte, error) {
 // with the AIK over extra and returns the attestation object with the quote,
 // signature, aik_pub and the quoted PCR values (no logs). It returns an error
 // when a TPM command fails.
-func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.PublicKey, extra []byte, pcrs []int, banks []tpm2.TPMAlgID) (*Attestation, error) {
+func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.PublicKey, extra []byte, pcrs []int, banks []tpm2.TPMAlgID) (*tpm.Attestation, error) {
 	if pcrs == nil {
 		for i := 0; i < 24; i++ {
 			pcrs = append(pcrs, i)
@@ -173,7 +170,7 @@ func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.Public
 		return nil, fmt.Errorf("tpm: TPM2_Quote: %w", err)
 	}
 	jwk, _ := json.Marshal(jose.PublicJWK(aikPub))
-	att := &Attestation{
+	att := &tpm.Attestation{
 		AIKPub:    jwk,
 		Quote:     base64.RawURLEncoding.EncodeToString(q.Quoted.Bytes()),
 		Signature: base64.RawURLEncoding.EncodeToString(tpm2.Marshal(q.Signature)),
@@ -187,7 +184,7 @@ func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.Public
 		}
 	}
 	for _, alg := range banks {
-		bank := PCRBank{Algorithm: uint16(alg)}
+		bank := tpm.PCRBank{Algorithm: uint16(alg)}
 		for start := 0; start < len(sorted); start += 8 {
 			end := min(start+8, len(sorted))
 			r, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
@@ -199,7 +196,7 @@ func QuoteAttestation(t transport.TPM, aik tpm2.AuthHandle, aikPub crypto.Public
 				return nil, fmt.Errorf("tpm: TPM2_PCR_Read returned %d values, want %d", len(r.PCRValues.Digests), end-start)
 			}
 			for i, d := range r.PCRValues.Digests {
-				bank.Values = append(bank.Values, PCRValue{Index: sorted[start+i], Digest: base64.RawURLEncoding.EncodeToString(d.Buffer)})
+				bank.Values = append(bank.Values, tpm.PCRValue{Index: sorted[start+i], Digest: base64.RawURLEncoding.EncodeToString(d.Buffer)})
 			}
 		}
 		att.PCRs = append(att.PCRs, bank)
@@ -224,4 +221,26 @@ func CreateAIK(t transport.TPM, tmpl tpm2.TPMTPublic) (tpm2.AuthHandle, crypto.P
 		return tpm2.AuthHandle{}, nil, err
 	}
 	return tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}, pub, nil
+}
+
+// SignRequest returns the compact JWS (alg PS256, typ attReqV2) of payload
+// signed with key, as a client builds a Request message. It fails only when
+// signing fails.
+func SignRequest(payload []byte, key *rsa.PrivateKey) (string, error) {
+	return jose.SignPayload(jose.Header{Alg: jose.AlgPS256, Typ: tpm.TypRequestV2}, payload, key)
+}
+
+// decodeB64 decodes base64url with or without padding, and tolerates
+// standard base64, as the service does for the fields it sends.
+func decodeB64(s string) ([]byte, error) {
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	if b, err := base64.URLEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.StdEncoding.DecodeString(s)
 }

@@ -1,13 +1,18 @@
-package tpm
+package tpmclient
 
 import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"strings"
+	"unicode/utf16"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/maat-attest/maat/internal/evidence/tpm"
 )
 
 // LogEvent is one event of a synthetic TCG event log.
@@ -126,13 +131,13 @@ func SimulatedBootLog(n int) *SyntheticLog {
 		binary.LittleEndian.PutUint64(blob, uint64(0xFF000000+i*0x10000))
 		l.Add(0, 0x80000008, blob, []byte{byte(i), 'f', 'w'}) // EV_EFI_PLATFORM_FIRMWARE_BLOB
 	}
-	l.Add(7, 0x80000001, mustUEFIVar(EFIGlobalVariableGUID, "SecureBoot", []byte{1}), nil)
-	l.Add(7, 0x80000001, mustUEFIVar(EFIGlobalVariableGUID, "PK", []byte("pk-cert")), nil)
-	l.Add(7, 0x80000001, mustUEFIVar(EFIGlobalVariableGUID, "KEK", []byte("kek-cert")), nil)
+	l.Add(7, 0x80000001, mustUEFIVar(tpm.EFIGlobalVariableGUID, "SecureBoot", []byte{1}), nil)
+	l.Add(7, 0x80000001, mustUEFIVar(tpm.EFIGlobalVariableGUID, "PK", []byte("pk-cert")), nil)
+	l.Add(7, 0x80000001, mustUEFIVar(tpm.EFIGlobalVariableGUID, "KEK", []byte("kek-cert")), nil)
 	l.Add(7, 0x80000001, mustUEFIVar(imageSecurityDatabaseGUID, "db", []byte("db-certs")), nil)
 	l.Add(7, 0x80000001, mustUEFIVar(imageSecurityDatabaseGUID, "dbx", []byte("dbx-hashes")), nil)
-	l.Add(1, 0x80000002, mustUEFIVar(EFIGlobalVariableGUID, "BootOrder", []byte{1, 0, 0, 0}), nil)
-	l.Add(1, 0x80000002, mustUEFIVar(EFIGlobalVariableGUID, "Boot0001", []byte("Windows Boot Manager")), nil)
+	l.Add(1, 0x80000002, mustUEFIVar(tpm.EFIGlobalVariableGUID, "BootOrder", []byte{1, 0, 0, 0}), nil)
+	l.Add(1, 0x80000002, mustUEFIVar(tpm.EFIGlobalVariableGUID, "Boot0001", []byte("Windows Boot Manager")), nil)
 	l.Add(4, 0x80000007, []byte("Calling EFI Application from Boot Option"), nil) // EV_EFI_ACTION
 	for pcr := 0; pcr <= 7; pcr++ {
 		l.Add(pcr, 0x00000004, []byte{0, 0, 0, 0}, nil) // EV_SEPARATOR
@@ -163,4 +168,39 @@ func SimulatedBootLog(n int) *SyntheticLog {
 		l.Add(2+2*(i%2), 0x80000004-uint32(i%2), []byte("device path"), img) // boot services driver (PCR 2) / application (PCR 4)
 	}
 	return l
+}
+
+// EncodeUEFIVariable builds UEFI_VARIABLE_DATA (64-bit UINTN) for a GUID in
+// canonical text form, as firmware measures it. It is for clients and tests
+// building event logs; it returns an error for a malformed GUID.
+func EncodeUEFIVariable(guid, name string, data []byte) ([]byte, error) {
+	var g [16]byte
+	var d1 uint32
+	var d2, d3 uint16
+	var d4 [8]byte
+	h := strings.ReplaceAll(guid, "-", "")
+	if len(h) != 32 {
+		return nil, fmt.Errorf("bad GUID %q", guid)
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil || len(raw) != 16 {
+		return nil, fmt.Errorf("bad GUID %q", guid)
+	}
+	d1 = binary.BigEndian.Uint32(raw[0:4])
+	d2 = binary.BigEndian.Uint16(raw[4:6])
+	d3 = binary.BigEndian.Uint16(raw[6:8])
+	copy(d4[:], raw[8:16])
+	binary.LittleEndian.PutUint32(g[0:4], d1)
+	binary.LittleEndian.PutUint16(g[4:6], d2)
+	binary.LittleEndian.PutUint16(g[6:8], d3)
+	copy(g[8:], d4[:])
+	u := utf16.Encode([]rune(name))
+	out := make([]byte, 0, 32+2*len(u)+len(data))
+	out = append(out, g[:]...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(u)))
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(data)))
+	for _, c := range u {
+		out = binary.LittleEndian.AppendUint16(out, c)
+	}
+	return append(out, data...), nil
 }

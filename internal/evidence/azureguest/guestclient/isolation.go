@@ -1,10 +1,11 @@
-package azureguest
+package guestclient
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/hcl"
 )
 
@@ -13,17 +14,17 @@ import (
 // the Proof {"SnpReport","VcekCertChain"} and the HCL runtime claims as
 // RunTimeData, as Microsoft's guest-attestation library builds them. It
 // returns an error when r does not hold an SNP report or chain is empty.
-func SNPIsolation(r *hcl.Report, chain []byte) (Isolation, error) {
+func SNPIsolation(r *hcl.Report, chain []byte) (azureguest.Isolation, error) {
 	rep, err := r.SNPReport()
 	if err != nil {
-		return Isolation{}, err
+		return azureguest.Isolation{}, err
 	}
 	if len(chain) == 0 {
-		return Isolation{}, errors.New("azureguest: an SEV-SNP VM needs the VCEK chain (PEM VCEK, ASK, ARK)")
+		return azureguest.Isolation{}, errors.New("azureguest: an SEV-SNP VM needs the VCEK chain (PEM VCEK, ASK, ARK)")
 	}
 	proof, err := json.Marshal(map[string]string{"SnpReport": base64.RawURLEncoding.EncodeToString(rep), "VcekCertChain": base64.StdEncoding.EncodeToString(chain)})
 	if err != nil {
-		return Isolation{}, err
+		return azureguest.Isolation{}, err
 	}
-	return Isolation{Type: SevSnp, Proof: proof, RunTimeData: r.Claims}, nil
+	return azureguest.Isolation{Type: azureguest.SevSnp, Proof: proof, RunTimeData: r.Claims}, nil
 }

@@ -1,4 +1,4 @@
-package azureguest
+package guestclient
 
 import (
 	"crypto"
@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
 )
 
@@ -67,7 +68,7 @@ type ClientInput struct {
 	// sent base64, as Microsoft's clients do).
 	ClientPayload map[string]string
 	// Isolation is the hardware evidence; Type TrustedLaunch sends none.
-	Isolation Isolation
+	Isolation azureguest.Isolation
 	// EncKeyTemplate overrides EncKeyTemplate (tests of the verifier's
 	// refusals); nil means EncKeyTemplate(PolicyPCR of the quoted PCRs).
 	EncKeyTemplate func(authPolicy []byte) tpm2.TPMTPublic
@@ -214,7 +215,7 @@ func Collect(t transport.TPM, in ClientInput) (*ClientEvidence, error) {
 		tpmInfo["AikCert"] = std(in.AKCert)
 	}
 	iso := map[string]any{"Type": string(in.Isolation.Type)}
-	if in.Isolation.Type != TrustedLaunch {
+	if in.Isolation.Type != azureguest.TrustedLaunch {
 		iso["Evidence"] = map[string]any{"Proof": std(in.Isolation.Proof), "RunTimeData": std(in.Isolation.RunTimeData)}
 	}
 	payload := map[string]string{}

@@ -1,15 +1,19 @@
 //go:build simulator
 
-package azureguest
+package guestclient
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"errors"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +22,9 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/tpm"
+	"github.com/maat-attest/maat/internal/evidence/tpm/tpmclient"
 	"github.com/maat-attest/maat/internal/maaerr"
 )
 
@@ -52,11 +58,11 @@ func getSim(tb testing.TB) *simFixture {
 			return
 		}
 		f := &simFixture{tpm: transport.FromReadWriter(sim)}
-		if f.ak, f.akPub, err = tpm.CreateAIK(f.tpm, tpm.RSAAIKTemplate()); err != nil {
+		if f.ak, f.akPub, err = tpmclient.CreateAIK(f.tpm, tpmclient.RSAAIKTemplate()); err != nil {
 			simErr = err
 			return
 		}
-		l := tpm.SimulatedBootLog(60)
+		l := tpmclient.SimulatedBootLog(60)
 		if err := l.ExtendPCRs(f.tpm); err != nil {
 			simErr = err
 			return
@@ -84,7 +90,7 @@ func getSim(tb testing.TB) *simFixture {
 func (f *simFixture) collect(tb testing.TB, mod func(*ClientInput)) *ClientEvidence {
 	tb.Helper()
 	in := ClientInput{AK: f.ak, AKCert: f.akCert, TCGLog: f.log, OSType: "Linux", OSDistro: "Ubuntu", OSBuild: "NotApplication",
-		OSVersionMajor: 22, OSVersionMinor: 4, ClientPayload: map[string]string{"nonce": "ADE0101"}, Isolation: Isolation{Type: TrustedLaunch}}
+		OSVersionMajor: 22, OSVersionMinor: 4, ClientPayload: map[string]string{"nonce": "ADE0101"}, Isolation: azureguest.Isolation{Type: azureguest.TrustedLaunch}}
 	if mod != nil {
 		mod(&in)
 	}
@@ -99,8 +105,8 @@ func (f *simFixture) flush(ev *ClientEvidence) {
 	_, _ = tpm2.FlushContext{FlushHandle: ev.EncKey.Handle}.Execute(f.tpm)
 }
 
-func (f *simFixture) verifier() *Verifier {
-	return New(Options{AKRoots: []*x509.Certificate{f.caCert}, Now: func() time.Time { return simNow }})
+func (f *simFixture) verifier() *azureguest.Verifier {
+	return azureguest.New(azureguest.Options{AKRoots: []*x509.Certificate{f.caCert}, Now: func() time.Time { return simNow }})
 }
 
 // The whole protocol on a TPM: a Trusted Launch guest collects its
@@ -119,14 +125,14 @@ func TestSimulatorEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := vd.Claims
-	if vd.AttestationType != "azurevm" || c[ClaimSecureBoot] != true || c[ClaimAKCertValidated] != true || c["x-ms-azurevm-ostype"] != "Linux" ||
-		c["x-ms-azurevm-osversion-major"] != int64(22) || c[ClaimIsolationTEE] != nil || c["x-ms-azurevm-dbvalidated"] != true ||
+	if vd.AttestationType != "azurevm" || c[azureguest.ClaimSecureBoot] != true || c[azureguest.ClaimAKCertValidated] != true || c["x-ms-azurevm-ostype"] != "Linux" ||
+		c["x-ms-azurevm-osversion-major"] != int64(22) || c[azureguest.ClaimIsolationTEE] != nil || c["x-ms-azurevm-dbvalidated"] != true ||
 		c["x-ms-azurevm-default-securebootkeysvalidated"] != true || c["x-ms-azurevm-debuggersdisabled"] != true {
 		t.Fatalf("claims %v", c)
 	}
-	keys := c[ClaimRuntime].(map[string]any)["keys"].([]any)
+	keys := c[azureguest.ClaimRuntime].(map[string]any)["keys"].([]any)
 	jwk := keys[0].(map[string]any)
-	if jwk["n"] != rsaJWK("", ev.EncKeyPublic)["n"] {
+	if jwk["n"] != base64.RawURLEncoding.EncodeToString(ev.EncKeyPublic.N.Bytes()) {
 		t.Fatal("the EncKey JWK is not the certified EncKey")
 	}
 	if vd.Seal == nil {
@@ -137,17 +143,17 @@ func TestSimulatorEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	dec := TPMDecrypter{TPM: f.tpm, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
-	got, err := Unseal(sealed, dec)
+	got, err := azureguest.Unseal(sealed, dec)
 	if err != nil || got != "header.payload.signature" {
 		t.Fatalf("unseal with the TPM: %q %v", got, err)
 	}
 	// Without the chain (no roots configured) a Trusted Launch guest is refused.
-	_, err = New(Options{Now: func() time.Time { return simNow }}).Verify(ctx, ev.AttestationInfo, nil)
-	wantErr(t, err, maaerr.InvalidQuote, ErrAKCert, "no Azure vTPM roots")
+	_, err = azureguest.New(azureguest.Options{Now: func() time.Time { return simNow }}).Verify(ctx, ev.AttestationInfo, nil)
+	wantErr(t, err, maaerr.InvalidQuote, azureguest.ErrAKCert, "no Azure vTPM roots")
 	// After the AK certificate expired.
-	late := New(Options{AKRoots: []*x509.Certificate{f.caCert}, Now: func() time.Time { return simNow.Add(13 * time.Hour) }})
+	late := azureguest.New(azureguest.Options{AKRoots: []*x509.Certificate{f.caCert}, Now: func() time.Time { return simNow.Add(13 * time.Hour) }})
 	_, err = late.Verify(ctx, ev.AttestationInfo, nil)
-	wantErr(t, err, maaerr.InvalidQuote, ErrAKCert, "does not chain")
+	wantErr(t, err, maaerr.InvalidQuote, azureguest.ErrAKCert, "does not chain")
 }
 
 // The EncKey refusals on keys the AK really certified.
@@ -192,7 +198,7 @@ func TestSimulatorNegative(t *testing.T) {
 	f := getSim(t)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	other := tpm.SimulatedBootLog(61).Bytes()
+	other := tpmclient.SimulatedBootLog(61).Bytes()
 	ev := f.collect(t, func(in *ClientInput) { in.TCGLog = other })
 	_, err := f.verifier().Verify(ctx, ev.AttestationInfo, nil)
 	f.flush(ev)
@@ -200,7 +206,7 @@ func TestSimulatorNegative(t *testing.T) {
 
 	ev = f.collect(t, func(in *ClientInput) { in.PCRs = []int{0, 1, 2, 3, 4, 5, 6, 7, 23} })
 	defer f.flush(ev)
-	info, err := DecodeAttestationInfo(ev.AttestationInfo)
+	info, err := azureguest.DecodeAttestationInfo(ev.AttestationInfo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +231,17 @@ func TestSimulatorNegative(t *testing.T) {
 		t.Fatal(err)
 	}
 	dec := TPMDecrypter{TPM: f.tpm, Key: ev.EncKey, Pub: ev.EncKeyPublic, PCRs: ev.PCRs}
-	if _, err := Unseal(sealed, dec); err == nil {
+	if _, err := azureguest.Unseal(sealed, dec); err == nil {
 		t.Fatal("the TPM unsealed after PCR 23 changed")
+	}
+}
+
+var ctx = context.Background()
+
+func wantErr(tb testing.TB, err error, code maaerr.Code, cause error, text string) {
+	tb.Helper()
+	e := maaerr.As(err)
+	if e == nil || e.Code != code || (cause != nil && !errors.Is(err, cause)) || !strings.Contains(e.Message, text) {
+		tb.Fatalf("got %v; want %s wrapping %v with %q", err, code, cause, text)
 	}
 }
