@@ -107,13 +107,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				if in.TCGLog, err = readFile(nil, logFile, 16<<20); err != nil {
 					return fmt.Errorf("TCG log: %w", err)
 				}
-				akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(guestclient.AzureAKHandle)}.Execute(tp)
-				if err != nil {
-					return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", guestclient.AzureAKHandle, err)
-				}
-				in.AK = tpm2.AuthHandle{Handle: tpm2.TPMHandle(guestclient.AzureAKHandle), Name: akName.Name, Auth: tpm2.PasswordAuth(nil)}
-				in.AKCert, _ = readNV(tp, guestclient.AzureAKCertIndex)
-				if in.Isolation, err = guestIsolation(tp, isolation, vcekFile, tdQuoteFile); err != nil {
+				if err := readAzureVTPM(tp, &in, isolation, vcekFile, tdQuoteFile); err != nil {
 					return err
 				}
 			}
@@ -156,6 +150,21 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 	f.StringVar(&saveInfo, "save-info", "", "also write the AttestationInfo JSON sent to this file (for maat bench attest --type azureguest)")
 	f.StringSliceVar(&payload, "payload", nil, "client payload key=value, echoed in x-ms-runtime.client-payload (repeatable)")
 	return cmd
+}
+
+// readAzureVTPM fills in what an Azure VM's vTPM holds: the AK at its
+// persistent handle, the AK certificate and the HCL report from their NV
+// indices (the report only for a CVM), as Microsoft's guest-attestation
+// library reads them.
+func readAzureVTPM(tp transport.TPM, in *guestclient.ClientInput, isolation, vcekFile, tdQuoteFile string) error {
+	akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(guestclient.AzureAKHandle)}.Execute(tp)
+	if err != nil {
+		return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", guestclient.AzureAKHandle, err)
+	}
+	in.AK = tpm2.AuthHandle{Handle: tpm2.TPMHandle(guestclient.AzureAKHandle), Name: akName.Name, Auth: tpm2.PasswordAuth(nil)}
+	in.AKCert, _ = readNV(tp, guestclient.AzureAKCertIndex)
+	in.Isolation, err = guestIsolation(tp, isolation, vcekFile, tdQuoteFile)
+	return err
 }
 
 // guestIsolation reads the HCL report and builds the isolation evidence.
