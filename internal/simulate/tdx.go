@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
@@ -156,4 +157,34 @@ func tdxTCBInfo(fmspc string, issue time.Time) map[string]any {
 		"tdxModuleIdentities": ids,
 		"tcbLevels":           []map[string]any{{"tcb": tcb, "tcbDate": date, "tcbStatus": "UpToDate"}},
 	}
+}
+
+// tdReport is the 1024-byte TDREPORT (TDREPORT_STRUCT, Intel TDX module
+// ABI) of td: REPORTMACSTRUCT (REPORTTYPE 0x81, CPUSVN, the SHA-384 of
+// TEE_TCB_INFO and of TDINFO, REPORTDATA, a zero MAC), TEE_TCB_INFO
+// (TEE_TCB_SVN, MRSEAM, zero MRSIGNERSEAM and attributes) and TDINFO
+// (attributes, XFAM, MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMRs): the
+// same TD as td.body() describes.
+func (td TD) tdReport() []byte {
+	body := td.body()
+	b := make([]byte, 1024)
+	mac, tcb, info := b[0:256], b[256:495], b[512:1024]
+	// TEE_TCB_INFO: VALID (the fields below), TEE_TCB_SVN, MRSEAM,
+	// MRSIGNERSEAM, ATTRIBUTES.
+	binary.LittleEndian.PutUint64(tcb[0:8], 0x1f)
+	copy(tcb[8:24], body[0:16])
+	copy(tcb[24:72], body[16:64])
+	copy(tcb[72:120], body[64:112])
+	copy(tcb[120:128], body[112:120])
+	// TDINFO: ATTRIBUTES, XFAM, MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG,
+	// RTMR0-3: the TD report body's bytes 120-520, in the same order.
+	copy(info[0:400], body[120:520])
+	// REPORTMACSTRUCT.
+	mac[0] = teeTypeTDX // REPORTTYPE: type TDX, subtype 0, version 0
+	copy(mac[16:32], bytes.Repeat([]byte{devCPUSVN}, 16))
+	tcbHash, infoHash := sha512.Sum384(tcb), sha512.Sum384(info)
+	copy(mac[32:80], tcbHash[:])
+	copy(mac[80:128], infoHash[:])
+	copy(mac[128:192], td.ReportData[:])
+	return b
 }

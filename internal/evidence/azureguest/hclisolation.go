@@ -1,11 +1,14 @@
 package azureguest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/maat-attest/maat/internal/evidence/hcl"
+	"github.com/maat-attest/maat/internal/evidence/tdx"
 )
 
 // SNPIsolation returns the SevSnp isolation evidence a guest sends for its
@@ -26,4 +29,23 @@ func SNPIsolation(r *hcl.Report, chain []byte) (Isolation, error) {
 		return Isolation{}, err
 	}
 	return Isolation{Type: SevSnp, Proof: proof, RunTimeData: r.Claims}, nil
+}
+
+// TDXIsolation returns the Tdx isolation evidence a guest sends for its
+// parsed HCL report r and the TD quote of r's TDREPORT: the quote as Proof
+// and the HCL runtime claims as RunTimeData. It returns an error when r
+// does not hold a TDREPORT, or quote is not a TD quote (structure only) whose
+// REPORTDATA is the TDREPORT's: a quote of another TD report.
+func TDXIsolation(r *hcl.Report, quote []byte) (Isolation, error) {
+	if _, err := r.TDReport(); err != nil {
+		return Isolation{}, err
+	}
+	q, err := tdx.ParseQuote(quote)
+	if err != nil {
+		return Isolation{}, fmt.Errorf("azureguest: the TD quote: %w", err)
+	}
+	if !bytes.Equal(q.Body.ReportData[:], r.ReportData()) {
+		return Isolation{}, errors.New("azureguest: the TD quote's REPORTDATA is not the HCL report's TDREPORT REPORTDATA: it is the quote of another TD report")
+	}
+	return Isolation{Type: Tdx, Proof: bytes.Clone(quote), RunTimeData: r.Claims}, nil
 }
