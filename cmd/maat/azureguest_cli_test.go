@@ -39,3 +39,27 @@ func TestAttestAzureGuestWithSimulator(t *testing.T) {
 		t.Fatalf("production server: exit %d %q", code, stderr)
 	}
 }
+
+// `maat attest azureguest --simulator --isolation Tdx` is a simulated TDX
+// CVM: a synthetic HCL report with a TDREPORT and its TD quote from the
+// development PKI of --data, accepted by a --dev server trusting simulated
+// evidence on that data directory; the token says so.
+func TestAttestAzureGuestSimulatedTdx(t *testing.T) {
+	data := t.TempDir()
+	s := startServe(t, "--data", data, "--dev", "--dev-bearer-token", "tok", "--dev-trust-simulated-evidence")
+	out, stderr, code := run(t, "attest", "azureguest", "--simulator", "--isolation", "Tdx", "--data", data, "--endpoint", s.base)
+	if code != 0 {
+		t.Fatalf("attest azureguest: exit %d: %s", code, stderr)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal([]byte(out), &claims); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	tee, _ := claims["x-ms-isolation-tee"].(map[string]any)
+	if claims["x-maat-azurevm-isolation-type"] != "Tdx" || claims["x-maat-simulated-evidence"] != true || tee["x-ms-attestation-type"] != "tdxvm" {
+		t.Fatalf("claims %v", claims)
+	}
+	if _, stderr, code := run(t, "attest", "azureguest", "--simulator", "--isolation", "Vbs", "--data", data, "--endpoint", s.base); code == 0 || !strings.Contains(stderr, "SevSnp or Tdx") {
+		t.Fatalf("--isolation Vbs: exit %d %q", code, stderr)
+	}
+}

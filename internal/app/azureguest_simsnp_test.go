@@ -28,6 +28,13 @@ import (
 // attests it through the SDK.
 func simSNPGuestAttest(t *testing.T, c *azattest.Client, dir string, tamper func(*azureguest.Isolation)) (azattest.AttestAzureGuestResponse, error) {
 	t.Helper()
+	return simCVMAttest(t, c, dir, azureguest.SevSnp, tamper)
+}
+
+// simCVMAttest is simSNPGuestAttest for a simulated SevSnp or Tdx CVM (as
+// `maat attest azureguest --simulator --isolation SevSnp|Tdx` builds it).
+func simCVMAttest(t *testing.T, c *azattest.Client, dir string, kind azureguest.IsolationType, tamper func(*azureguest.Isolation)) (azattest.AttestAzureGuestResponse, error) {
+	t.Helper()
 	sim, err := simulator.GetWithFixedSeedInsecure(22)
 	if err != nil {
 		t.Fatal(err)
@@ -52,17 +59,31 @@ func simSNPGuestAttest(t *testing.T, c *azattest.Client, dir string, tamper func
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, chain, err := p.AzureHCLReport(akPub.(*rsa.PublicKey), simulate.SNPGuest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := hcl.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iso, err := guestclient.SNPIsolation(r, chain)
-	if err != nil {
-		t.Fatal(err)
+	var iso azureguest.Isolation
+	if kind == azureguest.Tdx {
+		raw, quote, err := p.AzureTDXHCLReport(akPub.(*rsa.PublicKey), simulate.DefaultTD())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := hcl.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if iso, err = guestclient.TDXIsolation(r, quote); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		raw, chain, err := p.AzureHCLReport(akPub.(*rsa.PublicKey), simulate.SNPGuest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := hcl.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if iso, err = guestclient.SNPIsolation(r, chain); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if tamper != nil {
 		tamper(&iso)
@@ -151,6 +172,64 @@ func TestAzureGuestSimulatedSevSnpRefused(t *testing.T) {
 			c, dir := simSNPGuestClient(t, tc.dev, tc.trust)
 			_, err := simSNPGuestAttest(t, c, dir, nil)
 			if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" || !strings.Contains(err.Error(), "pinned ARK-Milan") {
+				t.Fatalf("%d %s: %v", st, code, err)
+			}
+		})
+	}
+}
+
+// A simulated TDX Azure CVM (TPM simulator + synthetic HCL report with a
+// TDREPORT, and its simulated TD quote) attests through the SDK on a --dev
+// server that trusts simulated evidence: the token is a Tdx azurevm token,
+// marked simulated at the top and in x-ms-isolation-tee (a tdxvm claim
+// set), with the HCL runtime claims and the VM id. Runtime claims that are
+// not the ones REPORTDATA binds, and a tampered TD quote, are refused.
+func TestAzureGuestSimulatedTdxSDK(t *testing.T) {
+	c, dir := simSNPGuestClient(t, true, true)
+	res, err := simCVMAttest(t, c, dir, azureguest.Tdx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := res.Result.RawClaims
+	if cl["x-ms-attestation-type"] != "azurevm" ||
+		cl[azureguest.ClaimIsolationType] != "Tdx" || cl[simulate.ClaimSimulated] != true || cl[azureguest.ClaimVMID] != simulate.AzureVMUniqueID {
+		t.Fatalf("claims %v", cl)
+	}
+	tee, _ := cl[azureguest.ClaimIsolationTEE].(map[string]any)
+	if tee["x-ms-attestation-type"] != "tdxvm" || tee[simulate.ClaimSimulated] != true || tee["attester_tcb_status"] != "UpToDate" || tee["dbgstat"] != "disabled" {
+		t.Fatalf("x-ms-isolation-tee %v", tee)
+	}
+	rt, _ := tee["x-ms-runtime"].(map[string]any)
+	keys, _ := rt["keys"].([]any)
+	if len(keys) != 1 || keys[0].(map[string]any)["kid"] != hcl.KidAkPub {
+		t.Fatalf("runtime claims %v", rt)
+	}
+
+	_, err = simCVMAttest(t, c, dir, azureguest.Tdx, func(iso *azureguest.Isolation) {
+		iso.RunTimeData = []byte(strings.Replace(string(iso.RunTimeData), `"console-enabled":true`, `"console-enabled":false`, 1))
+	})
+	if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" || !strings.Contains(err.Error(), "not bound") {
+		t.Fatalf("tampered runtime claims: %d %s %v", st, code, err)
+	}
+	_, err = simCVMAttest(t, c, dir, azureguest.Tdx, func(iso *azureguest.Isolation) {
+		iso.Proof[48+136] ^= 1 // MRTD
+	})
+	if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" || !strings.Contains(err.Error(), "quote signature") {
+		t.Fatalf("tampered TD quote: %d %s %v", st, code, err)
+	}
+}
+
+// Without --dev, or without the trust flag, the simulated TDX CVM is
+// refused at its TD quote's root.
+func TestAzureGuestSimulatedTdxRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		dev, trust bool
+	}{{"production with the trust flag", false, true}, {"dev without the flag", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, dir := simSNPGuestClient(t, tc.dev, tc.trust)
+			_, err := simCVMAttest(t, c, dir, azureguest.Tdx, nil)
+			if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" || !strings.Contains(err.Error(), "is not a trusted root") {
 				t.Fatalf("%d %s: %v", st, code, err)
 			}
 		})

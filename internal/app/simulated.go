@@ -10,9 +10,11 @@ import (
 	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
+	"github.com/maat-attest/maat/internal/evidence/dcap"
 	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
+	"github.com/maat-attest/maat/internal/evidence/tdx"
 	"github.com/maat-attest/maat/internal/simulate"
 )
 
@@ -32,7 +34,7 @@ func (a *App) simulatedPKI() (*simulate.PKI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev-trust-simulated-evidence: %w", err)
 	}
-	fmt.Fprintf(a.out, "SIMULATED EVIDENCE TRUSTED: SGX/OpenEnclave/SEV-SNP evidence signed by the development PKI in %s/%s is accepted; its tokens carry %s: true\n",
+	fmt.Fprintf(a.out, "SIMULATED EVIDENCE TRUSTED: SGX/OpenEnclave/TDX/SEV-SNP evidence signed by the development PKI in %s/%s is accepted; its tokens carry %s: true\n",
 		a.cfg.DataDir, simulate.DirName, simulate.ClaimSimulated)
 	a.log.Warn("SIMULATED EVIDENCE TRUSTED: the development PKI of the data directory signs evidence this server accepts; its tokens prove nothing about real hardware",
 		"dir", a.cfg.DataDir+"/"+simulate.DirName, "claim", simulate.ClaimSimulated)
@@ -40,8 +42,8 @@ func (a *App) simulatedPKI() (*simulate.PKI, error) {
 }
 
 // withSimulated makes the SgxEnclave and OpenEnclave verifiers also accept
-// evidence of the development PKI p (SevSnpVm and AzureGuest take
-// simulatedSNP in NewVerifiers) and marks AzureGuest tokens whose isolation
+// evidence of the development PKI p (SevSnpVm, TdxVm and AzureGuest take
+// simulatedSNP and simulatedTDX in NewVerifiers) and marks AzureGuest tokens whose isolation
 // evidence is simulated: evidence whose PCK chain the production roots do
 // not know is verified again, by the same code, against p's root
 // and collateral only (never mixed with Intel's), and its claims carry
@@ -79,6 +81,20 @@ func simulatedSNP(prod evidence.Verifier, p *simulate.PKI, now func() time.Time,
 		return nil, fmt.Errorf("simulated SEV-SNP verifier: %w", err)
 	}
 	return simulatedOr{prod: prod, dev: snp, untrusted: sevsnp.ErrUntrustedRoot, log: log}, nil
+}
+
+// simulatedTDX returns the TdxVm verifier of a server that trusts simulated
+// evidence: prod, and for TD quotes whose PCK chain ends at a root prod
+// does not know, a separate verifier whose only root is the development
+// one and whose only collateral is the development TDX collateral (never
+// mixed with Intel's), gating the same TCB statuses. The AzureGuest
+// verifier uses it too, for TDX isolation evidence.
+func simulatedTDX(prod evidence.Verifier, p *simulate.PKI, now func() time.Time, accept []collateral.TCBStatus, log *slog.Logger) (evidence.Verifier, error) {
+	v, err := tdx.NewVerifier(tdx.Options{DCAP: dcap.Options{Roots: []dcap.TrustRoot{p.TrustRoot()}, Now: now, Collateral: p.Collateral(now)}})
+	if err != nil {
+		return nil, fmt.Errorf("simulated TDX verifier: %w", err)
+	}
+	return simulatedOr{prod: prod, dev: tdx.NewEvidenceVerifier(v, accept), untrusted: dcap.ErrUntrustedRoot, log: log}, nil
 }
 
 // markSimulatedIsolation lifts the simulated-evidence mark of an AzureGuest

@@ -47,7 +47,8 @@ type VerifierDeps struct {
 
 	// Simulated, when set (--dev with dev-trust-simulated-evidence only),
 	// is the development PKI whose `maat simulate` evidence SgxEnclave,
-	// OpenEnclave and SevSnpVm also accept, verified against its own root and collateral
+	// OpenEnclave, TdxVm and SevSnpVm (and AzureGuest, for their isolation
+	// evidence) also accept, verified against its own root and collateral
 	// and marked x-maat-simulated-evidence.
 	Simulated *simulate.PKI
 
@@ -105,6 +106,9 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 	vs[evidence.SevSnpVm] = snpv
 	if d.Simulated != nil {
 		if vs[evidence.SevSnpVm], err = simulatedSNP(snpv, d.Simulated, d.Now, d.Log); err != nil {
+			return nil, err
+		}
+		if vs[evidence.TdxVm], err = simulatedTDX(vs[evidence.TdxVm], d.Simulated, d.Now, tdxAccept, d.Log); err != nil {
 			return nil, err
 		}
 	}

@@ -47,9 +47,10 @@ certificate must chain to the server's azure-vtpm-ak-roots.
 --simulator uses the in-process TPM 2.0 simulator as a Trusted Launch guest that
 boots a synthetic UEFI log (Secure Boot on); its AK is certified by Maat's
 development AIK CA, which only ` + "`maat serve --dev`" + ` trusts (the token says
-x-maat-azurevm-akcert-root). With --isolation SevSnp it is a simulated SEV-SNP
-confidential VM instead: a synthetic HCL report wraps an SNP report signed by the
-development PKI of --data (as ` + "`maat simulate sevsnp`" + `) whose REPORT_DATA binds
+x-maat-azurevm-akcert-root). With --isolation SevSnp (or Tdx) it is a simulated
+SEV-SNP (or TDX) confidential VM instead: a synthetic HCL report wraps an SNP report
+(or a TDREPORT, sent with its TD quote) signed by the development PKI of --data (as
+` + "`maat simulate sevsnp`" + ` or ` + "`maat simulate tdx`" + `) whose report data binds
 runtime claims naming the simulator's AK as HCLAkPub; only a server with --dev and
 --dev-trust-simulated-evidence on that data directory accepts it, and its tokens
 carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`" + `.`,
@@ -140,8 +141,8 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 	addOutputFlag(cmd, &output)
 	f := cmd.Flags()
 	f.StringVar(&device, "device", "/dev/tpmrm0", "TPM device (the VM's vTPM)")
-	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator as a Trusted Launch guest (or, with --isolation SevSnp, a simulated SEV-SNP CVM)")
-	f.StringVar(&simData, "data", "./maat-data", "with --simulator --isolation SevSnp: data directory of the server (holds the development PKI that signs the simulated HCL report)")
+	f.BoolVar(&useSim, "simulator", false, "use the built-in TPM 2.0 simulator as a Trusted Launch guest (or, with --isolation SevSnp or Tdx, a simulated SEV-SNP or TDX CVM)")
+	f.StringVar(&simData, "data", "./maat-data", "with --simulator --isolation SevSnp|Tdx: data directory of the server (holds the development PKI that signs the simulated HCL report)")
 	f.StringVar(&pcrList, "pcrs", "0-7", "PCRs to quote (Azure's Linux clients quote 0-7; Windows adds 11-14)")
 	f.StringVar(&logFile, "log", defaultEventLog, "TCG event log (device only)")
 	f.StringVar(&isolation, "isolation", "auto", "auto (from the HCL report), SevSnp, Tdx or TrustedLaunch")

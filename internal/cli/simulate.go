@@ -16,21 +16,21 @@ import (
 	"github.com/maat-attest/maat/sdk/azattest"
 )
 
-// newSimulateCommand returns "simulate sgx|openenclave|sevsnp|enclave-key":
+// newSimulateCommand returns "simulate sgx|openenclave|sevsnp|tdx|enclave-key":
 // evidence signed by the data directory's development PKI, for rehearsing
 // secure key release without TEE hardware.
 func newSimulateCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "simulate",
-		Short: "Simulated TEE evidence (SGX, OpenEnclave, SEV-SNP) from a development PKI (trusted only by `maat serve --dev --dev-trust-simulated-evidence`)",
-		Long: `Simulated SGX quotes, OpenEnclave reports and SEV-SNP reports, signed by a development PKI generated
+		Short: "Simulated TEE evidence (SGX, OpenEnclave, SEV-SNP, TDX) from a development PKI (trusted only by `maat serve --dev --dev-trust-simulated-evidence`)",
+		Long: `Simulated SGX quotes, OpenEnclave reports, SEV-SNP reports and TDX TD quotes, signed by a development PKI generated
 once per data directory (<data>/` + simulate.DirName + `). Only a server started with --dev and
 --dev-trust-simulated-evidence on the same data directory accepts them, and every token it
 issues for them carries ` + simulate.ClaimSimulated + `: true. Production servers refuse them.`,
 	}
 	root.AddCommand(newSimulateEvidenceCommand("sgx", "an SGX ECDSA quote (v3) for /attest/SgxEnclave", false),
 		newSimulateEvidenceCommand("openenclave", "an OpenEnclave remote report for /attest/OpenEnclave", true),
-		newSimulateSNPCommand(), newSimulateKeyCommand())
+		newSimulateSNPCommand(), newSimulateTDXCommand(), newSimulateKeyCommand())
 	return root
 }
 

@@ -217,7 +217,7 @@ var options = []option{
 	{"dev-time", "with --dev: RFC 3339 instant every server clock starts at, tokens included (tests that need tokens from the past; see dev-evidence-time)", kString, func(c *Config) any { return &c.DevTime }},
 	{"dev-evidence-time", "with --dev: RFC 3339 instant the evidence and collateral clock starts at, to replay recorded evidence; tokens, management responses and certificates keep the real clock", kString, func(c *Config) any { return &c.DevEvidenceTime }},
 	{"key-release-trusted-issuer", "attestation service URL (Azure Attestation or another Maat) whose tokens may release keys from /x-maat/keys, besides this instance (repeatable)", kList, func(c *Config) any { return &c.KeyReleaseIssuers }},
-	{"dev-trust-simulated-evidence", "with --dev: trust SGX/OpenEnclave/SEV-SNP evidence from `maat simulate` (signed by the data directory's development PKI); tokens are marked x-maat-simulated-evidence. Ignored without --dev", kBool, func(c *Config) any { return &c.DevTrustSimulatedEvidence }},
+	{"dev-trust-simulated-evidence", "with --dev: trust SGX/OpenEnclave/TDX/SEV-SNP evidence from `maat simulate` (signed by the data directory's development PKI); tokens are marked x-maat-simulated-evidence. Ignored without --dev", kBool, func(c *Config) any { return &c.DevTrustSimulatedEvidence }},
 }
 
 // RegisterFlags adds one flag per option to fs (plus --config), with the

@@ -5,14 +5,18 @@
 // debug flag and KSS fields the developer chooses, and SEV-SNP
 // attestation reports (version 3, Milan or Genoa, snp.go) carrying the
 // REPORT_DATA, HOST_DATA, MEASUREMENT, debug policy and VMPL the developer
-// chooses, signed by a development VCEK under a development ARK and ASK.
+// chooses, signed by a development VCEK under a development ARK and ASK,
+// and TDX TD quotes (version 4, tdx.go) carrying the REPORTDATA, MRTD,
+// RTMRs, MRCONFIGID, MROWNER, MROWNERCONFIG, MRSEAM, TEE_TCB_SVN, TD
+// attributes and XFAM the developer chooses.
 //
 // The evidence is signed by a development PKI generated once per data
 // directory (a development "SGX Root CA", PCK Processor CA, PCK certificate
 // and TCB Signing certificate, all named "Maat Development …"), and the
-// collateral that verifies it (TCB Info, QE Identity, CRLs) is signed at the
-// current time, so verification runs the real DCAP algorithm
-// (internal/evidence/sgx) on fresh dates. Only a server in development mode
+// collateral that verifies it (TCB Info, QE Identity, CRLs; TDX TCB Info and
+// TD_QE identity for TD quotes) is signed at the current time, so
+// verification runs the real DCAP algorithm (internal/evidence/sgx and
+// internal/evidence/tdx) on fresh dates. Only a server in development mode
 // with dev-trust-simulated-evidence trusts the development root; every token
 // from such evidence says so (x-maat-simulated-evidence).
 //
@@ -67,6 +71,7 @@ const (
 	devCPUSVN   = 2 // every SGX TCB component
 	devPCESVN   = 13
 	devQEISVSVN = 8
+	devQEProdID = 1 // the SGX QE's ISVPRODID
 )
 
 // devQEMRSigner is the development quoting enclave's MRSIGNER.
@@ -260,7 +265,7 @@ func (p *PKI) save(dir string) error {
 			return fmt.Errorf("simulate: %w", err)
 		}
 	}
-	readme := "Maat development PKI: signs simulated SGX/OpenEnclave and SEV-SNP evidence (`maat simulate`).\n" +
+	readme := "Maat development PKI: signs simulated SGX/OpenEnclave, TDX and SEV-SNP evidence (`maat simulate`).\n" +
 		"It is NOT Intel's or AMD's. Only `maat serve --dev --dev-trust-simulated-evidence` with this data directory trusts it,\n" +
 		"and every token from such evidence carries x-maat-simulated-evidence: true.\n"
 	return os.WriteFile(filepath.Join(dir, "README.txt"), []byte(readme), 0o644)

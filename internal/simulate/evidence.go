@@ -107,52 +107,72 @@ func signRS(k *ecdsa.PrivateKey, msg []byte) ([]byte, error) {
 // the PCK chain (certification data type 5, PEM). It returns an error only
 // if signing fails.
 func (p *PKI) SGXQuote(e Enclave) ([]byte, error) {
-	att, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hdr := quoteHeader(3, 0)
+	signed := append(hdr, e.body()...)
+	sig, attPub, qeCert, err := p.signQuote(signed, devQEProdID)
 	if err != nil {
 		return nil, err
 	}
-	attPub := make([]byte, 64)
+	var sd []byte
+	sd = append(sd, sig...)
+	sd = append(sd, attPub...)
+	sd = append(sd, qeCert...)
+	q := binary.LittleEndian.AppendUint32(signed, uint32(len(sd)))
+	return append(q, sd...), nil
+}
+
+// quoteHeader is a DCAP quote header: version, ECDSA-256-with-P-256, TEE
+// type, the development QE and PCE SVNs, Intel's QE vendor ID.
+func quoteHeader(version uint16, tee uint32) []byte {
+	hdr := make([]byte, headerSize)
+	binary.LittleEndian.PutUint16(hdr[0:], version)
+	binary.LittleEndian.PutUint16(hdr[2:], 2) // ECDSA-256-with-P-256
+	binary.LittleEndian.PutUint32(hdr[4:], tee)
+	binary.LittleEndian.PutUint16(hdr[8:], devQEISVSVN)
+	binary.LittleEndian.PutUint16(hdr[10:], devPCESVN)
+	copy(hdr[12:28], intelQEVendorID[:])
+	return hdr
+}
+
+// signQuote signs a quote's signed part (header and body) with a fresh
+// attestation key and returns the signature, the attestation public key
+// and the QE's certification data: the development QE's report (product
+// qeProdID) binding the key, signed by the development PCK key, the QE
+// authentication data and the PCK chain (type 5, PEM).
+func (p *PKI) signQuote(signed []byte, qeProdID uint16) (sig, attPub, qeCert []byte, err error) {
+	att, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	attPub = make([]byte, 64)
 	att.PublicKey.X.FillBytes(attPub[:32])
 	att.PublicKey.Y.FillBytes(attPub[32:])
 	auth := make([]byte, 32)
 	if _, err := rand.Read(auth); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	bind := sha256.Sum256(append(bytes.Clone(attPub), auth...))
-
-	hdr := make([]byte, headerSize)
-	binary.LittleEndian.PutUint16(hdr[0:], 3) // version
-	binary.LittleEndian.PutUint16(hdr[2:], 2) // ECDSA-256-with-P-256
-	binary.LittleEndian.PutUint16(hdr[8:], devQEISVSVN)
-	binary.LittleEndian.PutUint16(hdr[10:], devPCESVN)
-	copy(hdr[12:28], intelQEVendorID[:])
-	signed := append(hdr, e.body()...)
-	sig, err := signRS(att, signed)
-	if err != nil {
-		return nil, err
+	if sig, err = signRS(att, signed); err != nil {
+		return nil, nil, nil, err
 	}
-	qe := Enclave{MRSigner: devQEMRSigner, ProductID: 1, SVN: devQEISVSVN}
+	qe := Enclave{MRSigner: devQEMRSigner, ProductID: qeProdID, SVN: devQEISVSVN}
 	copy(qe.MREnclave[:], bytes.Repeat([]byte{0x9e}, 32))
 	copy(qe.ReportData[:], bind[:])
 	qeBody := qe.body()
 	qeBody[48] |= 0x10 // PROVISIONKEY, as Intel's QE has
 	qeSig, err := signRS(p.pck.key, qeBody)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	chain := append(append(pemCert(p.pck.cert), pemCert(p.inter.cert)...), pemCert(p.root.cert)...)
-	var sd []byte
-	sd = append(sd, sig...)
-	sd = append(sd, attPub...)
-	sd = append(sd, qeBody...)
-	sd = append(sd, qeSig...)
-	sd = binary.LittleEndian.AppendUint16(sd, uint16(len(auth)))
-	sd = append(sd, auth...)
-	sd = binary.LittleEndian.AppendUint16(sd, 5) // PCK certificate chain, PEM
-	sd = binary.LittleEndian.AppendUint32(sd, uint32(len(chain)))
-	sd = append(sd, chain...)
-	q := binary.LittleEndian.AppendUint32(signed, uint32(len(sd)))
-	return append(q, sd...), nil
+	qeCert = append(qeCert, qeBody...)
+	qeCert = append(qeCert, qeSig...)
+	qeCert = binary.LittleEndian.AppendUint16(qeCert, uint16(len(auth)))
+	qeCert = append(qeCert, auth...)
+	qeCert = binary.LittleEndian.AppendUint16(qeCert, 5) // PCK certificate chain, PEM
+	qeCert = binary.LittleEndian.AppendUint32(qeCert, uint32(len(chain)))
+	qeCert = append(qeCert, chain...)
+	return sig, attPub, qeCert, nil
 }
 
 // OpenEnclaveReport returns a legacy OpenEnclave remote report (header
@@ -175,10 +195,12 @@ func (p *PKI) OpenEnclaveReport(e Enclave) ([]byte, error) {
 const CollateralValidity = 30 * 24 * time.Hour
 
 // Collateral returns the collateral source of the development platform:
-// TCB Info (one UpToDate level, the platform's), QE Identity (the
-// development QE, UpToDate) and empty CRLs, signed by the development TCB
+// for SGX, TCB Info (one UpToDate level, the platform's) and QE Identity
+// (the development QE, UpToDate); for TDX, TDX TCB Info (tdx.go) and the
+// TD_QE identity; and empty CRLs. All are signed by the development TCB
 // Signing key and CAs at the time now returns, and re-signed when half of
-// CollateralValidity has passed. Other FMSPCs are collateral.ErrNotFound.
+// CollateralValidity has passed. Other FMSPCs and TCB evaluation data
+// numbers are collateral.ErrNotFound.
 func (p *PKI) Collateral(now func() time.Time) collateral.Source {
 	return &devSource{p: p, now: now}
 }
@@ -187,23 +209,23 @@ type devSource struct {
 	p   *PKI
 	now func() time.Time
 
-	mu     sync.Mutex
-	bundle *collateral.Bundle
-	signed time.Time
+	mu       sync.Mutex
+	sgx, tdx *collateral.Bundle
+	signed   time.Time
 }
 
 func (s *devSource) Fetch(_ context.Context, key collateral.Key) (*collateral.Item, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if s.bundle == nil || now.Sub(s.signed) > CollateralValidity/2 || now.Before(s.signed) {
-		b, err := s.p.bundle(now)
+	if s.sgx == nil || now.Sub(s.signed) > CollateralValidity/2 || now.Before(s.signed) {
+		sb, tb, err := s.p.bundles(now)
 		if err != nil {
 			return nil, fmt.Errorf("%w: signing development collateral: %v", collateral.ErrUnavailable, err)
 		}
-		s.bundle, s.signed = b, now
+		s.sgx, s.tdx, s.signed = sb, tb, now
 	}
-	for _, it := range []*collateral.Item{s.bundle.TCBInfo, s.bundle.QEIdentity, s.bundle.PCKCRL, s.bundle.RootCACRL} {
+	for _, it := range []*collateral.Item{s.sgx.TCBInfo, s.sgx.QEIdentity, s.tdx.TCBInfo, s.tdx.QEIdentity, s.sgx.PCKCRL, s.sgx.RootCACRL} {
 		if it.Key == key {
 			return it, nil
 		}
@@ -211,67 +233,106 @@ func (s *devSource) Fetch(_ context.Context, key collateral.Key) (*collateral.It
 	return nil, fmt.Errorf("%w: the development PKI has no %v", collateral.ErrNotFound, key)
 }
 
-// Bundle returns the development collateral signed at now (for offline
+// Bundle returns the development SGX collateral signed at now (for offline
 // verification of simulated evidence with sgx.WithCollateral).
-func (p *PKI) Bundle(now time.Time) (*collateral.Bundle, error) { return p.bundle(now) }
+func (p *PKI) Bundle(now time.Time) (*collateral.Bundle, error) {
+	b, _, err := p.bundles(now)
+	return b, err
+}
 
-func (p *PKI) bundle(now time.Time) (*collateral.Bundle, error) {
+// TDXBundle returns the development TDX collateral signed at now (for
+// offline verification of simulated TD quotes with dcap.WithCollateral).
+func (p *PKI) TDXBundle(now time.Time) (*collateral.Bundle, error) {
+	_, b, err := p.bundles(now)
+	return b, err
+}
+
+// bundles signs the SGX and the TDX collateral at now; the two share the
+// CRLs.
+func (p *PKI) bundles(now time.Time) (sgxB, tdxB *collateral.Bundle, err error) {
 	issue, next := now.Add(-time.Minute), now.Add(CollateralValidity)
-	comps := make([]map[string]any, 16)
-	for i := range comps {
-		comps[i] = map[string]any{"svn": devCPUSVN}
+	dates := func(m map[string]any) map[string]any {
+		m["issueDate"], m["nextUpdate"] = issue.UTC().Format(time.RFC3339), next.UTC().Format(time.RFC3339)
+		return m
 	}
 	fmspc := hex.EncodeToString(FMSPC[:])
-	ti, err := p.signedDoc("tcbInfo", map[string]any{
-		"id": "SGX", "version": 3, "issueDate": issue.UTC().Format(time.RFC3339), "nextUpdate": next.UTC().Format(time.RFC3339),
-		"fmspc": fmspc, "pceId": hex.EncodeToString(PCEID[:]), "tcbType": 0, "tcbEvaluationDataNumber": 1,
-		"tcbLevels": []map[string]any{{"tcb": map[string]any{"sgxtcbcomponents": comps, "pcesvn": devPCESVN},
-			"tcbDate": issue.UTC().Format(time.RFC3339), "tcbStatus": "UpToDate"}},
-	})
+	ti, err := p.signedDoc("tcbInfo", dates(map[string]any{
+		"id": "SGX", "version": 3, "fmspc": fmspc, "pceId": hex.EncodeToString(PCEID[:]), "tcbType": 0, "tcbEvaluationDataNumber": 1,
+		"tcbLevels": []map[string]any{{"tcb": sgxLevelTCB(), "tcbDate": issue.UTC().Format(time.RFC3339), "tcbStatus": "UpToDate"}},
+	}))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	qi, err := p.signedDoc("enclaveIdentity", map[string]any{
-		"id": "QE", "version": 2, "issueDate": issue.UTC().Format(time.RFC3339), "nextUpdate": next.UTC().Format(time.RFC3339),
-		"tcbEvaluationDataNumber": 1, "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
-		"attributes": "11000000000000000000000000000000", "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
-		"mrsigner": hex.EncodeToString(devQEMRSigner[:]), "isvprodid": 1,
-		"tcbLevels": []map[string]any{{"tcb": map[string]any{"isvsvn": devQEISVSVN}, "tcbDate": issue.UTC().Format(time.RFC3339), "tcbStatus": "UpToDate"}},
-	})
+	qi, err := p.signedDoc("enclaveIdentity", dates(qeIdentity("QE", devQEProdID, issue)))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	tdxTI, err := p.signedDoc("tcbInfo", dates(tdxTCBInfo(fmspc, issue)))
+	if err != nil {
+		return nil, nil, err
+	}
+	tdQI, err := p.signedDoc("enclaveIdentity", dates(qeIdentity("TD_QE", devTDQEProdID, issue)))
+	if err != nil {
+		return nil, nil, err
 	}
 	pckCRL, err := crl(p.inter, issue, next)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rootCRL, err := crl(p.root, issue, next)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tcbChain := append(pemCert(p.tcb.cert), pemCert(p.root.cert)...)
 	tk, err := collateral.TCBInfoKey(fmspc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var b collateral.Bundle
+	tdxKey := tk
+	tdxKey.Kind = collateral.KindTDXTCBInfo
+	var sb, tb collateral.Bundle
 	for _, f := range []struct {
 		dst         **collateral.Item
 		key         collateral.Key
 		body, chain []byte
 	}{
-		{&b.TCBInfo, tk, ti, tcbChain},
-		{&b.QEIdentity, collateral.Key{Kind: collateral.KindQEIdentity}, qi, tcbChain},
-		{&b.PCKCRL, collateral.PCKCRLKey(collateral.CAProcessor), pckCRL, append(pemCert(p.inter.cert), pemCert(p.root.cert)...)},
-		{&b.RootCACRL, collateral.Key{Kind: collateral.KindRootCACRL}, rootCRL, nil},
+		{&sb.TCBInfo, tk, ti, tcbChain},
+		{&sb.QEIdentity, collateral.Key{Kind: collateral.KindQEIdentity}, qi, tcbChain},
+		{&tb.TCBInfo, tdxKey, tdxTI, tcbChain},
+		{&tb.QEIdentity, collateral.Key{Kind: collateral.KindTDQEIdentity}, tdQI, tcbChain},
+		{&sb.PCKCRL, collateral.PCKCRLKey(collateral.CAProcessor), pckCRL, append(pemCert(p.inter.cert), pemCert(p.root.cert)...)},
+		{&sb.RootCACRL, collateral.Key{Kind: collateral.KindRootCACRL}, rootCRL, nil},
 	} {
 		it, err := collateral.NewItem(f.key, f.body, f.chain, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		*f.dst = it
 	}
-	return &b, nil
+	tb.PCKCRL, tb.RootCACRL = sb.PCKCRL, sb.RootCACRL
+	return &sb, &tb, nil
+}
+
+// sgxLevelTCB is the "tcb" of the development platform's SGX TCB level:
+// every SGX component and the PCESVN of the PCK certificate.
+func sgxLevelTCB() map[string]any {
+	comps := make([]map[string]any, 16)
+	for i := range comps {
+		comps[i] = map[string]any{"svn": devCPUSVN}
+	}
+	return map[string]any{"sgxtcbcomponents": comps, "pcesvn": devPCESVN}
+}
+
+// qeIdentity is the body of the development QE's (id "QE") or TD QE's (id
+// "TD_QE") identity: its MRSIGNER and product id, one UpToDate level at
+// its ISVSVN, the attributes Intel's identities require.
+func qeIdentity(id string, prodID int, issue time.Time) map[string]any {
+	return map[string]any{
+		"id": id, "version": 2, "tcbEvaluationDataNumber": 1, "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
+		"attributes": "11000000000000000000000000000000", "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
+		"mrsigner": hex.EncodeToString(devQEMRSigner[:]), "isvprodid": prodID,
+		"tcbLevels": []map[string]any{{"tcb": map[string]any{"isvsvn": devQEISVSVN}, "tcbDate": issue.UTC().Format(time.RFC3339), "tcbStatus": "UpToDate"}},
+	}
 }
 
 func (p *PKI) signedDoc(member string, body map[string]any) ([]byte, error) {
