@@ -44,8 +44,10 @@ TDX needs the TD quote of the HCL report (--td-quote, from the VM's quote
 provider). Without an HCL report the VM is attested as Trusted Launch, whose AK
 certificate must chain to the server's azure-vtpm-ak-roots.
 
---simulator uses the in-process TPM 2.0 simulator as a Trusted Launch guest that
-boots a synthetic UEFI log (Secure Boot on); its AK is certified by Maat's
+--simulator uses the in-process TPM 2.0 simulator, provisioned as an Azure vTPM
+(AK persisted at 0x81000003, its certificate and any HCL report in NV) and read
+back by the same code as a real VM's, as a Trusted Launch guest that boots a
+synthetic UEFI log (Secure Boot on); its AK is certified by Maat's
 development AIK CA, which only ` + "`maat serve --dev`" + ` trusts (the token says
 x-maat-azurevm-akcert-root). With --isolation SevSnp (or Tdx) it is a simulated
 SEV-SNP (or TDX) confidential VM instead: a synthetic HCL report wraps an SNP report
@@ -90,12 +92,21 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				if err != nil {
 					return err
 				}
-				defer tpm2.FlushContext{FlushHandle: ak.Handle}.Execute(tp)
-				in.AK = ak
-				if in.AKCert, err = certifySimulatedAIK(akPub); err != nil {
+				akCert, err := certifySimulatedAIK(akPub)
+				if err != nil {
 					return err
 				}
-				if in.Isolation, err = simulatedIsolation(isolation, simData, akPub); err != nil {
+				report, chainOrQuote, err := simulatedHCL(isolation, simData, akPub)
+				if err != nil {
+					return err
+				}
+				// The simulator is provisioned as an Azure vTPM, then read
+				// back by the same code as a real VM's.
+				if err := provisionAzureVTPM(tp, ak, akCert, report); err != nil {
+					return err
+				}
+				host := func() ([]byte, error) { return chainOrQuote, nil }
+				if err := readAzureVTPM(tp, &in, isolation, host, host); err != nil {
 					return err
 				}
 			} else {
@@ -108,7 +119,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				if in.TCGLog, err = readFile(nil, logFile, 16<<20); err != nil {
 					return fmt.Errorf("TCG log: %w", err)
 				}
-				if err := readAzureVTPM(tp, &in, isolation, vcekFile, tdQuoteFile); err != nil {
+				if err := readAzureVTPM(tp, &in, isolation, fileReader("--vcek-chain", vcekFile), fileReader("--td-quote", tdQuoteFile)); err != nil {
 					return err
 				}
 			}
@@ -157,19 +168,33 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 // persistent handle, the AK certificate and the HCL report from their NV
 // indices (the report only for a CVM), as Microsoft's guest-attestation
 // library reads them.
-func readAzureVTPM(tp transport.TPM, in *guestclient.ClientInput, isolation, vcekFile, tdQuoteFile string) error {
+func readAzureVTPM(tp transport.TPM, in *guestclient.ClientInput, isolation string, vcekChain, tdQuote func() ([]byte, error)) error {
 	akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(guestclient.AzureAKHandle)}.Execute(tp)
 	if err != nil {
 		return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", guestclient.AzureAKHandle, err)
 	}
 	in.AK = tpm2.AuthHandle{Handle: tpm2.TPMHandle(guestclient.AzureAKHandle), Name: akName.Name, Auth: tpm2.PasswordAuth(nil)}
 	in.AKCert, _ = readNV(tp, guestclient.AzureAKCertIndex)
-	in.Isolation, err = guestIsolation(tp, isolation, vcekFile, tdQuoteFile)
+	in.Isolation, err = guestIsolation(tp, isolation, vcekChain, tdQuote)
 	return err
 }
 
+// fileReader reads the file of flag, or returns nil for no file.
+func fileReader(flag, path string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if path == "" {
+			return nil, nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		return b, nil
+	}
+}
+
 // guestIsolation reads the HCL report and builds the isolation evidence.
-func guestIsolation(tp transport.TPM, kind, vcekFile, tdQuoteFile string) (azureguest.Isolation, error) {
+func guestIsolation(tp transport.TPM, kind string, vcekChain, tdQuote func() ([]byte, error)) (azureguest.Isolation, error) {
 	if strings.EqualFold(kind, string(azureguest.TrustedLaunch)) {
 		return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
 	}
@@ -186,23 +211,23 @@ func guestIsolation(tp transport.TPM, kind, vcekFile, tdQuoteFile string) (azure
 	}
 	switch r.ReportType {
 	case hcl.ReportTypeSNP:
-		if vcekFile == "" {
-			return azureguest.Isolation{}, errors.New("an SEV-SNP VM needs --vcek-chain (PEM VCEK, ASK, ARK)")
-		}
-		chain, err := os.ReadFile(vcekFile)
+		chain, err := vcekChain()
 		if err != nil {
-			return azureguest.Isolation{}, fmt.Errorf("--vcek-chain: %w", err)
+			return azureguest.Isolation{}, err
+		}
+		if chain == nil {
+			return azureguest.Isolation{}, errors.New("an SEV-SNP VM needs --vcek-chain (PEM VCEK, ASK, ARK)")
 		}
 		return guestclient.SNPIsolation(r, chain)
 	case hcl.ReportTypeTDX:
-		if tdQuoteFile == "" {
+		q, err := tdQuote()
+		if err != nil {
+			return azureguest.Isolation{}, err
+		}
+		if q == nil {
 			return azureguest.Isolation{}, errors.New("a TDX VM needs --td-quote (the TD quote of the HCL report's TDREPORT)")
 		}
-		q, err := os.ReadFile(tdQuoteFile)
-		if err != nil {
-			return azureguest.Isolation{}, fmt.Errorf("--td-quote: %w", err)
-		}
-		return azureguest.Isolation{Type: azureguest.Tdx, Proof: q, RunTimeData: r.Claims}, nil
+		return guestclient.TDXIsolation(r, q)
 	}
 	return azureguest.Isolation{}, fmt.Errorf("HCL report type %v carries no isolation evidence", r.ReportType)
 }
