@@ -2,6 +2,7 @@ package jsonstrict
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -186,4 +187,26 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("DecodeArray refused an array encoding/json accepts: %q: %v", b, err)
 		}
 	})
+}
+
+// plainWord agrees with plainStringByte on every byte in every position.
+func TestPlainWord(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			for _, fill := range []byte{'A', 0x80, 0xff, 0x20, 0x21} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				want := true
+				for _, b := range w {
+					want = want && plainStringByte[b]
+				}
+				if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("plainWord(% x) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package jsonstrict
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,6 +135,9 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 		// Fast path: a run of plain characters (the whole of a base64
 		// member), scanned with a local index.
 		b, i := s.b, s.i
+		for i+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && plainStringByte[b[i]] {
 			i++
 		}
@@ -177,6 +181,20 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 		}
 	}
 	return nil, false, errEnd
+}
+
+// plainWord reports whether all eight bytes of x are plain string bytes
+// (see plainStringByte): none below 0x20, none a quote or a backslash. It
+// uses the classic SWAR tests "has a byte less than n" and "has a zero
+// byte", which are exact for whether any byte matches.
+func plainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	less20 := (x - ones*0x20) & ^x & highs
+	q := x ^ (ones * '"')
+	quote := (q - ones) & ^q & highs
+	bs := x ^ (ones * '\\')
+	backslash := (bs - ones) & ^bs & highs
+	return less20|quote|backslash == 0
 }
 
 // plainStringByte[c] is true for bytes that stand for themselves inside a
