@@ -23,6 +23,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -164,6 +165,54 @@ type Item struct {
 	BodyHash, ChainHash [32]byte
 	// FetchedAt is when the item was made.
 	FetchedAt time.Time
+
+	memo *itemMemo // parsed forms, made once per item (per fetch)
+}
+
+// itemMemo holds what an item parses to, computed at most once: every
+// verification (every fresh verifier, every instance) that uses the item
+// shares one parse.
+type itemMemo struct {
+	once   [3]sync.Once // TCB Info, TDX TCB Info, QE Identity
+	tcb    [2]*TCBInfo
+	tcbErr [2]error
+	qe     *EnclaveIdentity
+	qeErr  error
+	crl    *x509.RevocationList
+}
+
+// ParsedTCBInfo is ParseTCBInfo (ParseTDXTCBInfo when tdx) of the item's
+// body, parsed once per item; callers must not modify the result. Items
+// not made by NewItem are parsed on every call.
+func (it *Item) ParsedTCBInfo(tdx bool) (*TCBInfo, error) {
+	parse, i := ParseTCBInfo, 0
+	if tdx {
+		parse, i = ParseTDXTCBInfo, 1
+	}
+	if it.memo == nil {
+		return parse(it.Body)
+	}
+	it.memo.once[i].Do(func() { it.memo.tcb[i], it.memo.tcbErr[i] = parse(it.Body) })
+	return it.memo.tcb[i], it.memo.tcbErr[i]
+}
+
+// ParsedEnclaveIdentity is ParseEnclaveIdentity of the item's body, parsed
+// once per item; callers must not modify the result.
+func (it *Item) ParsedEnclaveIdentity() (*EnclaveIdentity, error) {
+	if it.memo == nil {
+		return ParseEnclaveIdentity(it.Body)
+	}
+	it.memo.once[2].Do(func() { it.memo.qe, it.memo.qeErr = ParseEnclaveIdentity(it.Body) })
+	return it.memo.qe, it.memo.qeErr
+}
+
+// ParsedCRL is the CRL of a CRL item, parsed once (NewItem parses it to read
+// nextUpdate); callers must not modify the result.
+func (it *Item) ParsedCRL() (*x509.RevocationList, error) {
+	if it.memo != nil && it.memo.crl != nil {
+		return it.memo.crl, nil
+	}
+	return x509.ParseRevocationList(it.Body)
 }
 
 // MaxItemSize bounds a collateral body or issuer chain.
@@ -181,7 +230,7 @@ func NewItem(key Key, body, chain []byte, fetchedAt time.Time) (*Item, error) {
 	if len(body) > MaxItemSize || len(chain) > MaxItemSize {
 		return nil, fmt.Errorf("%w: %v is too large", ErrMalformed, key)
 	}
-	it := &Item{Key: key, IssuerChain: bytes.Clone(chain), FetchedAt: fetchedAt}
+	it := &Item{Key: key, IssuerChain: bytes.Clone(chain), FetchedAt: fetchedAt, memo: &itemMemo{}}
 	switch key.Kind {
 	case KindTCBInfo, KindQEIdentity, KindTDXTCBInfo, KindTDQEIdentity, KindSGXTCBEvalNums, KindTDXTCBEvalNums:
 		it.Body = bytes.Clone(body)
@@ -219,6 +268,7 @@ func NewItem(key Key, body, chain []byte, fetchedAt time.Time) (*Item, error) {
 			return nil, fmt.Errorf("%w: %v: %v", ErrMalformed, key, err)
 		}
 		it.NextUpdate = crl.NextUpdate.UTC()
+		it.memo.crl = crl
 	}
 	it.BodyHash = sha256.Sum256(it.Body)
 	it.ChainHash = sha256.Sum256(it.IssuerChain)

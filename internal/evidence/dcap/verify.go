@@ -64,6 +64,14 @@ type Verifier struct {
 	signed     *boundedMap[signedKey, signedEntry]
 	issuerOK   *boundedMap[[64]byte, error]
 	signers    *boundedMap[[32]byte, signerEntry]
+	certs      *boundedMap[[32]byte, certEntry]
+}
+
+// certEntry is a parsed certificate, cached by the SHA-256 of its DER: the
+// root and the intermediate appear in several chains of one verification.
+type certEntry struct {
+	cert *x509.Certificate
+	err  error
 }
 
 // signerEntry is a checked TCB Signing issuer chain (TCB Info, QE Identity
@@ -102,7 +110,24 @@ func NewVerifier(opts Options) (*Verifier, error) {
 		signed:   newBoundedMap[signedKey, signedEntry](n),
 		issuerOK: newBoundedMap[[64]byte, error](n),
 		signers:  newBoundedMap[[32]byte, signerEntry](n),
+		certs:    newBoundedMap[[32]byte, certEntry](n),
 	}, nil
+}
+
+// parseCert parses a DER certificate once per verifier: a pinned root's
+// own bytes yield the pinned certificate, anything else is parsed and
+// cached by content. Certificates are never modified after parsing.
+func (v *Verifier) parseCert(der []byte) (*x509.Certificate, error) {
+	for _, r := range v.roots {
+		if bytes.Equal(der, r.Cert.Raw) {
+			return r.Cert, nil
+		}
+	}
+	e := v.certs.getOrCompute(sha256.Sum256(der), func() certEntry {
+		c, err := x509.ParseCertificate(der)
+		return certEntry{c, err}
+	})
+	return e.cert, e.err
 }
 
 // selfSigOK memoizes, per process, whether a root certificate's
@@ -596,7 +621,7 @@ func (v *Verifier) buildPCKChain(ders [][]byte) chainEntry {
 	}
 	ch := &pckChain{}
 	for _, d := range ders {
-		c, err := x509.ParseCertificate(d)
+		c, err := v.parseCert(d)
 		if err != nil {
 			return fail("PCK chain certificate: %v", err)
 		}
@@ -779,7 +804,7 @@ func (v *Verifier) verifiedCRL(it *collateral.Item, issuer *x509.Certificate, na
 		fail := func(format string, args ...any) crlEntry {
 			return crlEntry{err: invalid(ErrCRL, name+" CRL: "+format, args...)}
 		}
-		crl, err := x509.ParseRevocationList(it.Body)
+		crl, err := it.ParsedCRL()
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -817,12 +842,12 @@ func (v *Verifier) checkPCKCRLIssuerChain(it *collateral.Item, ch *pckChain, now
 		}
 		// Intel has re-issued intermediates with the same name and key, so
 		// compare those rather than the bytes.
-		inter, err := x509.ParseCertificate(ders[0])
+		inter, err := v.parseCert(ders[0])
 		if err != nil || !bytes.Equal(inter.RawSubject, ch.inter.RawSubject) ||
 			!bytes.Equal(inter.RawSubjectPublicKeyInfo, ch.inter.RawSubjectPublicKeyInfo) {
 			return invalid(ErrCRL, "PCK CRL issuer chain does not start with the quote's intermediate CA")
 		}
-		root, err := x509.ParseCertificate(ders[1])
+		root, err := v.parseCert(ders[1])
 		if err != nil || !bytes.Equal(root.RawSubjectPublicKeyInfo, ch.trust.Cert.RawSubjectPublicKeyInfo) {
 			return invalid(ErrCRL, "PCK CRL issuer chain root is not the trusted root")
 		}
@@ -868,17 +893,15 @@ func (v *Verifier) verifiedSigned(it *collateral.Item, isTCB, tdx bool) (*signed
 		sigErr := ErrQEIdentitySignature
 		if isTCB {
 			sigErr = ErrTCBInfoSignature
-			parse := collateral.ParseTCBInfo
-			if tdx {
-				parse = collateral.ParseTDXTCBInfo
-			}
-			t, err := parse(it.Body)
+			// Parsed once per fetched item; the signature is checked
+			// here, by every verifier, on the parsed body.
+			t, err := it.ParsedTCBInfo(tdx)
 			if err != nil {
 				return signedEntry{err: invalid(ErrTCBInfo, "%v", err)}
 			}
 			e.tcb, body, sig, e.issue, e.next = t, t.Body, t.Signature[:], t.IssueDate, t.NextUpdate
 		} else {
-			q, err := collateral.ParseEnclaveIdentity(it.Body)
+			q, err := it.ParsedEnclaveIdentity()
 			if err != nil {
 				return signedEntry{err: invalid(ErrQEIdentity, "%v", err)}
 			}
@@ -919,8 +942,8 @@ func (v *Verifier) signingChain(chain []byte) (signer, root *x509.Certificate, e
 	if err != nil || len(ders) != 2 {
 		return nil, nil, invalid(ErrTCBSigningChain, "issuer chain is not two PEM certificates")
 	}
-	signer, err1 := x509.ParseCertificate(ders[0])
-	root, err2 := x509.ParseCertificate(ders[1])
+	signer, err1 := v.parseCert(ders[0])
+	root, err2 := v.parseCert(ders[1])
 	if err1 != nil || err2 != nil {
 		return nil, nil, invalid(ErrTCBSigningChain, "issuer chain certificate does not parse")
 	}
