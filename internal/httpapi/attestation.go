@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/maat-attest/maat/internal/attestation"
@@ -222,7 +223,11 @@ func writeToken(w http.ResponseWriter, tok string) error {
 	b = append(b, `{"token":"`...)
 	b = append(b, tok...)
 	b = append(b, `"}`...)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	// A declared length lets net/http send the ~7 kB body as is, not in
+	// chunked encoding with a terminating chunk written at handler return.
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	return nil
