@@ -122,6 +122,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteString passes strings through without a copy when the wrapped
+// writer can (net/http's can).
+func (w *statusWriter) WriteString(s string) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.WriteString(w.ResponseWriter, s)
+	w.bytes += int64(n)
+	return n, err
+}
+
 func newRequestID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
