@@ -86,29 +86,24 @@ func newBenchCommand() *cobra.Command {
 				}
 			}
 			var pinned []int
+			restore := func() error { return nil }
 			if driverCPUs != "" {
 				if pinned, err = loadgen.ParseCPUList(driverCPUs); err != nil {
 					return fmt.Errorf("--driver-cpus: %w", err)
 				}
-				restore, err := loadgen.PinProcess(pinned)
-				if err != nil {
+				if restore, err = loadgen.PinProcess(pinned); err != nil {
 					return fmt.Errorf("--driver-cpus %s: %w", driverCPUs, err)
 				}
-				res, err := loadgen.Run(cmd.Context(), o)
-				// The floors below are measured on every CPU again.
-				if rerr := restore(); rerr != nil && err == nil {
-					err = fmt.Errorf("--driver-cpus: restoring the CPU mask: %w", rerr)
-				}
-				if err != nil {
-					return err
-				}
-				return report(cmd, res, pinned)
 			}
 			res, err := loadgen.Run(cmd.Context(), o)
+			// The floors in the report are measured on every CPU again.
+			if rerr := restore(); rerr != nil && err == nil {
+				err = fmt.Errorf("--driver-cpus: restoring the CPU mask: %w", rerr)
+			}
 			if err != nil {
 				return err
 			}
-			return report(cmd, res, nil)
+			return report(cmd, res, pinned)
 		},
 	}
 	report = func(cmd *cobra.Command, res *loadgen.Result, pinned []int) (err error) {

@@ -246,19 +246,18 @@ var compNames = func() (n [16]string) {
 // twice is refused.
 func (t *jsonTCB) UnmarshalJSON(b []byte) error {
 	return jsonstrict.EachMember(b, func(name, value []byte) (err error) {
-		m := struct{ Value []byte }{value}
 		switch {
 		case jsonstrict.EqualFold(name, "sgxtcbcomponents"):
-			t.SGXComponents, err = decodeComponents(m.Value)
+			t.SGXComponents, err = decodeComponents(value)
 		case jsonstrict.EqualFold(name, "tdxtcbcomponents"):
-			t.TDXComponents, err = decodeComponents(m.Value)
+			t.TDXComponents, err = decodeComponents(value)
 		case jsonstrict.EqualFold(name, "pcesvn"):
-			t.PCESVN, err = decodeInt(m.Value)
+			t.PCESVN, err = decodeInt(value)
 		default:
 			for i, n := range compNames {
 				if jsonstrict.EqualFold(name, n) {
 					var v *int
-					if v, err = decodeInt(m.Value); err == nil && v != nil {
+					if v, err = decodeInt(value); err == nil && v != nil {
 						t.C[i] = v
 					} else if err == nil {
 						t.C[i] = new(int) // null decodes as encoding/json does into an int: 0
@@ -380,30 +379,29 @@ func parseTCBInfo(b []byte, tdx bool) (*TCBInfo, error) {
 // json.Unmarshal.
 func decodeTCBInfoBody(b []byte, j *jsonTCBInfo) error {
 	return jsonstrict.EachMember(b, func(name, value []byte) (err error) {
-		m := struct{ Value []byte }{value}
 		switch {
 		case jsonstrict.EqualFold(name, "id"):
-			j.ID, err = decodeString(m.Value)
+			j.ID, err = decodeString(value)
 		case jsonstrict.EqualFold(name, "version"):
-			j.Version, err = decodeInt(m.Value)
+			j.Version, err = decodeInt(value)
 		case jsonstrict.EqualFold(name, "issueDate"):
-			j.IssueDate, err = decodeString(m.Value)
+			j.IssueDate, err = decodeString(value)
 		case jsonstrict.EqualFold(name, "nextUpdate"):
-			j.NextUpdate, err = decodeString(m.Value)
+			j.NextUpdate, err = decodeString(value)
 		case jsonstrict.EqualFold(name, "fmspc"):
-			j.FMSPC, err = decodeString(m.Value)
+			j.FMSPC, err = decodeString(value)
 		case jsonstrict.EqualFold(name, "pceId"):
-			j.PCEID, err = decodeString(m.Value)
+			j.PCEID, err = decodeString(value)
 		case jsonstrict.EqualFold(name, "tcbType"):
-			j.TCBType, err = decodeInt(m.Value)
+			j.TCBType, err = decodeInt(value)
 		case jsonstrict.EqualFold(name, "tcbEvaluationDataNumber"):
-			j.TCBEvaluationDataNumber, err = decodeInt(m.Value)
+			j.TCBEvaluationDataNumber, err = decodeInt(value)
 		case jsonstrict.EqualFold(name, "tdxModule"):
-			err = json.Unmarshal(m.Value, &j.TDXModule)
+			err = json.Unmarshal(value, &j.TDXModule)
 		case jsonstrict.EqualFold(name, "tdxModuleIdentities"):
-			err = json.Unmarshal(m.Value, &j.TDXModuleIdentities)
+			err = json.Unmarshal(value, &j.TDXModuleIdentities)
 		case jsonstrict.EqualFold(name, "tcbLevels"):
-			j.TCBLevels, err = decodeLevels(m.Value)
+			j.TCBLevels, err = decodeLevels(value)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -428,19 +426,18 @@ func decodeLevels(raw []byte) ([]jsonTCBLevel, error) {
 		}
 		l := &out[i]
 		err := jsonstrict.EachMember(e, func(name, value []byte) (err error) {
-			m := struct{ Value []byte }{value}
 			switch {
 			case jsonstrict.EqualFold(name, "tcb"):
-				if string(m.Value) != "null" {
+				if string(value) != "null" {
 					l.TCB = new(jsonTCB)
-					err = l.TCB.UnmarshalJSON(m.Value)
+					err = l.TCB.UnmarshalJSON(value)
 				}
 			case jsonstrict.EqualFold(name, "tcbDate"):
-				l.TCBDate, err = decodeString(m.Value)
+				l.TCBDate, err = decodeString(value)
 			case jsonstrict.EqualFold(name, "tcbStatus"):
-				l.TCBStatus, err = decodeString(m.Value)
+				l.TCBStatus, err = decodeString(value)
 			case jsonstrict.EqualFold(name, "advisoryIDs"):
-				l.AdvisoryIDs, err = decodeStrings(m.Value)
+				l.AdvisoryIDs, err = decodeStrings(value)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -478,11 +475,19 @@ func plainInt(raw []byte) (n int, ok bool) {
 	return n, true
 }
 
+// plainString reports whether raw is a JSON string whose contents need no
+// decoding: no escapes, valid UTF-8 (encoding/json would replace invalid
+// bytes with U+FFFD).
+func plainString(raw []byte) bool {
+	n := len(raw)
+	return n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw)
+}
+
 // decodeString decodes a JSON string as json.Unmarshal into *string does
 // (nil for null), with a fast path for strings without escapes.
 func decodeString(raw []byte) (*string, error) {
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		s := string(raw[1 : n-1])
+	if plainString(raw) {
+		s := string(raw[1 : len(raw)-1])
 		return &s, nil
 	}
 	var p *string
@@ -507,9 +512,9 @@ func decodeStrings(raw []byte) ([]string, error) {
 	whole := string(raw)
 	out := make([]string, len(elems))
 	for i, e := range elems {
-		if n := len(e); n >= 2 && e[0] == '"' && e[n-1] == '"' && bytes.IndexByte(e, '\\') < 0 && utf8.Valid(e) {
+		if plainString(e) {
 			off := cap(raw) - cap(e)
-			out[i] = whole[off+1 : off+n-1]
+			out[i] = whole[off+1 : off+len(e)-1]
 			continue
 		}
 		p, err := decodeString(e)
