@@ -161,6 +161,9 @@ func newBenchCommand() *cobra.Command {
 		if serverPID > 0 {
 			fmt.Fprintf(w, "server CPU %.3f ms per attestation (pid %d, %.2f cores busy)\n", out.ServerCPUMillis, serverPID, out.ServerCores)
 		}
+		if res.DriverCPUMillis > 0 {
+			fmt.Fprintf(w, "driver CPU %.3f ms per request\n", res.DriverCPUMillis)
+		}
 		for _, f := range out.Floors {
 			if f.Unavailable != "" {
 				fmt.Fprintf(w, "crypto floor %s: not measured (%s)\n", f.Signer, f.Unavailable)
