@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/maat-attest/maat/internal/jsonenc"
 )
 
 // IncomingClaims converts verified claims (claim type → Go value) into the
@@ -74,7 +76,8 @@ func valueOf(x any) (Value, error) {
 	case nil:
 		return Value{}, fmt.Errorf("null value")
 	}
-	b, err := json.Marshal(x)
+	// jsonenc produces json.Marshal's bytes without its reflection.
+	b, err := jsonenc.Append(nil, x)
 	if err != nil {
 		return Value{}, err
 	}
