@@ -233,9 +233,7 @@ func parseUEFIVariable(b []byte) (uefiVariable, error) {
 	if len(b) < 32 {
 		return uefiVariable{}, errors.New("short UEFI_VARIABLE_DATA")
 	}
-	g := b[:16]
-	guid := fmt.Sprintf("%08X-%04X-%04X-%X-%X", binary.LittleEndian.Uint32(g[0:4]), binary.LittleEndian.Uint16(g[4:6]),
-		binary.LittleEndian.Uint16(g[6:8]), g[8:10], g[10:16])
+	guid := formatGUID(b[:16])
 	nameLen := binary.LittleEndian.Uint64(b[16:24])
 	dataLen := binary.LittleEndian.Uint64(b[24:32])
 	rest := b[32:]
@@ -248,6 +246,26 @@ func parseUEFIVariable(b []byte) (uefiVariable, error) {
 	}
 	name := strings.TrimRight(string(utf16.Decode(u)), "\x00")
 	return uefiVariable{guid: guid, name: name, data: rest[nameLen*2:]}, nil
+}
+
+// formatGUID writes an EFI_GUID (mixed-endian: three little-endian fields,
+// then eight bytes in order) as XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX in
+// upper case.
+func formatGUID(g []byte) string {
+	const digits = "0123456789ABCDEF"
+	// Byte order of the 36 characters: the first three fields reversed.
+	order := [16]byte{3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15}
+	var out [36]byte
+	j := 0
+	for i, k := range order {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[g[k]>>4], digits[g[k]&15]
+		j += 2
+	}
+	return string(out[:])
 }
 
 func cryptoHashOf(alg uint16) (crypto.Hash, bool) {

@@ -18,6 +18,7 @@ var (
 	ProcessEventData   = processEventData
 	ObjectAttributes   = objectAttributes
 	MatchSelection     = matchSelection
+	FormatGUID         = formatGUID
 	DecodeAttest       = decodeAttest
 	DecodeSignature    = decodeSignature
 	SamePublicKey      = samePublicKey

@@ -9,8 +9,11 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -649,5 +652,27 @@ func TestRSAPSSAIK(t *testing.T) {
 	}
 	if res.Claims["secureBootEnabled"] != true || !res.AIKValidated {
 		t.Errorf("claims = %v", res.Claims["secureBootEnabled"])
+	}
+}
+
+// The GUID of a UEFI variable event prints as the UEFI specification writes
+// it (three little-endian fields, then eight bytes in order, upper case),
+// exactly as fmt's %08X-%04X-%04X-%X-%X of those fields does.
+func TestFormatGUID(t *testing.T) {
+	// EFI_GLOBAL_VARIABLE as it lies in an event.
+	g := []byte{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
+	if got := tpm.FormatGUID(g); got != "8BE4DF61-93CA-11D2-AA0D-00E098032B8C" {
+		t.Fatalf("EFI_GLOBAL_VARIABLE = %s", got)
+	}
+	r := mrand.New(mrand.NewPCG(1, 2))
+	for range 1000 {
+		for i := range g {
+			g[i] = byte(r.Uint32())
+		}
+		want := fmt.Sprintf("%08X-%04X-%04X-%X-%X", binary.LittleEndian.Uint32(g[0:4]), binary.LittleEndian.Uint16(g[4:6]),
+			binary.LittleEndian.Uint16(g[6:8]), g[8:10], g[10:16])
+		if got := tpm.FormatGUID(g); got != want {
+			t.Fatalf("% x: %s, want %s", g, got, want)
+		}
 	}
 }

@@ -536,7 +536,7 @@ func matchSelection(sel []tpm2.TPMSPCRSelection, banks []PCRBank) (map[uint16]ma
 		if !ok {
 			return nil, nil, fmt.Errorf("bank %d: unsupported algorithm 0x%04x", i, b.Algorithm)
 		}
-		vals := map[int][]byte{}
+		vals := make(map[int][]byte, len(b.Values))
 		for _, v := range b.Values {
 			if v.Index < 0 || v.Index > maxPCRIndex {
 				return nil, nil, fmt.Errorf("bank %d: PCR index %d out of range", i, v.Index)
@@ -550,7 +550,7 @@ func matchSelection(sel []tpm2.TPMSPCRSelection, banks []PCRBank) (map[uint16]ma
 			}
 			vals[v.Index] = d
 		}
-		var selected []int
+		selected := make([]int, 0, len(b.Values))
 		for byteIdx, bits := range s.PCRSelect {
 			for bit := 0; bit < 8; bit++ {
 				if bits&(1<<bit) != 0 {
