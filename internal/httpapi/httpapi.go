@@ -24,6 +24,7 @@ import (
 	"github.com/maat-attest/maat/internal/keys"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/observe"
+	"github.com/maat-attest/maat/internal/statuswriter"
 )
 
 // APIVersions are the api-version values Maat accepts, oldest first.
@@ -100,39 +101,6 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// WriteString passes strings through without a copy when the wrapped
-// writer can (net/http's can).
-func (w *statusWriter) WriteString(s string) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := io.WriteString(w.ResponseWriter, s)
-	w.bytes += int64(n)
-	return n, err
-}
-
 func newRequestID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -150,7 +118,7 @@ func (s *Server) middleware(next handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.Wrap(w)
 		sw.Header().Set("x-ms-request-id", id)
 		if cid := r.Header.Get("x-ms-client-request-id"); cid != "" && len(cid) <= 128 {
 			sw.Header().Set("x-ms-client-request-id", cid)
@@ -182,12 +150,12 @@ func (s *Server) middleware(next handlerFunc) http.Handler {
 			} else {
 				log.Info("request rejected", "request_id", id, "code", string(e.Code), "message", e.Message, "cause", errString(e.Err))
 			}
-			if sw.status == 0 {
+			if !sw.Written() {
 				writeError(sw, e)
 			}
 		}
-		log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.Status(),
+			"bytes", sw.Bytes(), "duration_ms", float64(time.Since(start).Microseconds())/1000)
 	})
 }
 

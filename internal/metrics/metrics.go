@@ -14,7 +14,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/maat-attest/maat/internal/evidence"
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/observe"
+	"github.com/maat-attest/maat/internal/statuswriter"
 )
 
 // Metrics holds the collectors of one server. Create it with New; its
@@ -280,42 +280,9 @@ func (m *Metrics) Middleware(h http.Handler) http.Handler {
 		m.httpInFlight.Inc()
 		defer m.httpInFlight.Dec()
 		t0 := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.Wrap(w)
 		h.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
 		m.httpDuration.Observe(time.Since(t0).Seconds())
-		m.httpRequests.WithLabelValues(strconv.Itoa(sw.status)).Inc()
+		m.httpRequests.WithLabelValues(strconv.Itoa(sw.Status())).Inc()
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// WriteString passes strings through without a copy when the wrapped
-// writer can (net/http's can).
-func (w *statusWriter) WriteString(s string) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return io.WriteString(w.ResponseWriter, s)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/maat-attest/maat/internal/maaerr"
 	"github.com/maat-attest/maat/internal/observe"
+	"github.com/maat-attest/maat/internal/statuswriter"
 )
 
 // Options configures New. The zero value is tracing off.
@@ -143,17 +143,15 @@ func (t *Tracing) Middleware(h http.Handler) http.Handler {
 		ctx, span := t.tracer.Start(ctx, r.Method+" "+route(r.URL.Path), trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.Wrap(w)
 		h.ServeHTTP(sw, r.WithContext(ctx))
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
+		status := sw.Status()
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
 		if id := w.Header().Get("x-ms-request-id"); id != "" {
 			span.SetAttributes(attribute.String("maat.request_id", id))
 		}
-		if sw.status >= 500 {
-			span.SetStatus(codes.Error, strconv.Itoa(sw.status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, strconv.Itoa(status))
 		}
 	})
 }
@@ -182,33 +180,3 @@ func route(path string) string {
 	}
 	return "other"
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// WriteString passes strings through without a copy when the wrapped
-// writer can (net/http's can).
-func (w *statusWriter) WriteString(s string) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return io.WriteString(w.ResponseWriter, s)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
