@@ -88,7 +88,7 @@ func simCVMAttest(t *testing.T, c *azattest.Client, dir string, kind azureguest.
 	if tamper != nil {
 		tamper(&iso)
 	}
-	ev, err := guestclient.Collect(tp, guestclient.ClientInput{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
+	ev, err := guestclient.Collect(tp, guestclient.Input{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
 		OSBuild: "NotApplication", OSVersionMajor: 22, OSVersionMinor: 4, Isolation: iso})
 	if err != nil {
 		t.Fatal(err)

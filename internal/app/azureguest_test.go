@@ -55,7 +55,7 @@ func TestAzureGuestSimulatorSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := guestclient.Collect(tp, guestclient.ClientInput{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
+	ev, err := guestclient.Collect(tp, guestclient.Input{AK: ak, AKCert: cert, TCGLog: boot.Bytes(), OSType: "Linux", OSDistro: "Ubuntu",
 		OSBuild: "NotApplication", OSVersionMajor: 22, OSVersionMinor: 4, ClientPayload: map[string]string{"nonce": "sdk"},
 		Isolation: azureguest.Isolation{Type: azureguest.TrustedLaunch}})
 	if err != nil {

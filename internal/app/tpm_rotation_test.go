@@ -88,7 +88,7 @@ issuancerules{ c:[type=="tpmVersion"] => issue(type="tpmVersion", value=c.value)
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpmclient.ClientInput{
+	in := tpmclient.Input{
 		TPM: tp, AIK: aik, AIKPublic: aikPub,
 		PCRs: []int{0, 1, 2, 3, 4, 5, 6, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256},
 		RequestKey: reqKey,

@@ -48,7 +48,7 @@ func TestTPMOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpmclient.ClientInput{
+	in := tpmclient.Input{
 		TPM: tp, AIK: aik, AIKPublic: aikPub,
 		PCRs: []int{0, 1, 2, 3, 4, 5, 6, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256},
 		RequestKey: reqKey, RPID: "https://rp.example", RPData: []byte("relying party data"),
@@ -181,7 +181,7 @@ func TestTPMSamplePoliciesOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	in := tpmclient.ClientInput{TPM: tp, AIK: aik,
+	in := tpmclient.Input{TPM: tp, AIK: aik,
 		AIKPublic: aikPub, RequestKey: reqKey, Logs: [][]byte{boot.Bytes()}} // all 24 PCRs, both banks
 
 	sample11 := `version=1.1;

@@ -66,7 +66,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 			if err != nil {
 				return err
 			}
-			in := guestclient.ClientInput{PCRs: pcrs, OSType: "Linux", OSDistro: "Linux", OSBuild: "NotApplication",
+			in := guestclient.Input{PCRs: pcrs, OSType: "Linux", OSDistro: "Linux", OSBuild: "NotApplication",
 				ClientPayload: map[string]string{}}
 			for _, kv := range payload {
 				k, v, ok := strings.Cut(kv, "=")
@@ -168,7 +168,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 // persistent handle, the AK certificate and the HCL report from their NV
 // indices (the report only for a CVM), as Microsoft's guest-attestation
 // library reads them.
-func readAzureVTPM(tp transport.TPM, in *guestclient.ClientInput, isolation string, vcekChain, tdQuote func() ([]byte, error)) error {
+func readAzureVTPM(tp transport.TPM, in *guestclient.Input, isolation string, vcekChain, tdQuote func() ([]byte, error)) error {
 	akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(guestclient.AzureAKHandle)}.Execute(tp)
 	if err != nil {
 		return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", guestclient.AzureAKHandle, err)

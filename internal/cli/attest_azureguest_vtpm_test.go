@@ -29,7 +29,7 @@ func TestReadAzureVTPMOnProvisionedSimulator(t *testing.T) {
 			}
 			defer sim.Close()
 			tp := transport.FromReadWriter(sim)
-			var in guestclient.ClientInput
+			var in guestclient.Input
 			if err := readAzureVTPM(tp, &in, "auto", nil, nil); err == nil {
 				t.Fatal("a vTPM without an AK at 0x81000003 was read")
 			}

@@ -88,7 +88,7 @@ quoted unless --pcrs narrows the selection (MAA's default policy needs all 24).`
 					logs = []string{defaultEventLog}
 				}
 			}
-			in := tpmclient.ClientInput{TPM: tp, PCRs: pcrs, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RPID: rpID}
+			in := tpmclient.Input{TPM: tp, PCRs: pcrs, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RPID: rpID}
 			if simLog != nil && !cmd.Flags().Changed("log") {
 				in.Logs = append(in.Logs, simLog)
 			}

@@ -41,7 +41,7 @@ func TestEvidenceInspectTPM(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	msg, err := tpmclient.BuildRequest(tpmclient.ClientInput{TPM: tp, AIK: aik,
+	msg, err := tpmclient.BuildRequest(tpmclient.Input{TPM: tp, AIK: aik,
 		AIKPublic: aikPub, PCRs: []int{0, 1, 7}, Banks: []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, RequestKey: reqKey}, challenge)
 	if err != nil {
 		t.Fatal(err)

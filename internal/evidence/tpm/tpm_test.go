@@ -587,7 +587,7 @@ func TestClientBuildRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
-	msg, err := tpmclient.BuildRequest(tpmclient.ClientInput{
+	msg, err := tpmclient.BuildRequest(tpmclient.Input{
 		TPM:          f.tpm,
 		AIK:          tpm2.AuthHandle{Handle: f.eccAIK.handle, Name: f.eccAIK.name, Auth: tpm2.PasswordAuth(nil)},
 		AIKPublic:    f.eccAIK.pub,

@@ -51,8 +51,8 @@ func EncKeyTemplate(authPolicy []byte) tpm2.TPMTPublic {
 	}
 }
 
-// ClientInput is what a guest collects besides what the TPM gives.
-type ClientInput struct {
+// Input is what a guest collects besides what the TPM gives.
+type Input struct {
 	// AK is the attestation key (AzureAKHandle on Azure).
 	AK tpm2.AuthHandle
 	// AKCert is the AK certificate (DER; NV AzureAKCertIndex on Azure).
@@ -74,9 +74,9 @@ type ClientInput struct {
 	EncKeyTemplate func(authPolicy []byte) tpm2.TPMTPublic
 }
 
-// ClientEvidence is a collected AzureGuest request and the TPM key that can
+// Evidence is a collected AzureGuest request and the TPM key that can
 // unseal its answer.
-type ClientEvidence struct {
+type Evidence struct {
 	// AttestationInfo is the JSON a client sends (base64url in the body).
 	AttestationInfo []byte
 	// EncKey is the transient EncKey; flush it when done.
@@ -87,7 +87,7 @@ type ClientEvidence struct {
 }
 
 // Body returns the request body {"AttestationInfo": base64url}.
-func (e *ClientEvidence) Body() []byte {
+func (e *Evidence) Body() []byte {
 	b, _ := json.Marshal(map[string]string{"AttestationInfo": base64.RawURLEncoding.EncodeToString(e.AttestationInfo)})
 	return b
 }
@@ -123,7 +123,7 @@ func readPCRs(t transport.TPM, set []int) (map[int][]byte, error) {
 // PCRs, creates the EncKey under PolicyPCR of their values, certifies it
 // with the AK, quotes the PCRs, and assembles the AttestationInfo. It
 // returns an error naming the TPM command that failed.
-func Collect(t transport.TPM, in ClientInput) (*ClientEvidence, error) {
+func Collect(t transport.TPM, in Input) (*Evidence, error) {
 	set := slices.Clone(in.PCRs)
 	if set == nil {
 		set = LinuxPCRs()
@@ -153,7 +153,7 @@ func Collect(t transport.TPM, in ClientInput) (*ClientEvidence, error) {
 		return nil, fmt.Errorf("azureguest: creating the EncKey: %w", err)
 	}
 	encHandle := tpm2.NamedHandle{Handle: enc.ObjectHandle, Name: enc.Name}
-	fail := func(err error) (*ClientEvidence, error) {
+	fail := func(err error) (*Evidence, error) {
 		_, _ = tpm2.FlushContext{FlushHandle: enc.ObjectHandle}.Execute(t)
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func Collect(t transport.TPM, in ClientInput) (*ClientEvidence, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &ClientEvidence{AttestationInfo: body, EncKey: encHandle, EncKeyPublic: rk, PCRs: set}, nil
+	return &Evidence{AttestationInfo: body, EncKey: encHandle, EncKeyPublic: rk, PCRs: set}, nil
 }
 
 // TPMDecrypter is a crypto.Decrypter over the EncKey: RSAES-PKCS1-v1_5

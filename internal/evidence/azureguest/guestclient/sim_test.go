@@ -87,9 +87,9 @@ func getSim(tb testing.TB) *simFixture {
 
 // collect runs the guest side on the simulator; the caller flushes the
 // EncKey (the simulator has three object slots).
-func (f *simFixture) collect(tb testing.TB, mod func(*ClientInput)) *ClientEvidence {
+func (f *simFixture) collect(tb testing.TB, mod func(*Input)) *Evidence {
 	tb.Helper()
-	in := ClientInput{AK: f.ak, AKCert: f.akCert, TCGLog: f.log, OSType: "Linux", OSDistro: "Ubuntu", OSBuild: "NotApplication",
+	in := Input{AK: f.ak, AKCert: f.akCert, TCGLog: f.log, OSType: "Linux", OSDistro: "Ubuntu", OSBuild: "NotApplication",
 		OSVersionMajor: 22, OSVersionMinor: 4, ClientPayload: map[string]string{"nonce": "ADE0101"}, Isolation: azureguest.Isolation{Type: azureguest.TrustedLaunch}}
 	if mod != nil {
 		mod(&in)
@@ -101,7 +101,7 @@ func (f *simFixture) collect(tb testing.TB, mod func(*ClientInput)) *ClientEvide
 	return ev
 }
 
-func (f *simFixture) flush(ev *ClientEvidence) {
+func (f *simFixture) flush(ev *Evidence) {
 	_, _ = tpm2.FlushContext{FlushHandle: ev.EncKey.Handle}.Execute(f.tpm)
 }
 
@@ -184,7 +184,7 @@ func TestSimulatorEncKeyRefused(t *testing.T) {
 		}, tpm.ErrKeyAttributes, "userWithAuth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := f.collect(t, func(in *ClientInput) { in.EncKeyTemplate = tc.tmpl })
+			ev := f.collect(t, func(in *Input) { in.EncKeyTemplate = tc.tmpl })
 			defer f.flush(ev)
 			_, err := f.verifier().Verify(ctx, ev.AttestationInfo, nil)
 			wantErr(t, err, maaerr.InvalidQuote, tc.cause, tc.text)
@@ -199,12 +199,12 @@ func TestSimulatorNegative(t *testing.T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	other := tpmclient.SimulatedBootLog(61).Bytes()
-	ev := f.collect(t, func(in *ClientInput) { in.TCGLog = other })
+	ev := f.collect(t, func(in *Input) { in.TCGLog = other })
 	_, err := f.verifier().Verify(ctx, ev.AttestationInfo, nil)
 	f.flush(ev)
 	wantErr(t, err, maaerr.InvalidQuote, tpm.ErrLogReplay, "quoted PCR")
 
-	ev = f.collect(t, func(in *ClientInput) { in.PCRs = []int{0, 1, 2, 3, 4, 5, 6, 7, 23} })
+	ev = f.collect(t, func(in *Input) { in.PCRs = []int{0, 1, 2, 3, 4, 5, 6, 7, 23} })
 	defer f.flush(ev)
 	info, err := azureguest.DecodeAttestationInfo(ev.AttestationInfo)
 	if err != nil {

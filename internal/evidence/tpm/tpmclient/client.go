@@ -56,8 +56,8 @@ func ECCAIKTemplate() tpm2.TPMTPublic {
 	}
 }
 
-// ClientInput is what a client needs to answer a challenge.
-type ClientInput struct {
+// Input is what a client needs to answer a challenge.
+type Input struct {
 	TPM transport.TPM
 	// AIK is the loaded attestation key (handle, name, auth).
 	AIK       tpm2.AuthHandle
@@ -80,7 +80,7 @@ type ClientInput struct {
 // qualifyingData = SHA-256(request_key jwk ‖ 0x00 ‖ challenge), reads the
 // quoted PCR values, and signs the v2 request with RequestKey. It returns an
 // error when the challenge is malformed or a TPM command fails.
-func BuildRequest(in ClientInput, challengeMessage []byte) ([]byte, error) {
+func BuildRequest(in Input, challengeMessage []byte) ([]byte, error) {
 	if in.TPM == nil || in.RequestKey == nil || in.AIKPublic == nil {
 		return nil, errors.New("tpm: BuildRequest needs TPM, AIK, AIKPublic and RequestKey")
 	}
