@@ -5,6 +5,7 @@ package app
 import (
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/maat-attest/maat/internal/config"
 	"github.com/maat-attest/maat/internal/devaik"
 	"github.com/maat-attest/maat/internal/evidence/azureguest"
 	"github.com/maat-attest/maat/internal/evidence/azureguest/guestclient"
@@ -98,12 +100,15 @@ func simCVMAttest(t *testing.T, c *azattest.Client, dir string, kind azureguest.
 	return c.AttestAzureGuest(t.Context(), base64.RawURLEncoding.EncodeToString(ev.AttestationInfo), &azattest.AttestAzureGuestOptions{Decrypter: dec})
 }
 
-func simSNPGuestClient(t *testing.T, dev, trust bool) (*azattest.Client, string) {
+func simSNPGuestClient(t *testing.T, dev, trust bool, mods ...func(*config.Config)) (*azattest.Client, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	cfg.Dev = dev
 	cfg.DevTrustSimulatedEvidence = trust
+	for _, m := range mods {
+		m(&cfg)
+	}
 	if !dev {
 		// Production: plain HTTP without authentication (no generated
 		// certificate without --dev).
@@ -204,6 +209,9 @@ func TestAzureGuestSimulatedTdxSDK(t *testing.T) {
 	if len(keys) != 1 || keys[0].(map[string]any)["kid"] != hcl.KidAkPub {
 		t.Fatalf("runtime claims %v", rt)
 	}
+	if _, ok := tee["x-ms-compliance-status"]; ok {
+		t.Fatalf("compliance status issued without tdx-compliant-*: %v", tee)
+	}
 
 	_, err = simCVMAttest(t, c, dir, azureguest.Tdx, func(iso *azureguest.Isolation) {
 		iso.RunTimeData = []byte(strings.Replace(string(iso.RunTimeData), `"console-enabled":true`, `"console-enabled":false`, 1))
@@ -216,6 +224,24 @@ func TestAzureGuestSimulatedTdxSDK(t *testing.T) {
 	})
 	if st, code := httpErrorCode(err); st != 400 || code != "InvalidQuote" || !strings.Contains(err.Error(), "quote signature") {
 		t.Fatalf("tampered TD quote: %d %s %v", st, code, err)
+	}
+}
+
+// D6 through the guest protocol: a server whose tdx-compliant-mrtd lists
+// the simulated TD's MRTD says azure-compliant-cvm in x-ms-isolation-tee,
+// where MAA's Azure CVM tokens carry it.
+func TestAzureGuestSimulatedTdxCompliance(t *testing.T) {
+	mrtd := simulate.DefaultTD().MRTD
+	c, dir := simSNPGuestClient(t, true, true, func(cfg *config.Config) {
+		cfg.TDXCompliantMRTD = []string{hex.EncodeToString(mrtd[:])}
+	})
+	res, err := simCVMAttest(t, c, dir, azureguest.Tdx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tee, _ := res.Result.RawClaims[azureguest.ClaimIsolationTEE].(map[string]any)
+	if tee["x-ms-compliance-status"] != "azure-compliant-cvm" || tee["tdx_mrtd"] != hex.EncodeToString(mrtd[:]) {
+		t.Fatalf("x-ms-isolation-tee %v", tee)
 	}
 }
 

@@ -87,14 +87,15 @@ func simulatedSNP(prod evidence.Verifier, p *simulate.PKI, now func() time.Time,
 // evidence: prod, and for TD quotes whose PCK chain ends at a root prod
 // does not know, a separate verifier whose only root is the development
 // one and whose only collateral is the development TDX collateral (never
-// mixed with Intel's), gating the same TCB statuses. The AzureGuest
+// mixed with Intel's), gating the same TCB statuses and issuing the same
+// compliance status. The AzureGuest
 // verifier uses it too, for TDX isolation evidence.
-func simulatedTDX(prod evidence.Verifier, p *simulate.PKI, now func() time.Time, accept []collateral.TCBStatus, log *slog.Logger) (evidence.Verifier, error) {
+func simulatedTDX(prod evidence.Verifier, p *simulate.PKI, now func() time.Time, accept []collateral.TCBStatus, opts []tdx.AdapterOption, log *slog.Logger) (evidence.Verifier, error) {
 	v, err := tdx.NewVerifier(tdx.Options{DCAP: dcap.Options{Roots: []dcap.TrustRoot{p.TrustRoot()}, Now: now, Collateral: p.Collateral(now)}})
 	if err != nil {
 		return nil, fmt.Errorf("simulated TDX verifier: %w", err)
 	}
-	return simulatedOr{prod: prod, dev: tdx.NewEvidenceVerifier(v, accept), untrusted: dcap.ErrUntrustedRoot, log: log}, nil
+	return simulatedOr{prod: prod, dev: tdx.NewEvidenceVerifier(v, accept, opts...), untrusted: dcap.ErrUntrustedRoot, log: log}, nil
 }
 
 // markSimulatedIsolation lifts the simulated-evidence mark of an AzureGuest

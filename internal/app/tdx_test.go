@@ -68,6 +68,32 @@ func TestAttestTdxVmHTTP(t *testing.T) {
 		if exp, iat := c["exp"].(float64), c["iat"].(float64); exp-iat != 28800 {
 			t.Errorf("lifetime %v", exp-iat)
 		}
+		if _, ok := c["x-ms-compliance-status"]; ok {
+			t.Errorf("%s: x-ms-compliance-status issued without tdx-compliant-* configured", path)
+		}
+	}
+
+	// D6: with the quote's MRTD (and its module's MRSEAM) configured, the
+	// token says azure-compliant-cvm; with another MRTD it says nothing.
+	mrtd, mrseam := "024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b", ""
+	for _, tc := range []struct {
+		name  string
+		mrtds []string
+		want  bool
+	}{{"listed", []string{strings.Repeat("00", 48), mrtd}, true}, {"not listed", []string{strings.Repeat("00", 48)}, false}} {
+		cfg := tdxConfig(t, "azure_dcesv5", "2025-06-01T00:00:00Z")
+		cfg.TDXCompliantMRTD = tc.mrtds
+		if mrseam != "" {
+			cfg.TDXCompliantMRSEAM = []string{mrseam}
+		}
+		got := sendAuth(t, "http://"+start(t, cfg).app.HTTPAddr(), "POST", "/attest/TdxVm?api-version=2025-06-01", body(req), false)
+		if got.status != 200 {
+			t.Fatalf("compliance %s: %d %s %s", tc.name, got.status, got.code, got.message)
+		}
+		if v, ok := got.claims["x-ms-compliance-status"]; ok != tc.want || ok && v != "azure-compliant-cvm" {
+			t.Errorf("compliance %s: x-ms-compliance-status %v (present %v)", tc.name, v, ok)
+		}
+		mrseam, _ = got.claims["tdx_mrseam"].(string) // the second server also pins the module
 	}
 
 	flipped := append([]byte(nil), quote...)

@@ -86,7 +86,7 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		accept = nil // the default set
 	}
 
-	tdxv, tdxAccept, err := newTDX(d, sopts)
+	tdxv, tdxAccept, tdxOpts, err := newTDX(d, sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 	vs := map[evidence.Type]evidence.Verifier{
 		evidence.SgxEnclave:  sgx.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
 		evidence.OpenEnclave: openenclave.NewEvidenceVerifier(sgxv, accept, d.SGXCall...),
-		evidence.TdxVm:       tdx.NewEvidenceVerifier(tdxv, tdxAccept),
+		evidence.TdxVm:       tdx.NewEvidenceVerifier(tdxv, tdxAccept, tdxOpts...),
 	}
 	if d.TPM != nil {
 		vs[evidence.Tpm] = tpm.NewEvidenceVerifier(d.TPM)
@@ -108,7 +108,7 @@ func NewVerifiers(d VerifierDeps) (map[evidence.Type]evidence.Verifier, error) {
 		if vs[evidence.SevSnpVm], err = simulatedSNP(snpv, d.Simulated, d.Now, d.Log); err != nil {
 			return nil, err
 		}
-		if vs[evidence.TdxVm], err = simulatedTDX(vs[evidence.TdxVm], d.Simulated, d.Now, tdxAccept, d.Log); err != nil {
+		if vs[evidence.TdxVm], err = simulatedTDX(vs[evidence.TdxVm], d.Simulated, d.Now, tdxAccept, tdxOpts, d.Log); err != nil {
 			return nil, err
 		}
 	}
@@ -239,20 +239,38 @@ func NewBaselines(d VerifierDeps, policies *attestation.Policies) (*tcbbaseline.
 
 // newTDX builds the TdxVm verifier on the same roots, clock and Intel
 // collateral as SGX, with the TDX TCB configuration (decision D9).
-func newTDX(d VerifierDeps, dcapOpts sgx.Options) (*tdx.Verifier, []collateral.TCBStatus, error) {
+func newTDX(d VerifierDeps, dcapOpts sgx.Options) (*tdx.Verifier, []collateral.TCBStatus, []tdx.AdapterOption, error) {
 	unmatched, err := tdx.ParseUnmatched(d.Config.TDXUnmatched)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tdx-unmatched-tcb-level: %w", err)
+		return nil, nil, nil, fmt.Errorf("tdx-unmatched-tcb-level: %w", err)
 	}
 	v, err := tdx.NewVerifier(tdx.Options{DCAP: dcapOpts, Unmatched: unmatched})
 	if err != nil {
-		return nil, nil, fmt.Errorf("TDX verifier: %w", err)
+		return nil, nil, nil, fmt.Errorf("TDX verifier: %w", err)
 	}
 	var accept []collateral.TCBStatus // nil: tdx.DefaultAcceptedTCB
 	for _, s := range d.Config.TDXAcceptTCB {
 		accept = append(accept, collateral.TCBStatus(s))
 	}
-	return v, accept, nil
+	var opts []tdx.AdapterOption
+	if len(d.Config.TDXCompliantMRSEAM)+len(d.Config.TDXCompliantMRTD) > 0 {
+		c := &tdx.Compliance{}
+		for _, l := range []struct {
+			key  string
+			vals []string
+			dst  *[][48]byte
+		}{{"tdx-compliant-mrseam", d.Config.TDXCompliantMRSEAM, &c.MRSEAM}, {"tdx-compliant-mrtd", d.Config.TDXCompliantMRTD, &c.MRTD}} {
+			for _, s := range l.vals {
+				m, err := tdx.ParseMeasurement(s)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("%s: %w", l.key, err)
+				}
+				*l.dst = append(*l.dst, m)
+			}
+		}
+		opts = append(opts, tdx.WithCompliance(c))
+	}
+	return v, accept, opts, nil
 }
 
 // intelCollateral is the Intel collateral source the configuration names

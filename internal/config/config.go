@@ -10,6 +10,7 @@ package config
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,11 @@ type Config struct {
 	// (contract §4.3).
 	TDXAcceptTCB []string
 	TDXUnmatched string // tdx-unmatched-tcb-level: "reject" or "out-of-date" for a TD quote matching no TCB level
+	// tdx-compliant-mrseam / tdx-compliant-mrtd (decision D6): a TD whose
+	// TDX module MRSEAM and whose MRTD are listed (an empty list does not
+	// constrain) is issued x-ms-compliance-status azure-compliant-cvm.
+	TDXCompliantMRSEAM []string
+	TDXCompliantMRTD   []string
 
 	PolicyMgmtCerts []string // PEM files: initial policy-management certificates (Isolated mode)
 	// AllowChainedSigners accepts management JWS signed by a certificate that
@@ -190,6 +196,8 @@ var options = []option{
 	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
 	{"accept-tdx-tcb-status", "comma-separated TDX TCB statuses accepted before the policy runs (default includes OutOfDate: Azure TDX hardware is OutOfDate against Intel's latest collateral)", kList, func(c *Config) any { return &c.TDXAcceptTCB }},
 	{"tdx-unmatched-tcb-level", "TD quotes matching no Intel TCB level (e.g. Azure DCesv6): reject, or out-of-date to accept them as OutOfDate with x-maat-tdx-tcb-unmatched", kString, func(c *Config) any { return &c.TDXUnmatched }},
+	{"tdx-compliant-mrseam", "MRSEAM (96 hex) of a TDX module that, with tdx-compliant-mrtd, makes a TD azure-compliant-cvm (x-ms-compliance-status); repeatable", kList, func(c *Config) any { return &c.TDXCompliantMRSEAM }},
+	{"tdx-compliant-mrtd", "MRTD (96 hex) of a TD image that, with tdx-compliant-mrseam, makes a TD azure-compliant-cvm (x-ms-compliance-status); repeatable", kList, func(c *Config) any { return &c.TDXCompliantMRTD }},
 	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
 	{"allow-management-replay", "Isolated mode: accept a signed policy or certificate request again after a later one superseded it, as MAA does (allows rollback by replay; for replaying recorded MAA traffic)", kBool, func(c *Config) any { return &c.AllowManagementReplay }},
 	{"policy-management-allow-chained-signers", "Isolated mode: also accept policy and certificate JWS signed by a certificate that chains to a policy-management certificate (reported in responses)", kBool, func(c *Config) any { return &c.AllowChainedSigners }},
@@ -553,6 +561,16 @@ func (c Config) Validate() error {
 	}
 	if len(c.TDXAcceptTCB) == 0 {
 		bad("accept-tdx-tcb-status", "must name at least one status")
+	}
+	for _, l := range []struct {
+		key  string
+		vals []string
+	}{{"tdx-compliant-mrseam", c.TDXCompliantMRSEAM}, {"tdx-compliant-mrtd", c.TDXCompliantMRTD}} {
+		for _, v := range l.vals {
+			if b, err := hex.DecodeString(v); err != nil || len(b) != 48 {
+				bad(l.key, "%q is not a 48-byte measurement in hex (96 hex digits)", v)
+			}
+		}
 	}
 	if c.TDXUnmatched != "reject" && c.TDXUnmatched != "out-of-date" {
 		bad("tdx-unmatched-tcb-level", "%q is neither reject nor out-of-date", c.TDXUnmatched)

@@ -135,6 +135,8 @@ func TestValidate(t *testing.T) {
 		{"oidc not a URL", func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "login.example.com", "api://maat" }, "oidc-issuer"},
 		{"token signer", func(c *Config) { c.TokenSigner = "boringssl" }, "token-signer"},
 		{"token signer case", func(c *Config) { c.TokenSigner = "OpenSSL" }, "token-signer"},
+		{"tdx mrseam not hex", func(c *Config) { c.TDXCompliantMRSEAM = []string{strings.Repeat("zz", 48)} }, "tdx-compliant-mrseam"},
+		{"tdx mrtd too short", func(c *Config) { c.TDXCompliantMRTD = []string{strings.Repeat("ab", 32)} }, "tdx-compliant-mrtd"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,9 +159,12 @@ func TestValidate(t *testing.T) {
 // 1.3 only, and OIDC issuers over https or on loopback over plain HTTP.
 func TestValidateAccepts(t *testing.T) {
 	for name, mut := range map[string]func(c *Config){
-		"postgres with KEK":            func(c *Config) { c.Store, c.KeyEncryption = "postgres://db.example/maat", "/etc/hostname" },
-		"postgres opted out":           func(c *Config) { c.Store, c.AllowPlaintextKeys = "postgres://db.example/maat", true },
-		"tls 1.3":                      func(c *Config) { c.TLSMinVersion = "1.3" },
+		"postgres with KEK":  func(c *Config) { c.Store, c.KeyEncryption = "postgres://db.example/maat", "/etc/hostname" },
+		"postgres opted out": func(c *Config) { c.Store, c.AllowPlaintextKeys = "postgres://db.example/maat", true },
+		"tls 1.3":            func(c *Config) { c.TLSMinVersion = "1.3" },
+		"tdx compliance lists": func(c *Config) {
+			c.TDXCompliantMRSEAM, c.TDXCompliantMRTD = []string{strings.Repeat("ab", 48)}, []string{strings.Repeat("CD", 48)}
+		},
 		"oidc https":                   func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "https://login.example.com/t/v2.0", "api://maat" },
 		"oidc http loopback":           func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://127.0.0.1:5556/dex", "api://maat" },
 		"oidc http localhost":          func(c *Config) { c.OIDCIssuer, c.OIDCAudience = "http://localhost:8080/realms/maat", "api://maat" },

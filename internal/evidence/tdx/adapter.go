@@ -29,19 +29,33 @@ func DefaultAcceptedTCB() []TCBStatus {
 
 // EvidenceVerifier is the evidence.Verifier of TdxVm: raw is the TD quote.
 type EvidenceVerifier struct {
-	v      *Verifier
-	accept []TCBStatus
+	v          *Verifier
+	accept     []TCBStatus
+	compliance *Compliance
+}
+
+// AdapterOption configures an EvidenceVerifier.
+type AdapterOption func(*EvidenceVerifier)
+
+// WithCompliance issues x-ms-compliance-status azure-compliant-cvm for TDs
+// that meet c (decision D6); without it the claim is never issued.
+func WithCompliance(c *Compliance) AdapterOption {
+	return func(e *EvidenceVerifier) { e.compliance = c }
 }
 
 var _ evidence.Verifier = (*EvidenceVerifier)(nil)
 
 // NewEvidenceVerifier returns the TdxVm adapter over v accepting the TCB
 // statuses in accept (nil means DefaultAcceptedTCB()).
-func NewEvidenceVerifier(v *Verifier, accept []TCBStatus) *EvidenceVerifier {
+func NewEvidenceVerifier(v *Verifier, accept []TCBStatus, opts ...AdapterOption) *EvidenceVerifier {
 	if accept == nil {
 		accept = DefaultAcceptedTCB()
 	}
-	return &EvidenceVerifier{v: v, accept: slices.Clone(accept)}
+	e := &EvidenceVerifier{v: v, accept: slices.Clone(accept)}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
 }
 
 // Verify verifies the TD quote raw, gates its TCB status and returns MAA's
@@ -74,6 +88,9 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 	}
 	claims := res.Claims()
 	b := &res.Report
+	if e.compliance.Compliant(b) {
+		claims[ClaimCompliance] = CompliantCVM
+	}
 	return &evidence.Verified{
 		AttestationType: AttestationType,
 		Claims:          claims,

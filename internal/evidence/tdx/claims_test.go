@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/maat-attest/maat/internal/collateral"
@@ -190,5 +191,65 @@ func TestParseQVLSampleDERChain(t *testing.T) {
 	ders, err := q.PCKChain()
 	if err != nil || len(ders) != 3 {
 		t.Fatalf("DER chain: %d %v", len(ders), err)
+	}
+}
+
+// Decision D6: x-ms-compliance-status azure-compliant-cvm only when the
+// configured MRSEAM and MRTD lists hold the TD's values (an empty list does
+// not constrain; two empty lists or no Compliance issue nothing), never for
+// a debuggable TD.
+func TestCompliance(t *testing.T) {
+	q := readFile(t, "azure_dcesv5", "quote.bin")
+	parsed, err := ParseQuote(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parsed.Body
+	v := newVerifier(t, "azure_dcesv5", "2025-06-01T00:00:00Z")
+	other := r.MRTD
+	other[0] ^= 1
+	cases := []struct {
+		name string
+		c    *Compliance
+		want bool
+	}{
+		{"no compliance configured", nil, false},
+		{"empty lists", &Compliance{}, false},
+		{"MRSEAM and MRTD listed", &Compliance{MRSEAM: [][48]byte{other, r.MRSEAM}, MRTD: [][48]byte{r.MRTD}}, true},
+		{"MRSEAM listed, MRTD unconstrained", &Compliance{MRSEAM: [][48]byte{r.MRSEAM}}, true},
+		{"MRTD listed, MRSEAM unconstrained", &Compliance{MRTD: [][48]byte{r.MRTD}}, true},
+		{"MRTD not listed", &Compliance{MRSEAM: [][48]byte{r.MRSEAM}, MRTD: [][48]byte{other}}, false},
+		{"MRSEAM not listed", &Compliance{MRSEAM: [][48]byte{other}, MRTD: [][48]byte{r.MRTD}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []AdapterOption
+			if tc.c != nil {
+				opts = append(opts, WithCompliance(tc.c))
+			}
+			ver, err := NewEvidenceVerifier(v, nil, opts...).Verify(context.Background(), q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := ver.Claims[ClaimCompliance]
+			if ok != tc.want || ok && got != CompliantCVM {
+				t.Fatalf("%s = %v (present %v), want present %v", ClaimCompliance, got, ok, tc.want)
+			}
+		})
+	}
+	// A debuggable TD is never compliant, whatever its measurements.
+	dbg := r
+	dbg.TDAttributes[0] |= 1 << TDAttrDebug
+	c := &Compliance{MRSEAM: [][48]byte{r.MRSEAM}, MRTD: [][48]byte{r.MRTD}}
+	if !c.Compliant(&r) || c.Compliant(&dbg) {
+		t.Fatalf("compliant: plain %v, debug %v", c.Compliant(&r), c.Compliant(&dbg))
+	}
+	if _, err := ParseMeasurement(hexs(r.MRTD[:])); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", hexs(r.MRTD[:47]), hexs(r.MRTD[:]) + "00", strings.Repeat("g", 96)} {
+		if _, err := ParseMeasurement(bad); err == nil {
+			t.Errorf("ParseMeasurement(%q) accepted", bad)
+		}
 	}
 }
