@@ -10,15 +10,18 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/maat-attest/maat/internal/evidence/sevsnp"
 	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/policy"
 	"github.com/maat-attest/maat/sdk/azattest"
@@ -319,4 +322,57 @@ func BenchmarkAttestSevSnpVm(b *testing.B) {
 	b.ReportMetric(float64(att)/float64(bound), "attest/crypto")
 	b.ReportMetric(float64(att.Nanoseconds())/float64(b.N), "attest-ns/op")
 	b.ReportMetric(float64(bound.Nanoseconds())/float64(b.N), "crypto-ns/op")
+}
+
+// TestSevSnpVmRawHCLReport: with sevsnp-accept-hcl-report, the raw HCL
+// report an Azure CVM's paravisor writes is a SevSnpVm "report": the SNP
+// report inside is verified with the VCEK from the AMD collateral cache
+// (the HCL report carries no chain), and the HCL runtime claims become
+// x-ms-runtime without runtimeData. Without the switch it is a 400 that
+// names it.
+func TestSevSnpVmRawHCLReport(t *testing.T) {
+	raw, err := os.ReadFile(snpTestdata + "trustee/hcl-report.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek, err := os.ReadFile(snpTestdata + "trustee/vcek.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sevsnp.ParseReport(raw[32 : 32+sevsnp.ReportSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The AMD collateral cache layout: snp/{product}/{chip id}/{REPORTED_TCB}.pem.
+	coll := t.TempDir()
+	dir := filepath.Join(coll, "snp", "Milan", hex.EncodeToString(r.ChipID[:]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, hex.EncodeToString(r.ReportedTCB[:])+".pem"), vcek, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"report": jose.B64.EncodeToString(raw)})
+	for _, accept := range []bool{false, true} {
+		cfg := testConfig(t.TempDir())
+		cfg.HTTPSAddr, cfg.DevTime = "", "2025-06-01T00:00:00Z"
+		cfg.CollateralDir, cfg.Offline, cfg.SevSnpCRL = coll, true, "off"
+		cfg.SevSnpAcceptHCL = accept
+		got := sendAuth(t, "http://"+start(t, cfg).app.HTTPAddr(), "POST", "/attest/SevSnpVm?api-version=2022-08-01", body, false)
+		if !accept {
+			if got.status != 400 || got.code != "InvalidParameter" || !strings.Contains(got.message, "sevsnp-accept-hcl-report") {
+				t.Fatalf("without the switch: %d %s %q", got.status, got.code, got.message)
+			}
+			continue
+		}
+		if got.status != 200 {
+			t.Fatalf("%d %s %s", got.status, got.code, got.message)
+		}
+		rt, _ := got.claims["x-ms-runtime"].(map[string]any)
+		keys, _ := rt["keys"].([]any)
+		if rt["vm-configuration"] == nil || len(keys) == 0 || got.claims["x-ms-sevsnpvm-vmpl"] != float64(0) ||
+			got.claims["x-ms-attestation-type"] != "sevsnpvm" || got.claims["x-maat-sevsnpvm-vcek-source"] != "collateral" {
+			t.Fatalf("claims %v", got.claims)
+		}
+	}
 }

@@ -88,8 +88,8 @@ func simulatedSNP(prod evidence.Verifier, p *simulate.PKI, now func() time.Time,
 // does not know, a separate verifier whose only root is the development
 // one and whose only collateral is the development TDX collateral (never
 // mixed with Intel's), gating the same TCB statuses and issuing the same
-// compliance status. The AzureGuest
-// verifier uses it too, for TDX isolation evidence.
+// compliance status. The AzureGuest verifier uses it too, for TDX
+// isolation evidence.
 func simulatedTDX(prod evidence.Verifier, p *simulate.PKI, now func() time.Time, accept []collateral.TCBStatus, opts []tdx.AdapterOption, log *slog.Logger) (evidence.Verifier, error) {
 	v, err := tdx.NewVerifier(tdx.Options{DCAP: dcap.Options{Roots: []dcap.TrustRoot{p.TrustRoot()}, Now: now, Collateral: p.Collateral(now)}})
 	if err != nil {

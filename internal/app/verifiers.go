@@ -164,6 +164,7 @@ func sevsnpVerifier(d VerifierDeps) (*sevsnp.Verifier, error) {
 	o.Logger = d.Log
 	o.CRL = sevsnp.CRLMode(c.SevSnpCRL)
 	o.AllowBelowMinimum = c.SevSnpAllowBelowMin
+	o.AcceptHCLReport = c.SevSnpAcceptHCL
 	for _, s := range c.SevSnpMinimumTCB {
 		p, t, err := sevsnp.ParseMinimumTCB(s)
 		if err != nil {

@@ -245,6 +245,13 @@ func IncomingClaims(ver *evidence.Verified, runtime, initTime *Data) (map[string
 	if err := bindData(claims, "runtime", runtime, ver.RuntimeData, "x-ms-runtime", ver.BinaryRuntimeClaims); err != nil {
 		return nil, err
 	}
+	if runtime == nil && ver.EvidenceRuntimeJSON != nil {
+		v, err := decodeJSONData(ver.EvidenceRuntimeJSON)
+		if err != nil {
+			return nil, maaerr.New(maaerr.InvalidParameter, "The runtime claims the evidence carries are not a JSON document: %v.", err)
+		}
+		claims["x-ms-runtime"] = v
+	}
 	if err := bindData(claims, "init-time", initTime, ver.InitTimeData, "x-ms-inittime", nil); err != nil {
 		return nil, err
 	}

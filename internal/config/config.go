@@ -93,6 +93,7 @@ type Config struct {
 	SevSnpCRL             string   // off, soft or hard
 	SevSnpMinimumTCB      []string // per product: "Milan:bl=3:tee=0:snp=8:ucode=115" (Turin also fmc=)
 	SevSnpAllowBelowMin   bool     // let reports below the minimum TCB reach the policy
+	SevSnpAcceptHCL       bool     // sevsnp-accept-hcl-report: a raw Azure HCL report as the SevSnpVm "report"
 	SevSnpUVMIssuers      []string // trusted UVM endorsement issuers: "<did:x509>|<feed>[|compliant]"
 	SevSnpCompliantIDKeys []string // ID-key digests (96 hex) that make a CVM azure-compliant-cvm
 
@@ -209,6 +210,7 @@ var options = []option{
 	{"sevsnp-thim-url", "Azure certificate cache base URL tried before KDS (for example https://global.acccache.azure.net)", kString, func(c *Config) any { return &c.SevSnpTHIMURL }},
 	{"sevsnp-crl", "SEV-SNP CRL checking: off, soft (fail open when the CRL cannot be had, closed when revoked) or hard", kString, func(c *Config) any { return &c.SevSnpCRL }},
 	{"sevsnp-minimum-tcb", "minimum REPORTED_TCB per product, for example Milan:bl=3:tee=0:snp=8:ucode=115 (Turin also fmc=); repeatable", kList, func(c *Config) any { return &c.SevSnpMinimumTCB }},
+	{"sevsnp-accept-hcl-report", "accept a raw Azure HCL report (HCLA, as the paravisor writes it) as the SevSnpVm report: its SNP report is verified with a VCEK from the AMD collateral source, must come from VMPL 0, and its runtime claims must be bound to REPORT_DATA; they become x-ms-runtime", kBool, func(c *Config) any { return &c.SevSnpAcceptHCL }},
 	{"sevsnp-allow-below-minimum", "let SEV-SNP reports below sevsnp-minimum-tcb reach the policy (x-maat-sevsnpvm-tcb-status BelowMinimum) instead of refusing them", kBool, func(c *Config) any { return &c.SevSnpAllowBelowMin }},
 	{"sevsnp-uvm-issuer", "trusted UVM endorsement issuer \"<did:x509>|<feed>[|compliant]\" (compliant: grants azure-compliant-uvm); repeatable", kList, func(c *Config) any { return &c.SevSnpUVMIssuers }},
 	{"sevsnp-compliant-idkeydigest", "ID_KEY_DIGEST (96 hex) that makes a SEV-SNP CVM azure-compliant-cvm; repeatable", kList, func(c *Config) any { return &c.SevSnpCompliantIDKeys }},

@@ -136,6 +136,12 @@ type Verified struct {
 	// init-time data bind to (nil: the type takes no such data).
 	RuntimeData  *Binding
 	InitTimeData *Binding
+	// EvidenceRuntimeJSON is runtime data the evidence itself carries,
+	// already bound to the verified report by the verifier (SevSnpVm's raw
+	// HCL report: its runtime claims). Without client runtime data it
+	// becomes x-ms-runtime exactly as JSON runtime data does; client runtime
+	// data, when sent, is bound to RuntimeData and used instead.
+	EvidenceRuntimeJSON []byte
 	// BinaryRuntimeClaims are the claims that carry binary runtime data,
 	// base64url-encoded (SGX: x-ms-sgx-ehd and the legacy aas-ehd, maa-ehd).
 	BinaryRuntimeClaims []string

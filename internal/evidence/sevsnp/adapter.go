@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/maat-attest/maat/internal/evidence"
+	"github.com/maat-attest/maat/internal/evidence/hcl"
 )
 
 var _ evidence.Verifier = (*Verifier)(nil)
@@ -32,13 +33,22 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, _ evidence.Config) (*
 }
 
 func (v *Verifier) verify(ctx context.Context, raw []byte, at time.Time) (*evidence.Verified, error) {
-	ev, err := DecodeEvidence(raw)
-	if err != nil {
+	var hr *hcl.Report
+	var ev *Evidence
+	var err error
+	if bytes.HasPrefix(raw, []byte(hcl.Signature)) {
+		if hr, ev, err = v.decodeHCL(raw); err != nil {
+			return nil, err
+		}
+	} else if ev, err = DecodeEvidence(raw); err != nil {
 		return nil, err
 	}
 	r, err := ParseReport(ev.Report)
 	if err != nil {
 		return nil, err
+	}
+	if hr != nil && r.VMPL != 0 {
+		return nil, fmt.Errorf("%w: the HCL report's SNP report was requested at VMPL %d; only the paravisor's (VMPL 0) vouches for the runtime claims", ErrHCLBinding, r.VMPL)
 	}
 	res, err := v.verifyReport(ctx, r, ev.Chain, at)
 	if err != nil {
@@ -74,14 +84,40 @@ func (v *Verifier) verify(ctx context.Context, raw []byte, at time.Time) (*evide
 	}
 	rd := bytes.Clone(r.ReportData[:32])
 	hd := bytes.Clone(r.HostData[:])
-	return &evidence.Verified{
+	out := &evidence.Verified{
 		AttestationType:     AttestationType,
 		Claims:              claims,
 		PolicyClaimIfIssued: true,
 		Detail:              res,
 		RuntimeData:         &evidence.Binding{Field: RuntimeDataField, Value: rd},
 		InitTimeData:        &evidence.Binding{Field: InitTimeDataField, Value: hd},
-	}, nil
+	}
+	if hr != nil {
+		// Checked after the signature: only a verified REPORT_DATA binds.
+		if !hcl.ClaimsBound(hr.Claims, hr.HashType, r.ReportData[:]) {
+			return nil, fmt.Errorf("%w: %s of the HCL report's runtime claims (%x…) is not the SNP report's REPORT_DATA (%x…)", ErrHCLBinding, hr.HashType, hr.HashType.Sum(hr.Claims)[:8], r.ReportData[:8])
+		}
+		out.EvidenceRuntimeJSON = hr.Claims
+	}
+	return out, nil
+}
+
+// decodeHCL takes the SNP report out of a raw Azure HCL report (contract
+// §3.1 variant b) when the instance accepts those. The evidence then has no
+// certificate chain: the VCEK comes from the collateral source.
+func (v *Verifier) decodeHCL(raw []byte) (*hcl.Report, *Evidence, error) {
+	if !v.hcl {
+		return nil, nil, fmt.Errorf("%w: report is a raw Azure HCL report (it starts with %q); this instance accepts those only with sevsnp-accept-hcl-report. Otherwise send the JSON {\"SnpReport\", \"VcekCertChain\"}", ErrMalformedRequest, hcl.Signature)
+	}
+	hr, err := hcl.Parse(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformedRequest, err)
+	}
+	snp, err := hr.SNPReport()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v; a TDX CVM attests through /attest/AzureGuest, or its TD quote through /attest/TdxVm", ErrMalformedRequest, err)
+	}
+	return hr, &Evidence{Report: snp}, nil
 }
 
 func cvmCompliant(c *CVMCompliance, res *Result) bool {

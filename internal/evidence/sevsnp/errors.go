@@ -30,12 +30,15 @@ var (
 	ErrRevoked           = errors.New("AMD signing key revoked")
 	ErrCRL               = errors.New("AMD CRL unavailable or invalid")
 	ErrEndorsement       = errors.New("invalid UVM endorsement")
+	// ErrHCLBinding: a raw HCL report whose runtime claims are not bound to
+	// its SNP report, or whose SNP report is not the paravisor's (VMPL 0).
+	ErrHCLBinding = errors.New("HCL runtime claims not bound to the SNP report")
 )
 
 var paramErrors = []error{ErrMalformedRequest, ErrMalformedReport, ErrUnsupportedReport, ErrMalformedChain, ErrNoVCEK, ErrTCBBelowMinimum, ErrMalformedEndorse}
 
 var allErrors = append(append([]error(nil), paramErrors...), ErrProductMismatch, ErrUntrustedRoot, ErrChain, ErrCertificateExpiry,
-	ErrTCBMismatch, ErrChipIDMismatch, ErrSignature, ErrRevoked, ErrCRL, ErrEndorsement)
+	ErrTCBMismatch, ErrChipIDMismatch, ErrSignature, ErrRevoked, ErrCRL, ErrEndorsement, ErrHCLBinding)
 
 // toMaa turns an internal error (wrapping a sentinel) into the *maaerr.Error
 // the exported API returns: request and structure problems are

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,6 +93,14 @@ type Options struct {
 	// CompliantCVM, when set, yields x-ms-compliance-status
 	// azure-compliant-cvm for reports that match it.
 	CompliantCVM *CVMCompliance
+	// AcceptHCLReport lets the request's "report" be a raw Azure HCL report
+	// (signature HCLA) instead of the {"SnpReport", …} JSON: its SNP report
+	// is verified (the VCEK comes from Collateral), it must be the
+	// paravisor's (VMPL 0), and its runtime claims must be bound to
+	// REPORT_DATA by the header's hash; they become x-ms-runtime (contract
+	// §3.1 variant b). False refuses such reports with a message naming
+	// the switch.
+	AcceptHCLReport bool
 	// CacheEntries bounds the verified-chain cache; 0 means 1024.
 	CacheEntries int
 	// Logger receives soft CRL failures (at debug level: every token records
@@ -127,6 +136,7 @@ type Verifier struct {
 	allowB bool
 	uvm    []UVMIssuer
 	cvm    *CVMCompliance
+	hcl    bool
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -138,7 +148,7 @@ type Verifier struct {
 // NewVerifier returns a verifier with a copy of opts. It returns an error
 // for an unknown CRL mode or an invalid UVM issuer.
 func NewVerifier(opts Options) (*Verifier, error) {
-	v := &Verifier{now: opts.Now, coll: opts.Collateral, crl: opts.CRL, allowB: opts.AllowBelowMinimum, log: opts.Logger, max: opts.CacheEntries}
+	v := &Verifier{now: opts.Now, coll: opts.Collateral, crl: opts.CRL, allowB: opts.AllowBelowMinimum, hcl: opts.AcceptHCLReport, log: opts.Logger, max: opts.CacheEntries}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -399,20 +409,36 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 		if v.coll == nil {
 			return nil, false, fmt.Errorf("%w: VcekCertChain carries no SEV-VCEK certificate and no collateral source is configured; send the VCEK chain (for example from THIM) with the report", ErrNoVCEK)
 		}
-		if p == ProductUnknown {
-			return nil, false, fmt.Errorf("%w: a version %d report does not name its product and VcekCertChain has no certificate naming it; send the VCEK chain", ErrNoVCEK, r.Version)
-		}
 		if r.ChipIDMasked() {
 			return nil, false, fmt.Errorf("%w: the report masks CHIP_ID, so its VCEK cannot be looked up; send the VCEK with the report", ErrNoVCEK)
 		}
-		q := CertQuery{Product: p, ChipID: bytes.Clone(r.ChipID[:]), TCB: DecomposeTCB(p, r.ReportedTCB), ReportedTCB: r.ReportedTCB}
-		b, err := v.coll.VCEK(ctx, q)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: VcekCertChain carries no VCEK and the collateral source has none for %s chip %x… %v: %v", ErrNoVCEK, p, head(q.ChipID), q.TCB, err)
+		candidates := []Product{p}
+		if p == ProductUnknown {
+			// A version 1 or 2 report does not name its product; Milan and
+			// Genoa made such reports (Turin's are version 5). Ask for
+			// each: the source has the VCEK under one of them at most, and
+			// the chain check below proves the product.
+			candidates = []Product{ProductMilan, ProductGenoa}
 		}
-		fc, err := ParseChain(b)
-		if err != nil || fc.Leaf == nil {
-			return nil, false, fmt.Errorf("%w: the collateral source returned no usable VCEK for %s chip %x…", ErrNoVCEK, p, head(q.ChipID))
+		var fc *Chain
+		var errs []string
+		for _, cp := range candidates {
+			q := CertQuery{Product: cp, ChipID: bytes.Clone(r.ChipID[:]), TCB: DecomposeTCB(cp, r.ReportedTCB), ReportedTCB: r.ReportedTCB}
+			b, err := v.coll.VCEK(ctx, q)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("none for %s chip %x… %v: %v", cp, head(q.ChipID), q.TCB, err))
+				continue
+			}
+			c, err := ParseChain(b)
+			if err != nil || c.Leaf == nil {
+				errs = append(errs, fmt.Sprintf("no usable VCEK for %s chip %x…", cp, head(q.ChipID)))
+				continue
+			}
+			fc, p = c, cp
+			break
+		}
+		if fc == nil {
+			return nil, false, fmt.Errorf("%w: VcekCertChain carries no VCEK and the collateral source has %s", ErrNoVCEK, strings.Join(errs, "; "))
 		}
 		ch.Leaf = fc.Leaf
 		fetched = true
