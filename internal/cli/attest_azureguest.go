@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ import (
 // built-in TPM simulator as a Trusted Launch guest.
 func newAttestAzureGuestCommand() *cobra.Command {
 	var conn clientConn
-	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output, saveInfo, simData string
+	var device, pcrList, logFile, isolation, vcekFile, tdQuoteFile, output, saveInfo, simData, imdsURL string
 	var payload []string
 	var useSim bool
 	cmd := &cobra.Command{
@@ -39,10 +40,12 @@ TPM and print the claims of the token after validating it against the
 endpoint's /certs.
 
 On a confidential VM the HCL report names the isolation type. SEV-SNP needs the
-VCEK chain (--vcek-chain, PEM: VCEK, ASK, ARK, e.g. from Azure's THIM cache);
-TDX needs the TD quote of the HCL report (--td-quote, from the VM's quote
-provider). Without an HCL report the VM is attested as Trusted Launch, whose AK
-certificate must chain to the server's azure-vtpm-ak-roots.
+VCEK chain of the chip and TDX the TD quote of the HCL report's TDREPORT: both
+come from the host through Azure's Instance Metadata Service (--imds-url:
+THIM's /metadata/THIM/amd/certification, and /acc/tdquote), unless given as
+files (--vcek-chain, PEM VCEK, ASK, ARK; --td-quote). Without an HCL report the
+VM is attested as Trusted Launch, whose AK certificate must chain to the
+server's azure-vtpm-ak-roots.
 
 --simulator uses the in-process TPM 2.0 simulator, provisioned as an Azure vTPM
 (AK persisted at 0x81000003, its certificate and any HCL report in NV) and read
@@ -105,8 +108,9 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				if err := provisionAzureVTPM(tp, ak, akCert, report); err != nil {
 					return err
 				}
-				host := func() ([]byte, error) { return chainOrQuote, nil }
-				if err := readAzureVTPM(tp, &in, isolation, host, host); err != nil {
+				chain := func() ([]byte, error) { return chainOrQuote, nil }
+				quote := func([]byte) ([]byte, error) { return chainOrQuote, nil }
+				if err := readAzureVTPM(tp, &in, isolation, chain, quote); err != nil {
 					return err
 				}
 			} else {
@@ -119,7 +123,8 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 				if in.TCGLog, err = readFile(nil, logFile, 16<<20); err != nil {
 					return fmt.Errorf("TCG log: %w", err)
 				}
-				if err := readAzureVTPM(tp, &in, isolation, fileReader("--vcek-chain", vcekFile), fileReader("--td-quote", tdQuoteFile)); err != nil {
+				chain, quote := hostEvidence(cmd.Context(), imdsURL, vcekFile, tdQuoteFile)
+				if err := readAzureVTPM(tp, &in, isolation, chain, quote); err != nil {
 					return err
 				}
 			}
@@ -157,8 +162,9 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 	f.StringVar(&pcrList, "pcrs", "0-7", "PCRs to quote (Azure's Linux clients quote 0-7; Windows adds 11-14)")
 	f.StringVar(&logFile, "log", defaultEventLog, "TCG event log (device only)")
 	f.StringVar(&isolation, "isolation", "auto", "auto (from the HCL report), SevSnp, Tdx or TrustedLaunch")
-	f.StringVar(&vcekFile, "vcek-chain", "", "SEV-SNP: PEM chain VCEK, ASK, ARK of this VM's chip")
-	f.StringVar(&tdQuoteFile, "td-quote", "", "TDX: the TD quote of the HCL report's TDREPORT")
+	f.StringVar(&vcekFile, "vcek-chain", "", "SEV-SNP: PEM chain VCEK, ASK, ARK of this VM's chip (default: from IMDS's THIM endpoint)")
+	f.StringVar(&tdQuoteFile, "td-quote", "", "TDX: the TD quote of the HCL report's TDREPORT (default: from IMDS's /acc/tdquote)")
+	f.StringVar(&imdsURL, "imds-url", defaultIMDS, "Azure Instance Metadata Service base URL, asked for the VCEK chain or TD quote when --vcek-chain / --td-quote are not given (empty: never)")
 	f.StringVar(&saveInfo, "save-info", "", "also write the AttestationInfo JSON sent to this file (for maat bench attest --type azureguest)")
 	f.StringSliceVar(&payload, "payload", nil, "client payload key=value, echoed in x-ms-runtime.client-payload (repeatable)")
 	return cmd
@@ -168,7 +174,7 @@ carry x-maat-simulated-evidence: true. Built in only with ` + "`-tags simulator`
 // persistent handle, the AK certificate and the HCL report from their NV
 // indices (the report only for a CVM), as Microsoft's guest-attestation
 // library reads them.
-func readAzureVTPM(tp transport.TPM, in *guestclient.Input, isolation string, vcekChain, tdQuote func() ([]byte, error)) error {
+func readAzureVTPM(tp transport.TPM, in *guestclient.Input, isolation string, vcekChain func() ([]byte, error), tdQuote func(tdreport []byte) ([]byte, error)) error {
 	akName, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(guestclient.AzureAKHandle)}.Execute(tp)
 	if err != nil {
 		return fmt.Errorf("the vTPM has no AK at 0x%08x (not an Azure VM?): %w", guestclient.AzureAKHandle, err)
@@ -177,6 +183,36 @@ func readAzureVTPM(tp transport.TPM, in *guestclient.Input, isolation string, vc
 	in.AKCert, _ = readNV(tp, guestclient.AzureAKCertIndex)
 	in.Isolation, err = guestIsolation(tp, isolation, vcekChain, tdQuote)
 	return err
+}
+
+// hostEvidence returns the readers of the VCEK chain and the TD quote of a
+// VM: the files when given, else IMDS at imdsURL (unless it is empty).
+func hostEvidence(ctx context.Context, imdsURL, vcekFile, tdQuoteFile string) (func() ([]byte, error), func([]byte) ([]byte, error)) {
+	chain := fileReader("--vcek-chain", vcekFile)
+	quote := func([]byte) ([]byte, error) { return fileReader("--td-quote", tdQuoteFile)() }
+	if imdsURL == "" {
+		return chain, quote
+	}
+	m := newIMDS(imdsURL)
+	if vcekFile == "" {
+		chain = func() ([]byte, error) {
+			b, err := m.vcekChain(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("the VCEK chain: %w (or pass --vcek-chain)", err)
+			}
+			return b, nil
+		}
+	}
+	if tdQuoteFile == "" {
+		quote = func(td []byte) ([]byte, error) {
+			q, err := m.tdQuote(ctx, td)
+			if err != nil {
+				return nil, fmt.Errorf("the TD quote: %w (or pass --td-quote)", err)
+			}
+			return q, nil
+		}
+	}
+	return chain, quote
 }
 
 // fileReader reads the file of flag, or returns nil for no file.
@@ -194,7 +230,7 @@ func fileReader(flag, path string) func() ([]byte, error) {
 }
 
 // guestIsolation reads the HCL report and builds the isolation evidence.
-func guestIsolation(tp transport.TPM, kind string, vcekChain, tdQuote func() ([]byte, error)) (azureguest.Isolation, error) {
+func guestIsolation(tp transport.TPM, kind string, vcekChain func() ([]byte, error), tdQuote func(tdreport []byte) ([]byte, error)) (azureguest.Isolation, error) {
 	if strings.EqualFold(kind, string(azureguest.TrustedLaunch)) {
 		return azureguest.Isolation{Type: azureguest.TrustedLaunch}, nil
 	}
@@ -216,16 +252,20 @@ func guestIsolation(tp transport.TPM, kind string, vcekChain, tdQuote func() ([]
 			return azureguest.Isolation{}, err
 		}
 		if chain == nil {
-			return azureguest.Isolation{}, errors.New("an SEV-SNP VM needs --vcek-chain (PEM VCEK, ASK, ARK)")
+			return azureguest.Isolation{}, errors.New("an SEV-SNP VM needs its VCEK chain: --vcek-chain (PEM VCEK, ASK, ARK), or --imds-url on Azure")
 		}
 		return guestclient.SNPIsolation(r, chain)
 	case hcl.ReportTypeTDX:
-		q, err := tdQuote()
+		td, err := r.TDReport()
+		if err != nil {
+			return azureguest.Isolation{}, err
+		}
+		q, err := tdQuote(td)
 		if err != nil {
 			return azureguest.Isolation{}, err
 		}
 		if q == nil {
-			return azureguest.Isolation{}, errors.New("a TDX VM needs --td-quote (the TD quote of the HCL report's TDREPORT)")
+			return azureguest.Isolation{}, errors.New("a TDX VM needs the TD quote of its HCL report's TDREPORT: --td-quote, or --imds-url on Azure")
 		}
 		return guestclient.TDXIsolation(r, q)
 	}

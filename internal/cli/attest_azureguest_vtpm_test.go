@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -52,13 +53,18 @@ func TestReadAzureVTPMOnProvisionedSimulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			if kind != "TrustedLaunch" {
-				none := func() ([]byte, error) { return nil, nil }
-				if err := readAzureVTPM(tp, &in, "auto", none, none); err == nil {
-					t.Fatal("a CVM without the VCEK chain / TD quote was read")
+				// No files and IMDS disabled.
+				chain, quote := hostEvidence(t.Context(), "", "", "")
+				if err := readAzureVTPM(tp, &in, "auto", chain, quote); err == nil || !strings.Contains(err.Error(), "--imds-url") {
+					t.Fatalf("a CVM without the VCEK chain / TD quote: %v", err)
 				}
 			}
-			give := func() ([]byte, error) { return host, nil }
-			if err := readAzureVTPM(tp, &in, "auto", give, give); err != nil {
+			// The host evidence from IMDS, as on an Azure VM: the fake
+			// IMDS answers only with the Metadata header, and only the
+			// HCL report's own TDREPORT gets the TD quote.
+			srv := fakeIMDS(t, host, report)
+			chain, quote := hostEvidence(t.Context(), srv.URL, "", "")
+			if err := readAzureVTPM(tp, &in, "auto", chain, quote); err != nil {
 				t.Fatal(err)
 			}
 			if in.AK.Handle != tpm2.TPMHandle(guestclient.AzureAKHandle) || !bytes.Equal(in.AKCert, akCert) {
