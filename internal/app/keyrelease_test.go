@@ -14,6 +14,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +23,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/maat-attest/maat/internal/audit"
+	"github.com/maat-attest/maat/internal/collateral"
+	"github.com/maat-attest/maat/internal/jose"
 	"github.com/maat-attest/maat/internal/keyrelease"
 	"github.com/maat-attest/maat/internal/simulate"
 	"github.com/maat-attest/maat/internal/store"
@@ -329,5 +333,54 @@ func TestSimulatedEvidenceRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Rehearsing TCB statuses: `maat simulate sgx --tcb-status` quotes meet the
+// server's accept-tcb-status like real ones. With the default list a
+// SWHardeningNeeded platform attests (the status in the token), an
+// OutOfDate one is refused naming the setting, and a Revoked one is
+// refused as a failed verification; a server that accepts OutOfDate
+// attests it.
+func TestSimulatedTCBStatusRehearsal(t *testing.T) {
+	dir := t.TempDir()
+	p, err := simulate.Load(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(accept []string) string {
+		// Each server has its own data directory holding the same PKI.
+		d := t.TempDir()
+		if err := os.CopyFS(filepath.Join(d, simulate.DirName), os.DirFS(filepath.Join(dir, simulate.DirName))); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(d)
+		cfg.HTTPSAddr, cfg.Dev, cfg.DevTrustSimulatedEvidence, cfg.DevBearerToken = "", true, true, skrBearer
+		if accept != nil {
+			cfg.AcceptTCBStatus = accept
+		}
+		return "http://" + start(t, cfg).app.HTTPAddr()
+	}
+	attest := func(base string, st collateral.TCBStatus) reply {
+		q, err := p.SGXQuote(simulate.Enclave{TCBStatus: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]string{"quote": jose.B64.EncodeToString(q)})
+		return sendAuth(t, base, "POST", "/attest/SgxEnclave?api-version=2022-08-01", body, false)
+	}
+	def := serve(nil)
+	if got := attest(def, collateral.SWHardeningNeeded); got.status != 200 || got.claims["x-maat-sgx-tcb-status"] != "SWHardeningNeeded" || got.claims[simulate.ClaimSimulated] != true {
+		t.Fatalf("SWHardeningNeeded: %d %s %s %v", got.status, got.code, got.message, got.claims["x-maat-sgx-tcb-status"])
+	}
+	if got := attest(def, collateral.OutOfDate); got.status != 400 || got.code != "InvalidParameter" || !strings.Contains(got.message, "OutOfDate") || !strings.Contains(got.message, "accept-tcb-status") {
+		t.Fatalf("OutOfDate on the default list: %d %s %q", got.status, got.code, got.message)
+	}
+	if got := attest(def, collateral.Revoked); got.status != 400 || got.code != "InvalidQuote" || !strings.Contains(got.message, "Revoked") {
+		t.Fatalf("Revoked: %d %s %q", got.status, got.code, got.message)
+	}
+	lax := serve([]string{"UpToDate", "SWHardeningNeeded", "OutOfDate"})
+	if got := attest(lax, collateral.OutOfDate); got.status != 200 || got.claims["x-maat-sgx-tcb-status"] != "OutOfDate" {
+		t.Fatalf("OutOfDate accepted: %d %s %s", got.status, got.code, got.message)
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/simulate"
 	"github.com/maat-attest/maat/sdk/azattest"
 )
@@ -46,7 +48,7 @@ func hexFlag(name, s string, n int) ([]byte, error) {
 }
 
 func newSimulateEvidenceCommand(name, short string, oe bool) *cobra.Command {
-	var dataDir, out, runtimeFile, reportData, mrenclave, mrsigner, configID, extProdID, familyID string
+	var dataDir, out, runtimeFile, reportData, mrenclave, mrsigner, configID, extProdID, familyID, tcbStatus string
 	var productID, svn, configSVN uint16
 	var debug, kss bool
 	cmd := &cobra.Command{
@@ -72,6 +74,11 @@ func newSimulateEvidenceCommand(name, short string, oe bool) *cobra.Command {
 				copy(f.dst, b)
 			}
 			e.ProductID, e.SVN, e.ConfigSVN, e.Debug, e.KSS = productID, svn, configSVN, debug, kss
+			known := simulate.SGXTCBStatuses()
+			if !slices.Contains(known, collateral.TCBStatus(tcbStatus)) {
+				return fmt.Errorf("--tcb-status: %q is not one of %v", tcbStatus, known)
+			}
+			e.TCBStatus = collateral.TCBStatus(tcbStatus)
 			p, err := simulate.Load(dataDir, time.Now())
 			if err != nil {
 				return err
@@ -108,6 +115,7 @@ func newSimulateEvidenceCommand(name, short string, oe bool) *cobra.Command {
 	f.Uint16Var(&configSVN, "config-svn", 0, "CONFIGSVN (with --kss)")
 	f.StringVar(&extProdID, "isv-ext-prod-id", "", "ISVEXTPRODID, hex (16 bytes; with --kss)")
 	f.StringVar(&familyID, "isv-family-id", "", "ISVFAMILYID, hex (16 bytes; with --kss)")
+	f.StringVar(&tcbStatus, "tcb-status", "UpToDate", "TCB status the development collateral gives the platform: UpToDate, SWHardeningNeeded, OutOfDate or Revoked (the server's accept-tcb-status decides whether it attests)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

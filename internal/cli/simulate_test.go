@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maat-attest/maat/internal/evidence/openenclave"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
 	"github.com/maat-attest/maat/internal/keyrelease"
 	"github.com/maat-attest/maat/internal/keys"
@@ -55,6 +56,17 @@ func TestSimulateAndKeysReleaseCommands(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, NewRootCommand(), "simulate", "sgx", "--data", dir, "--mrsigner", "zz", "--out", qFile); err == nil || !strings.Contains(err.Error(), "--mrsigner") {
 		t.Fatalf("bad hex: %v", err)
+	}
+	// --tcb-status picks the development TCB level the quote's platform is at.
+	if _, _, err := runCmd(t, NewRootCommand(), "simulate", "openenclave", "--data", dir, "--tcb-status", "OutOfDate", "--out", qFile); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := os.ReadFile(qFile)
+	if ores, err := openenclave.NewVerifier(v).Verify(context.Background(), rep); err != nil || ores.TCBStatus != "OutOfDate" {
+		t.Fatalf("--tcb-status OutOfDate: %v", err)
+	}
+	if _, _, err := runCmd(t, NewRootCommand(), "simulate", "sgx", "--data", dir, "--tcb-status", "Fine", "--out", qFile); err == nil || !strings.Contains(err.Error(), "--tcb-status") || !strings.Contains(err.Error(), "SWHardeningNeeded") {
+		t.Fatalf("bad --tcb-status: %v", err)
 	}
 
 	// keys-release against the handler, with a token carrying the enclave key.

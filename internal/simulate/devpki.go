@@ -44,8 +44,10 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/maat-attest/maat/internal/collateral"
 	"github.com/maat-attest/maat/internal/evidence/sgx"
 )
 
@@ -88,6 +90,11 @@ type ca struct {
 type PKI struct {
 	root, inter, tcb, pck *ca
 	amd                   *amdPKI
+
+	// PCK certificates of the lower TCB levels (pckFor), made on first use:
+	// the same PCK key, certified at another TCB.
+	mu     sync.Mutex
+	pckLow map[collateral.TCBStatus]*x509.Certificate
 }
 
 var files = []string{"root", "pck-processor-ca", "tcb-signing", "pck"}
@@ -163,7 +170,7 @@ func generate(now time.Time) (p *PKI, err error) {
 	}, p.root); err != nil {
 		return nil, err
 	}
-	ext, err := sgxExtension()
+	ext, err := sgxExtension(devCPUSVN, devPCESVN)
 	if err != nil {
 		return nil, err
 	}
@@ -217,21 +224,21 @@ func oid(n ...int) asn1.ObjectIdentifier {
 }
 
 // sgxExtension is the PCK certificate's SGX extension (Intel's PCK
-// Certificate and CRL Profile): PPID, TCB (16 components, PCESVN, CPUSVN),
-// PCE-ID, FMSPC, SGX type Standard.
-func sgxExtension() ([]byte, error) {
+// Certificate and CRL Profile): PPID, TCB (16 components at compSVN,
+// PCESVN, CPUSVN), PCE-ID, FMSPC, SGX type Standard.
+func sgxExtension(compSVN byte, pceSVN int) ([]byte, error) {
 	var errs []error
 	val := func(v any) asn1.RawValue {
 		r, err := derValue(v)
 		errs = append(errs, err)
 		return r
 	}
-	cpusvn := bytes.Repeat([]byte{devCPUSVN}, 16)
+	cpusvn := bytes.Repeat([]byte{compSVN}, 16)
 	var tcb []extEntry
 	for i := 0; i < 16; i++ {
-		tcb = append(tcb, extEntry{oid(2, i+1), val(devCPUSVN)})
+		tcb = append(tcb, extEntry{oid(2, i+1), val(int(compSVN))})
 	}
-	tcb = append(tcb, extEntry{oid(2, 17), val(devPCESVN)}, extEntry{oid(2, 18), val(cpusvn)})
+	tcb = append(tcb, extEntry{oid(2, 17), val(pceSVN)}, extEntry{oid(2, 18), val(cpusvn)})
 	ents := []extEntry{
 		{oid(1), val(bytes.Repeat([]byte{0xd1}, 16))},
 		{oid(2), val(tcb)},
@@ -298,4 +305,41 @@ func readCA(dir, name string) (*ca, error) {
 		return nil, fmt.Errorf("%s: key does not match its certificate", name)
 	}
 	return &ca{key: ek, cert: cert}, nil
+}
+
+// pckFor returns the PCK certificate of the development platform at the
+// TCB level of status l (see sgxLevels): the stored one for UpToDate,
+// otherwise one made once per PKI with the same key and validity.
+func (p *PKI) pckFor(l sgxLevel) (*x509.Certificate, error) {
+	if l.status == collateral.UpToDate {
+		return p.pck.cert, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.pckLow[l.status]; ok {
+		return c, nil
+	}
+	ext, err := sgxExtension(l.compSVN, l.pceSVN)
+	if err != nil {
+		return nil, err
+	}
+	base := p.pck.cert
+	tmpl := &x509.Certificate{
+		SerialNumber: new(big.Int).Add(base.SerialNumber, big.NewInt(int64(l.pceSVN)+1)),
+		Subject:      base.Subject, BasicConstraintsValid: true, KeyUsage: base.KeyUsage,
+		ExtraExtensions: []pkix.Extension{{Id: sgx.OIDSGXExtension, Value: ext}}, NotBefore: base.NotBefore, NotAfter: base.NotAfter,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.inter.cert, &p.pck.key.PublicKey, p.inter.key)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: PCK certificate at %s: %w", l.status, err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	if p.pckLow == nil {
+		p.pckLow = map[collateral.TCBStatus]*x509.Certificate{}
+	}
+	p.pckLow[l.status] = c
+	return c, nil
 }

@@ -39,6 +39,51 @@ type Enclave struct {
 	ConfigSVN    uint16
 	ISVExtProdID [16]byte
 	ISVFamilyID  [16]byte
+	// TCBStatus is the TCB status the development collateral gives the
+	// quote's platform: UpToDate (also ""), SWHardeningNeeded, OutOfDate or
+	// Revoked. The quote's CPUSVN and its PCK certificate's TCB are those
+	// of that level of the development TCB Info.
+	TCBStatus collateral.TCBStatus
+}
+
+// sgxLevel is one TCB level of the development platform's SGX TCB Info:
+// every SGX component at compSVN, the PCE at pceSVN.
+type sgxLevel struct {
+	status     collateral.TCBStatus
+	compSVN    byte
+	pceSVN     int
+	advisories []string
+}
+
+// sgxLevels are the development TCB Info's levels, highest first. Each
+// status a simulated quote can ask for is the first level its own TCB
+// reaches.
+var sgxLevels = []sgxLevel{
+	{collateral.UpToDate, devCPUSVN, devPCESVN, nil},
+	{collateral.SWHardeningNeeded, devCPUSVN, devPCESVN - 1, []string{"MAAT-DEV-SA-00001"}},
+	{collateral.OutOfDate, devCPUSVN - 1, devPCESVN - 2, []string{"MAAT-DEV-SA-00001", "MAAT-DEV-SA-00002"}},
+	{collateral.Revoked, devCPUSVN - 2, devPCESVN - 3, []string{"MAAT-DEV-SA-00003"}},
+}
+
+// SGXTCBStatuses are the TCB statuses a simulated SGX quote can have.
+func SGXTCBStatuses() []collateral.TCBStatus {
+	out := make([]collateral.TCBStatus, len(sgxLevels))
+	for i, l := range sgxLevels {
+		out[i] = l.status
+	}
+	return out
+}
+
+func levelOf(s collateral.TCBStatus) (sgxLevel, error) {
+	if s == "" {
+		s = collateral.UpToDate
+	}
+	for _, l := range sgxLevels {
+		if l.status == s {
+			return l, nil
+		}
+	}
+	return sgxLevel{}, fmt.Errorf("simulate: TCB status %q cannot be simulated (%v)", s, SGXTCBStatuses())
 }
 
 // ReportDataFor returns report data binding runtimeData: SHA-256 in the
@@ -67,7 +112,11 @@ var intelQEVendorID = [16]byte{0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0
 
 func (e Enclave) body() []byte {
 	b := make([]byte, reportBodySize)
-	copy(b[0:16], bytes.Repeat([]byte{devCPUSVN}, 16)) // CPUSVN
+	l, _ := levelOf(e.TCBStatus) // checked by the callers; UpToDate otherwise
+	if l.status == "" {
+		l = sgxLevels[0]
+	}
+	copy(b[0:16], bytes.Repeat([]byte{l.compSVN}, 16)) // CPUSVN
 	copy(b[32:48], e.ISVExtProdID[:])
 	flags := uint64(attrInit | attrMode64)
 	if e.Debug {
@@ -107,9 +156,17 @@ func signRS(k *ecdsa.PrivateKey, msg []byte) ([]byte, error) {
 // the PCK chain (certification data type 5, PEM). It returns an error only
 // if signing fails.
 func (p *PKI) SGXQuote(e Enclave) ([]byte, error) {
+	l, err := levelOf(e.TCBStatus)
+	if err != nil {
+		return nil, err
+	}
+	pck, err := p.pckFor(l)
+	if err != nil {
+		return nil, err
+	}
 	hdr := quoteHeader(3, 0)
 	signed := append(hdr, e.body()...)
-	sig, attPub, qeCert, err := p.signQuote(signed, devQEProdID)
+	sig, attPub, qeCert, err := p.signQuote(signed, devQEProdID, pck)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +196,7 @@ func quoteHeader(version uint16, tee uint32) []byte {
 // and the QE's certification data: the development QE's report (product
 // qeProdID) binding the key, signed by the development PCK key, the QE
 // authentication data and the PCK chain (type 5, PEM).
-func (p *PKI) signQuote(signed []byte, qeProdID uint16) (sig, attPub, qeCert []byte, err error) {
+func (p *PKI) signQuote(signed []byte, qeProdID uint16, pck *x509.Certificate) (sig, attPub, qeCert []byte, err error) {
 	att, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, err
@@ -164,7 +221,7 @@ func (p *PKI) signQuote(signed []byte, qeProdID uint16) (sig, attPub, qeCert []b
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	chain := append(append(pemCert(p.pck.cert), pemCert(p.inter.cert)...), pemCert(p.root.cert)...)
+	chain := append(append(pemCert(pck), pemCert(p.inter.cert)...), pemCert(p.root.cert)...)
 	qeCert = append(qeCert, qeBody...)
 	qeCert = append(qeCert, qeSig...)
 	qeCert = binary.LittleEndian.AppendUint16(qeCert, uint16(len(auth)))
@@ -258,7 +315,7 @@ func (p *PKI) bundles(now time.Time) (sgxB, tdxB *collateral.Bundle, err error) 
 	fmspc := hex.EncodeToString(FMSPC[:])
 	ti, err := p.signedDoc("tcbInfo", dates(map[string]any{
 		"id": "SGX", "version": 3, "fmspc": fmspc, "pceId": hex.EncodeToString(PCEID[:]), "tcbType": 0, "tcbEvaluationDataNumber": 1,
-		"tcbLevels": []map[string]any{{"tcb": sgxLevelTCB(), "tcbDate": issue.UTC().Format(time.RFC3339), "tcbStatus": "UpToDate"}},
+		"tcbLevels": sgxTCBLevels(issue),
 	}))
 	if err != nil {
 		return nil, nil, err
@@ -313,14 +370,30 @@ func (p *PKI) bundles(now time.Time) (sgxB, tdxB *collateral.Bundle, err error) 
 	return &sb, &tb, nil
 }
 
-// sgxLevelTCB is the "tcb" of the development platform's SGX TCB level:
-// every SGX component and the PCESVN of the PCK certificate.
-func sgxLevelTCB() map[string]any {
+// sgxLevelTCB is the "tcb" of the development platform's UpToDate SGX TCB
+// level: every SGX component and the PCESVN of the stored PCK certificate.
+func sgxLevelTCB() map[string]any { return levelTCB(sgxLevels[0]) }
+
+func levelTCB(l sgxLevel) map[string]any {
 	comps := make([]map[string]any, 16)
 	for i := range comps {
-		comps[i] = map[string]any{"svn": devCPUSVN}
+		comps[i] = map[string]any{"svn": int(l.compSVN)}
 	}
-	return map[string]any{"sgxtcbcomponents": comps, "pcesvn": devPCESVN}
+	return map[string]any{"sgxtcbcomponents": comps, "pcesvn": l.pceSVN}
+}
+
+// sgxTCBLevels are sgxLevels as TCB Info levels, each dated a day before
+// the one above it.
+func sgxTCBLevels(issue time.Time) []map[string]any {
+	out := make([]map[string]any, len(sgxLevels))
+	for i, l := range sgxLevels {
+		m := map[string]any{"tcb": levelTCB(l), "tcbDate": issue.Add(-time.Duration(i) * 24 * time.Hour).UTC().Format(time.RFC3339), "tcbStatus": string(l.status)}
+		if len(l.advisories) > 0 {
+			m["advisoryIDs"] = l.advisories
+		}
+		out[i] = m
+	}
+	return out
 }
 
 // qeIdentity is the body of the development QE's (id "QE") or TD QE's (id

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,55 @@ func TestTamperingFailsLikeRealEvidence(t *testing.T) {
 	rep[8] ^= 1 // report_size no longer matches the bytes that follow
 	if _, err := openenclave.NewEvidenceVerifier(v, nil).Verify(context.Background(), rep, nil); !errors.Is(err, openenclave.ErrMalformed) {
 		t.Errorf("tampered OE header: %v", err)
+	}
+}
+
+// Every TCB status a simulated quote asks for is the status the real SGX
+// verifier computes against the development collateral, with the level's
+// advisories; the same enclave's claims are otherwise unchanged. A status
+// the development TCB Info has no level for is refused.
+func TestSimulatedTCBStatuses(t *testing.T) {
+	now := time.Now()
+	p, err := Load(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := devVerifier(t, p, now)
+	for _, st := range append(SGXTCBStatuses(), "") {
+		e := Enclave{ReportData: ReportDataFor([]byte("tcb")), TCBStatus: st}
+		q, err := p.SGXQuote(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := v.Verify(context.Background(), q)
+		if st == "Revoked" {
+			// Fail closed, as for a real revoked platform.
+			if err == nil || !strings.Contains(err.Error(), "TCB status Revoked") {
+				t.Fatalf("Revoked: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", st, err)
+		}
+		want := st
+		if want == "" {
+			want = "UpToDate"
+		}
+		if res.TCBStatus != want || (want == "UpToDate") != (len(res.AdvisoryIDs) == 0) {
+			t.Fatalf("asked %q: status %s, advisories %v", st, res.TCBStatus, res.AdvisoryIDs)
+		}
+		// OpenEnclave reports carry the same quote.
+		rep, err := p.OpenEnclaveReport(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ores, err := openenclave.NewVerifier(v).Verify(context.Background(), rep)
+		if err != nil || ores.TCBStatus != want {
+			t.Fatalf("OE %q: %v %v", st, ores, err)
+		}
+	}
+	if _, err := p.SGXQuote(Enclave{TCBStatus: "ConfigurationNeeded"}); err == nil {
+		t.Fatal("a status without a development level was simulated")
 	}
 }

@@ -115,7 +115,7 @@ func (p *PKI) TDQuote(td TD) ([]byte, error) {
 		return nil, fmt.Errorf("simulate: TEE_TCB_SVN[1] (TDX module major version) %d: the development TCB Info knows modules 0 to %d", td.TEETCBSVN[1], MaxTDXModuleMajor)
 	}
 	signed := append(quoteHeader(4, teeTypeTDX), td.body()...)
-	sig, attPub, qeCert, err := p.signQuote(signed, devTDQEProdID)
+	sig, attPub, qeCert, err := p.signQuote(signed, devTDQEProdID, p.pck.cert)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func (e *EvidenceVerifier) Verify(ctx context.Context, raw []byte, cfg evidence.
 // OpenEnclave evidence, which wraps an SGX quote, uses it too.
 func Appraise(res *Result, accept []collateral.TCBStatus, cfg evidence.Config) (*evidence.Verified, error) {
 	if !slices.Contains(accept, res.TCBStatus) {
-		return nil, maaerr.New(maaerr.InvalidParameter, "The quote's TCB status '%s' is not accepted by this instance (accepted: %s); advisories: %s.",
+		return nil, maaerr.New(maaerr.InvalidParameter, "The quote's TCB status '%s' is not accepted by this instance (accepted: %s; set accept-tcb-status); advisories: %s.",
 			res.TCBStatus, joinStatuses(accept), strings.Join(res.AdvisoryIDs, ", "))
 	}
 	claims := res.Claims()
