@@ -245,7 +245,7 @@ func IncomingClaims(ver *evidence.Verified, runtime, initTime *Data) (map[string
 	if err := bindData(claims, "runtime", runtime, ver.RuntimeData, "x-ms-runtime", ver.BinaryRuntimeClaims); err != nil {
 		return nil, err
 	}
-	if runtime == nil && ver.EvidenceRuntimeJSON != nil {
+	if (runtime == nil || !runtime.JSON) && ver.EvidenceRuntimeJSON != nil {
 		v, err := decodeJSONData(ver.EvidenceRuntimeJSON)
 		if err != nil {
 			return nil, maaerr.New(maaerr.InvalidParameter, "The runtime claims the evidence carries are not a JSON document: %v.", err)

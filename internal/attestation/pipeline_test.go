@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -320,4 +321,39 @@ func TestSHA384Binding(t *testing.T) {
 	}
 	err := attest(t, p, Request{DraftPolicy: draft(permitAll), InitTimeData: &Data{Bytes: []byte("x")}})
 	wantCode(t, err, maaerr.InvalidParameter, "SHA-384 of the init-time data")
+}
+
+// Runtime data the evidence carries (SevSnpVm's raw HCL report) becomes
+// x-ms-runtime unless the client sends JSON runtime data, which is bound
+// and used instead; binary client runtime data is bound and leaves it.
+func TestEvidenceRuntimeJSON(t *testing.T) {
+	bin := []byte("binary runtime data")
+	js := []byte(`{"b":2}`)
+	bind := func(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
+	ver := func(field []byte, ev string) *evidence.Verified {
+		return &evidence.Verified{AttestationType: "sevsnpvm", Claims: map[string]any{}, EvidenceRuntimeJSON: []byte(ev),
+			RuntimeData: &evidence.Binding{Field: "report_data[0:32]", Value: field}}
+	}
+	for _, tc := range []struct {
+		name    string
+		field   []byte
+		runtime *Data
+		want    string
+	}{
+		{"no client runtime data", bind(bin), nil, `{"a":1}`},
+		{"binary client runtime data", bind(bin), &Data{Bytes: bin}, `{"a":1}`},
+		{"JSON client runtime data", bind(js), &Data{Bytes: js, JSON: true}, `{"b":2}`},
+	} {
+		c, err := IncomingClaims(ver(tc.field, `{"a":1}`), tc.runtime, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got, _ := json.Marshal(c["x-ms-runtime"]); string(got) != tc.want {
+			t.Errorf("%s: x-ms-runtime %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	_, err := IncomingClaims(ver(bind(bin), `{"a":`), nil, nil)
+	if e := maaerr.As(err); err == nil || e.Code != maaerr.InvalidParameter {
+		t.Fatalf("evidence runtime data that is not JSON: %v", err)
+	}
 }

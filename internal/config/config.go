@@ -69,9 +69,9 @@ type Config struct {
 	// (contract §4.3).
 	TDXAcceptTCB []string
 	TDXUnmatched string // tdx-unmatched-tcb-level: "reject" or "out-of-date" for a TD quote matching no TCB level
-	// tdx-compliant-mrseam / tdx-compliant-mrtd (decision D6): a TD whose
-	// TDX module MRSEAM and whose MRTD are listed (an empty list does not
-	// constrain) is issued x-ms-compliance-status azure-compliant-cvm.
+	// tdx-compliant-mrtd / tdx-compliant-mrseam (decision D6): a TD whose
+	// MRTD is listed, and whose TDX module's MRSEAM is listed when that list
+	// is set, is issued x-ms-compliance-status azure-compliant-cvm.
 	TDXCompliantMRSEAM []string
 	TDXCompliantMRTD   []string
 
@@ -197,8 +197,8 @@ var options = []option{
 	{"accept-tcb-status", "comma-separated SGX TCB statuses accepted before the policy runs", kList, func(c *Config) any { return &c.AcceptTCBStatus }},
 	{"accept-tdx-tcb-status", "comma-separated TDX TCB statuses accepted before the policy runs (default includes OutOfDate: Azure TDX hardware is OutOfDate against Intel's latest collateral)", kList, func(c *Config) any { return &c.TDXAcceptTCB }},
 	{"tdx-unmatched-tcb-level", "TD quotes matching no Intel TCB level (e.g. Azure DCesv6): reject, or out-of-date to accept them as OutOfDate with x-maat-tdx-tcb-unmatched", kString, func(c *Config) any { return &c.TDXUnmatched }},
-	{"tdx-compliant-mrseam", "MRSEAM (96 hex) of a TDX module that, with tdx-compliant-mrtd, makes a TD azure-compliant-cvm (x-ms-compliance-status); repeatable", kList, func(c *Config) any { return &c.TDXCompliantMRSEAM }},
-	{"tdx-compliant-mrtd", "MRTD (96 hex) of a TD image that, with tdx-compliant-mrseam, makes a TD azure-compliant-cvm (x-ms-compliance-status); repeatable", kList, func(c *Config) any { return &c.TDXCompliantMRTD }},
+	{"tdx-compliant-mrseam", "MRSEAM (96 hex) of a TDX module a TD listed in tdx-compliant-mrtd must also run on to be azure-compliant-cvm (x-ms-compliance-status); repeatable", kList, func(c *Config) any { return &c.TDXCompliantMRSEAM }},
+	{"tdx-compliant-mrtd", "MRTD (96 hex) of a TD image that is azure-compliant-cvm (x-ms-compliance-status; with tdx-compliant-mrseam, only on those TDX modules); repeatable", kList, func(c *Config) any { return &c.TDXCompliantMRTD }},
 	{"policy-management-cert", "PEM file of an initial policy-management certificate (Isolated mode; repeatable)", kList, func(c *Config) any { return &c.PolicyMgmtCerts }},
 	{"allow-management-replay", "Isolated mode: accept a signed policy or certificate request again after a later one superseded it, as MAA does (allows rollback by replay; for replaying recorded MAA traffic)", kBool, func(c *Config) any { return &c.AllowManagementReplay }},
 	{"policy-management-allow-chained-signers", "Isolated mode: also accept policy and certificate JWS signed by a certificate that chains to a policy-management certificate (reported in responses)", kBool, func(c *Config) any { return &c.AllowChainedSigners }},
@@ -573,6 +573,9 @@ func (c Config) Validate() error {
 				bad(l.key, "%q is not a 48-byte measurement in hex (96 hex digits)", v)
 			}
 		}
+	}
+	if len(c.TDXCompliantMRSEAM) > 0 && len(c.TDXCompliantMRTD) == 0 {
+		bad("tdx-compliant-mrtd", "must list the TD images (MRTD) to call compliant when tdx-compliant-mrseam is set: a TDX module alone vouches for every TD on it")
 	}
 	if c.TDXUnmatched != "reject" && c.TDXUnmatched != "out-of-date" {
 		bad("tdx-unmatched-tcb-level", "%q is neither reject nor out-of-date", c.TDXUnmatched)

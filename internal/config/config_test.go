@@ -137,6 +137,7 @@ func TestValidate(t *testing.T) {
 		{"token signer case", func(c *Config) { c.TokenSigner = "OpenSSL" }, "token-signer"},
 		{"tdx mrseam not hex", func(c *Config) { c.TDXCompliantMRSEAM = []string{strings.Repeat("zz", 48)} }, "tdx-compliant-mrseam"},
 		{"tdx mrtd too short", func(c *Config) { c.TDXCompliantMRTD = []string{strings.Repeat("ab", 32)} }, "tdx-compliant-mrtd"},
+		{"tdx mrseam without mrtd", func(c *Config) { c.TDXCompliantMRSEAM = []string{strings.Repeat("ab", 48)} }, "tdx-compliant-mrtd"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -138,9 +138,9 @@ type Verified struct {
 	InitTimeData *Binding
 	// EvidenceRuntimeJSON is runtime data the evidence itself carries,
 	// already bound to the verified report by the verifier (SevSnpVm's raw
-	// HCL report: its runtime claims). Without client runtime data it
-	// becomes x-ms-runtime exactly as JSON runtime data does; client runtime
-	// data, when sent, is bound to RuntimeData and used instead.
+	// HCL report: its runtime claims). Unless the client sends JSON runtime
+	// data (bound to RuntimeData and used instead), it becomes x-ms-runtime
+	// exactly as JSON runtime data does.
 	EvidenceRuntimeJSON []byte
 	// BinaryRuntimeClaims are the claims that carry binary runtime data,
 	// base64url-encoded (SGX: x-ms-sgx-ehd and the legacy aas-ehd, maa-ehd).

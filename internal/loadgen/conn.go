@@ -126,12 +126,12 @@ func (k *conn) do(ctx context.Context) (code, msg string) {
 				return "transport", err.Error()
 			}
 		}
-		status, closeAfter, err := k.roundTrip()
+		status, closeAfter, retryable, err := k.roundTrip(ctx)
 		if err != nil {
 			k.close()
 			// A kept-alive connection the server closed while idle fails
 			// before any byte of a response: send again on a new one, once.
-			if reused && attempt == 0 && ctx.Err() == nil && isIdleClose(err) {
+			if reused && attempt == 0 && ctx.Err() == nil && retryable {
 				continue
 			}
 			return "transport", err.Error()
@@ -143,33 +143,47 @@ func (k *conn) do(ctx context.Context) (code, msg string) {
 	}
 }
 
-func (k *conn) roundTrip() (status int, closeAfter bool, err error) {
+// roundTrip sends the request and reads the response into k.body.
+// retryable reports a failure before any byte of a response arrived
+// (nothing was written, or the connection ended at the response's first
+// byte): the server cannot have answered this request.
+func (k *conn) roundTrip(ctx context.Context) (status int, closeAfter, retryable bool, err error) {
 	_ = k.c.SetDeadline(time.Now().Add(requestTimeout))
+	// The context's watch may have fired before the line above replaced
+	// its deadline: look again, now that no later watch can be lost.
+	if err := ctx.Err(); err != nil {
+		return 0, false, false, err
+	}
 	if _, err := k.c.Write(k.t.req); err != nil {
-		return 0, false, err
+		return 0, false, isIdleClose(err), err
+	}
+	// The first byte tells a connection the server had closed (EOF or a
+	// reset, nothing read) from a response cut short (not retried).
+	if _, err := k.br.Peek(1); err != nil {
+		return 0, false, isIdleClose(err), err
 	}
 	resp, err := http.ReadResponse(k.br, nil)
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	k.body.Reset()
 	_, err = k.body.ReadFrom(io.LimitReader(resp.Body, maxResponse+1))
 	resp.Body.Close()
 	if err != nil {
-		return 0, false, fmt.Errorf("reading the response body: %w", err)
+		return 0, false, false, fmt.Errorf("reading the response body: %w", err)
 	}
 	if k.body.Len() > maxResponse {
 		// The rest of the body is still on the wire: the connection
 		// cannot carry another request.
 		k.body.Truncate(maxResponse)
-		return resp.StatusCode, true, nil
+		return resp.StatusCode, true, false, nil
 	}
-	return resp.StatusCode, resp.Close, nil
+	return resp.StatusCode, resp.Close, false, nil
 }
 
 // isIdleClose reports an error that means the server had closed the
-// connection before reading this request.
+// connection.
 func isIdleClose(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

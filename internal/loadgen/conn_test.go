@@ -180,3 +180,29 @@ func TestNewTargetRefusesBadEndpoints(t *testing.T) {
 		t.Fatalf("%+v %q %v", tg, tg.req, err)
 	}
 }
+
+// A response cut short after its first bytes is an error, and the request
+// is not sent again (the server may have acted on it); only a connection
+// that ended before any byte of the answer is retried.
+func TestConnDoesNotResendAfterAPartialAnswer(t *testing.T) {
+	var hits atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		if hits.Add(1) == 1 {
+			_, _ = io.WriteString(w, `{"token":"x"}`)
+			return
+		}
+		c, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"token\"")
+		_ = buf.Flush()
+		_ = c.Close()
+	}))
+	defer hs.Close()
+	res := run(t, Options{Endpoint: hs.URL}, 2)
+	if res.Requests != 2 || res.Errors != 1 || res.ErrorCodes["transport"] != 1 || hits.Load() != 2 {
+		t.Fatalf("%+v, server saw %d requests", res, hits.Load())
+	}
+}

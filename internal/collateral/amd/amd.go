@@ -201,6 +201,9 @@ func (s *Source) vcek(ctx context.Context, q sevsnp.CertQuery, fetch bool) ([]by
 	}
 	s.mu.Unlock()
 	if b, err := s.readVCEKFile(q); err == nil {
+		if err := productMatches(q, b); err != nil {
+			return nil, err
+		}
 		s.remember(key, b)
 		return b, nil
 	}
@@ -211,9 +214,33 @@ func (s *Source) vcek(ctx context.Context, q sevsnp.CertQuery, fetch bool) ([]by
 	if err != nil {
 		return nil, err
 	}
+	// THIM's URL does not name the product: for a version 1 or 2 report
+	// (which does not either) a query as Milan may be answered with the
+	// chip's Genoa VCEK. Such an answer is not this query's and is not
+	// cached under it.
+	if err := productMatches(q, b); err != nil {
+		return nil, err
+	}
 	s.remember(key, b)
 	s.writeCache(filepath.Join("snp", string(q.Product), chipHex(q), tcbHex(q)+".der"), b)
 	return b, nil
+}
+
+// productMatches returns an error wrapping ErrNotFound when the VCEK (DER)
+// names a product other than q's.
+func productMatches(q sevsnp.CertQuery, der []byte) error {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("%w: the VCEK for %s does not parse: %v", ErrNotFound, vcekKey(q), err)
+	}
+	ext, err := sevsnp.ParseLeafExtensions(c)
+	if err != nil {
+		return fmt.Errorf("%w: the VCEK for %s: %v", ErrNotFound, vcekKey(q), err)
+	}
+	if p := ext.Product(); p != sevsnp.ProductUnknown && p != q.Product {
+		return fmt.Errorf("%w: the VCEK served for %s is a %s VCEK", ErrNotFound, vcekKey(q), p)
+	}
+	return nil
 }
 
 func (s *Source) remember(key string, b []byte) {

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -397,5 +398,31 @@ func TestPrefetch(t *testing.T) {
 func TestNewRejectsBadURL(t *testing.T) {
 	if _, err := New(Options{KDSURL: "ftp://x"}); err == nil {
 		t.Fatal("ftp URL accepted")
+	}
+}
+
+// THIM's URL does not name the product, so a query for a version 1 or 2
+// report (which does not either) as the wrong product gets the chip's real
+// VCEK of the other product: refused, and cached under neither, so the
+// query as the right product then succeeds.
+func TestTHIMAnswerOfAnotherProduct(t *testing.T) {
+	q, _ := query(t, "milan_attestation_report.bin")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(read(t, "milan_vcek.pem"))
+	}))
+	defer srv.Close()
+	o := DefaultOptions()
+	o.THIMURL, o.KDSURL, o.HTTPClient, o.Fetch, o.CacheDir = srv.URL, "https://127.0.0.1:1", srv.Client(), true, t.TempDir()
+	s, _ := New(o)
+	asGenoa := q
+	asGenoa.Product = sevsnp.ProductGenoa
+	if _, err := s.VCEK(context.Background(), asGenoa); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "is a Milan VCEK") {
+		t.Fatalf("Milan VCEK for a Genoa query: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(o.CacheDir, "snp", "Genoa")); !os.IsNotExist(err) {
+		t.Fatalf("the wrong product's VCEK was cached: %v", err)
+	}
+	if _, err := s.VCEK(context.Background(), q); err != nil {
+		t.Fatalf("as Milan: %v", err)
 	}
 }

@@ -47,9 +47,6 @@ func (v *Verifier) verify(ctx context.Context, raw []byte, at time.Time) (*evide
 	if err != nil {
 		return nil, err
 	}
-	if hr != nil && r.VMPL != 0 {
-		return nil, fmt.Errorf("%w: the HCL report's SNP report was requested at VMPL %d; only the paravisor's (VMPL 0) vouches for the runtime claims", ErrHCLBinding, r.VMPL)
-	}
 	res, err := v.verifyReport(ctx, r, ev.Chain, at)
 	if err != nil {
 		return nil, err
@@ -93,7 +90,10 @@ func (v *Verifier) verify(ctx context.Context, raw []byte, at time.Time) (*evide
 		InitTimeData:        &evidence.Binding{Field: InitTimeDataField, Value: hd},
 	}
 	if hr != nil {
-		// Checked after the signature: only a verified REPORT_DATA binds.
+		// Checked after the signature: only a verified report counts.
+		if r.VMPL != 0 {
+			return nil, fmt.Errorf("%w: the HCL report's SNP report was requested at VMPL %d; only the paravisor's (VMPL 0) vouches for the runtime claims", ErrHCLBinding, r.VMPL)
+		}
 		if !hcl.ClaimsBound(hr.Claims, hr.HashType, r.ReportData[:]) {
 			return nil, fmt.Errorf("%w: %s of the HCL report's runtime claims (%x…) is not the SNP report's REPORT_DATA (%x…)", ErrHCLBinding, hr.HashType, hr.HashType.Sum(hr.Claims)[:8], r.ReportData[:8])
 		}

@@ -185,6 +185,10 @@ func ParseLeafExtensions(c *x509.Certificate) (*LeafExtensions, error) {
 	return e, nil
 }
 
+// Product is the AMD product the certificate's product name extension
+// names ("Milan-B0" is Milan), or ProductUnknown.
+func (e *LeafExtensions) Product() Product { return productOfName(e.ProductName) }
+
 // productOfName maps AMD's product name extension ("Milan-B0") to a Product.
 func productOfName(name string) Product {
 	base, _, _ := strings.Cut(name, "-")

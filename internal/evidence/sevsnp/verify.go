@@ -434,6 +434,10 @@ func (v *Verifier) chain(ctx context.Context, r *Report, cpuP Product, key Signi
 				errs = append(errs, fmt.Sprintf("no usable VCEK for %s chip %x…", cp, head(q.ChipID)))
 				continue
 			}
+			if ext, err := ParseLeafExtensions(c.Leaf); err == nil && ext.Product() != ProductUnknown && ext.Product() != cp {
+				errs = append(errs, fmt.Sprintf("a %s VCEK when asked for %s", ext.Product(), cp))
+				continue
+			}
 			fc, p = c, cp
 			break
 		}

@@ -195,9 +195,9 @@ func TestParseQVLSampleDERChain(t *testing.T) {
 }
 
 // Decision D6: x-ms-compliance-status azure-compliant-cvm only when the
-// configured MRSEAM and MRTD lists hold the TD's values (an empty list does
-// not constrain; two empty lists or no Compliance issue nothing), never for
-// a debuggable TD.
+// configured MRTD list holds the TD's MRTD and the MRSEAM list, if any, its
+// module's (MRSEAM alone, no lists or no Compliance issue nothing), never
+// for a debuggable TD.
 func TestCompliance(t *testing.T) {
 	q := readFile(t, "azure_dcesv5", "quote.bin")
 	parsed, err := ParseQuote(q)
@@ -216,7 +216,7 @@ func TestCompliance(t *testing.T) {
 		{"no compliance configured", nil, false},
 		{"empty lists", &Compliance{}, false},
 		{"MRSEAM and MRTD listed", &Compliance{MRSEAM: [][48]byte{other, r.MRSEAM}, MRTD: [][48]byte{r.MRTD}}, true},
-		{"MRSEAM listed, MRTD unconstrained", &Compliance{MRSEAM: [][48]byte{r.MRSEAM}}, true},
+		{"MRSEAM alone vouches for no image", &Compliance{MRSEAM: [][48]byte{r.MRSEAM}}, false},
 		{"MRTD listed, MRSEAM unconstrained", &Compliance{MRTD: [][48]byte{r.MRTD}}, true},
 		{"MRTD not listed", &Compliance{MRSEAM: [][48]byte{r.MRSEAM}, MRTD: [][48]byte{other}}, false},
 		{"MRSEAM not listed", &Compliance{MRSEAM: [][48]byte{other}, MRTD: [][48]byte{r.MRTD}}, false},

@@ -17,9 +17,10 @@ const (
 )
 
 // Compliance holds the reference values that make a TD azure-compliant-cvm:
-// its TDX module's MRSEAM must be one of MRSEAM and its MRTD one of MRTD.
-// An empty list does not constrain; with both empty nothing is compliant.
-// A debuggable TD (TD_ATTRIBUTES.DEBUG) never is.
+// its MRTD must be one of MRTD and, when MRSEAM is not empty, its TDX
+// module's MRSEAM one of MRSEAM. Without an MRTD nothing is compliant: a
+// TDX module is shared by every TD on the platform, so MRSEAM alone would
+// vouch for any image. A debuggable TD (TD_ATTRIBUTES.DEBUG) never is.
 type Compliance struct {
 	MRSEAM [][48]byte
 	MRTD   [][48]byte
@@ -39,11 +40,11 @@ func ParseMeasurement(s string) ([48]byte, error) {
 
 // Compliant reports whether the TD report r meets c (false for a nil c).
 func (c *Compliance) Compliant(r *Report) bool {
-	if c == nil || len(c.MRSEAM) == 0 && len(c.MRTD) == 0 || r.TDAttributesBit(TDAttrDebug) {
+	if c == nil || len(c.MRTD) == 0 || r.TDAttributesBit(TDAttrDebug) {
 		return false
 	}
 	if len(c.MRSEAM) > 0 && !slices.Contains(c.MRSEAM, r.MRSEAM) {
 		return false
 	}
-	return len(c.MRTD) == 0 || slices.Contains(c.MRTD, r.MRTD)
+	return slices.Contains(c.MRTD, r.MRTD)
 }
