@@ -2,8 +2,13 @@ package sevsnp
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"errors"
 	"testing"
+
+	"github.com/maat-attest/maat/internal/evidence/hcl"
+	"github.com/maat-attest/maat/internal/maaerr"
 )
 
 func FuzzParseReport(f *testing.F) {
@@ -79,6 +84,41 @@ func FuzzParseEndorsement(f *testing.F) {
 		}
 		if len(e.Chain) == 0 || e.Issuer == "" || e.Claims == nil {
 			t.Fatalf("accepted an endorsement without chain, issuer or claims: %+v", e)
+		}
+	})
+}
+
+// FuzzVerifyHCLReport: the SevSnpVm verifier on raw HCL reports (and
+// anything starting with HCLA). It must never panic or modify its input,
+// every failure is a *maaerr.Error, and whatever it accepts carries
+// runtime claims bound to the verified REPORT_DATA.
+func FuzzVerifyHCLReport(f *testing.F) {
+	raw := readTD(f, "trustee/hcl-report.bin")
+	f.Add(raw)
+	f.Add(raw[:1300])
+	f.Add([]byte("HCLA"))
+	v := newTestVerifier(f, pinTrustee, func(o *Options) {
+		o.AcceptHCLReport, o.Collateral = true, fixedVCEK(readTD(f, "trustee/vcek.pem"))
+	})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := bytes.Clone(b)
+		ver, err := v.Verify(context.Background(), b, nil)
+		if !bytes.Equal(in, b) {
+			t.Fatal("Verify modified its input")
+		}
+		if err != nil {
+			var me *maaerr.Error
+			if !errors.As(err, &me) {
+				t.Fatalf("error %T %v is not a *maaerr.Error", err, err)
+			}
+			return
+		}
+		if !bytes.HasPrefix(b, []byte(hcl.Signature)) {
+			return
+		}
+		hr, err := hcl.Parse(b)
+		if err != nil || !bytes.Equal(ver.EvidenceRuntimeJSON, hr.Claims) || !hcl.ClaimsBound(hr.Claims, hr.HashType, hr.ReportData()) {
+			t.Fatalf("accepted an HCL report whose claims are not bound: %v", err)
 		}
 	})
 }
