@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // scanner is a single-pass JSON validator over b: it checks the grammar of
@@ -209,7 +210,10 @@ var plainStringByte = func() (t [256]bool) {
 // name returns the decoded member name of a raw string (a subslice of the
 // input when it has no escapes).
 func name(raw []byte, escaped bool) []byte {
-	if !escaped {
+	// encoding/json replaces each invalid UTF-8 sequence with U+FFFD, so
+	// "\xeb" and "\xff" are the same name to every decoder downstream:
+	// such names are decoded before they are compared.
+	if !escaped && utf8.Valid(raw) {
 		return raw[1 : len(raw)-1]
 	}
 	var n string
