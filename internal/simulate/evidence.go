@@ -74,6 +74,15 @@ func SGXTCBStatuses() []collateral.TCBStatus {
 	return out
 }
 
+// level is e's TCB level; UpToDate's for a status without one (SGXQuote
+// refuses those before it builds a body).
+func (e Enclave) level() sgxLevel {
+	if l, err := levelOf(e.TCBStatus); err == nil {
+		return l
+	}
+	return sgxLevels[0]
+}
+
 func levelOf(s collateral.TCBStatus) (sgxLevel, error) {
 	if s == "" {
 		s = collateral.UpToDate
@@ -112,11 +121,7 @@ var intelQEVendorID = [16]byte{0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0
 
 func (e Enclave) body() []byte {
 	b := make([]byte, reportBodySize)
-	l, _ := levelOf(e.TCBStatus) // checked by the callers; UpToDate otherwise
-	if l.status == "" {
-		l = sgxLevels[0]
-	}
-	copy(b[0:16], bytes.Repeat([]byte{l.compSVN}, 16)) // CPUSVN
+	copy(b[0:16], bytes.Repeat([]byte{e.level().compSVN}, 16)) // CPUSVN
 	copy(b[32:48], e.ISVExtProdID[:])
 	flags := uint64(attrInit | attrMode64)
 	if e.Debug {
